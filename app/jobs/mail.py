@@ -1,0 +1,9 @@
+"""Mail jobs."""
+from app.services import mail
+
+from .context import job
+
+
+@job
+def send_mail_job(mail_id: int) -> None:
+    mail.deliver(mail_id)

@@ -1,0 +1,38 @@
+"""The sweeper: every minute, catch up with whatever a lost or late job left behind.
+
+It re-schedules itself with one unique job id per minute, so there is at most one per minute
+however many workers start it; a worker (re)start calls `ensure_sweeper`.
+"""
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timedelta, timezone
+
+from flask import Flask, current_app
+
+from . import queue as job_queue
+from .context import job
+
+log = logging.getLogger(__name__)
+
+
+def _next_slot(interval: int) -> datetime:
+    now = datetime.now(timezone.utc)
+    epoch = int(now.timestamp())
+    return datetime.fromtimestamp(epoch - epoch % interval + interval, timezone.utc)
+
+
+def ensure_sweeper(app: Flask) -> None:
+    interval = app.config["SWEEP_INTERVAL_SECONDS"]
+    at = _next_slot(interval)
+    job_queue.enqueue(sweep_job, job_id=f"sweep-{int(at.timestamp())}", at=at, unique=True, app=app)
+
+
+@job
+def sweep_job() -> None:
+    try:
+        from app.services.maintenance import sweep
+
+        sweep()
+    finally:
+        ensure_sweeper(current_app._get_current_object())

@@ -1,0 +1,26 @@
+"""SQLAlchemy models, one module per aggregate.
+
+`db` shares Flask-AppBuilder's MetaData (``SQLA(model_class=Model)``) so that Alembic and
+``db.create_all()`` see the ``ab_*`` security tables and ours alike.
+"""
+from flask_appbuilder import Model
+from flask_appbuilder.models.sqla.base import SQLA
+
+db = SQLA(model_class=Model)
+
+from .types import UTCDateTime, utcnow  # noqa: E402,F401
+from .household import (  # noqa: E402,F401
+    AuthorizedPickup,
+    Child,
+    Document,
+    DocumentKind,
+    Guardian,
+    Household,
+    HouseholdChild,
+    HouseholdStatus,
+    LinkStatus,
+)
+from .catalog import Circuit, Establishment, Period, Stop, TariffBracket, Week  # noqa: E402,F401
+from .booking import Basket, BasketStatus, Reservation, ReservationStatus, TransportMode  # noqa: E402,F401
+from .payment import Payment, PaymentStatus, ProviderEvent, Refund  # noqa: E402,F401
+from .audit import AuditLog, MailLog  # noqa: E402,F401

@@ -1,0 +1,25 @@
+"""Every view, API and menu is registered here, in menu order."""
+from __future__ import annotations
+
+
+def register_views(appbuilder) -> None:
+    from app.api import portal as portal_api
+    from app.views import payments as payment_views
+    from app.views.parent import booking as parent_booking
+    from app.views.parent import dossier as parent_dossier
+    from app.views.parent import home as parent_home
+    from app.views.staff import catalog, families, operations, payments, review
+
+    for module in (
+        review,  # issue: household file review queue
+        families,
+        catalog,
+        payments,
+        operations,
+        parent_home,
+        parent_dossier,
+        parent_booking,
+        payment_views,
+        portal_api,
+    ):
+        module.register(appbuilder)

@@ -1,0 +1,18 @@
+"""Small guards around Flask-AppBuilder routes that would otherwise answer 500 to bad input."""
+from __future__ import annotations
+
+from flask import Flask, abort, current_app, request
+
+
+def register_hardening(app: Flask) -> None:
+    @app.before_request
+    def _unknown_action_is_404():
+        # FAB's ModelView.action(<name>, <pk>) crashes (AttributeError) on an unknown action name.
+        endpoint = request.endpoint or ""
+        if not endpoint.endswith(".action") or not request.view_args:
+            return None
+        view_name = endpoint.rsplit(".", 1)[0]
+        view = next((v for v in current_app.appbuilder.baseviews if v.endpoint == view_name), None)
+        if view is not None and request.view_args.get("name") not in getattr(view, "actions", {}):
+            abort(404)
+        return None

@@ -1,0 +1,133 @@
+"""Catalogue CRUD for staff: establishments, periods, weeks, tariffs, circuits, stops."""
+from __future__ import annotations
+
+from flask_appbuilder import ModelView
+from flask_appbuilder.models.sqla.interface import SQLAInterface
+
+from wtforms import TimeField
+from wtforms.validators import DataRequired
+
+from app.models import Circuit, Establishment, Period, Stop, TariffBracket, Week
+from app.views.filters import date_fr
+
+from .fields import FORMAT_DATETIME, FORMAT_EUROS, paris_datetime_fields
+
+CATEGORY = "Catalogue"
+
+
+class WeekView(ModelView):
+    datamodel = SQLAInterface(Week)
+    list_title = show_title = "Semaines"
+    add_title, edit_title = "Ajouter une semaine", "Modifier la semaine"
+    label_columns = {"period": "Période", "label": "Libellé", "starts_on": "Début", "ends_on": "Fin",
+                     "capacity": "Places"}
+    list_columns = ["period", "label", "starts_on", "ends_on", "capacity"]
+    add_columns = edit_columns = ["period", "label", "starts_on", "ends_on", "capacity"]
+    search_columns = ["period", "label", "starts_on"]
+    order_columns = ["label", "starts_on", "capacity"]
+    base_order = ("starts_on", "asc")
+    formatters_columns = {"starts_on": date_fr, "ends_on": date_fr}
+
+
+class TariffBracketView(ModelView):
+    datamodel = SQLAInterface(TariffBracket)
+    list_title = show_title = "Tarifs"
+    add_title, edit_title = "Ajouter une tranche de tarif", "Modifier la tranche"
+    label_columns = {"period": "Période", "label": "Tranche", "qf_min": "QF minimum (€)",
+                     "qf_max": "QF maximum (€)", "price_cents": "Prix de la semaine (centimes)"}
+    description_columns = {"qf_max": "Laisser vide pour la tranche la plus haute.",
+                           "price_cents": "En centimes d'euro : 4550 pour 45,50 €."}
+    list_columns = ["period", "label", "qf_min", "qf_max", "price_cents"]
+    add_columns = edit_columns = ["period", "label", "qf_min", "qf_max", "price_cents"]
+    search_columns = ["period", "label"]
+    formatters_columns = {"price_cents": FORMAT_EUROS}
+    base_order = ("qf_min", "asc")
+
+
+class StopView(ModelView):
+    datamodel = SQLAInterface(Stop)
+    list_title = show_title = "Arrêts de bus"
+    add_title, edit_title = "Ajouter un arrêt", "Modifier l'arrêt"
+    label_columns = {"circuit": "Circuit", "name": "Arrêt", "position": "Ordre de passage",
+                     "pickup_time": "Heure de montée (matin)", "dropoff_time": "Heure de descente (soir)"}
+    list_columns = ["circuit", "position", "name", "pickup_time", "dropoff_time"]
+    add_columns = edit_columns = ["circuit", "position", "name", "pickup_time", "dropoff_time"]
+    search_columns = ["circuit", "name"]
+    base_order = ("position", "asc")
+    add_form_extra_fields = edit_form_extra_fields = {
+        "pickup_time": TimeField("Heure de montée (matin)", validators=[DataRequired()]),
+        "dropoff_time": TimeField("Heure de descente (soir)", validators=[DataRequired()]),
+    }
+    formatters_columns = {"pickup_time": lambda t: f"{t:%H:%M}", "dropoff_time": lambda t: f"{t:%H:%M}"}
+
+
+class CircuitView(ModelView):
+    datamodel = SQLAInterface(Circuit)
+    list_title = show_title = "Circuits de bus"
+    add_title, edit_title = "Ajouter un circuit", "Modifier le circuit"
+    label_columns = {"period": "Période", "name": "Circuit", "seats": "Places assises par semaine",
+                     "stops": "Arrêts"}
+    list_columns = ["name", "period", "seats"]
+    add_columns = edit_columns = ["period", "name", "seats"]
+    show_columns = ["name", "period", "seats", "stops"]
+    search_columns = ["name", "period"]
+    related_views = [StopView]
+
+
+class PeriodView(ModelView):
+    datamodel = SQLAInterface(Period)
+    list_title = show_title = "Périodes"
+    add_title, edit_title = "Ajouter une période", "Modifier la période"
+    label_columns = {"establishment": "Établissement", "name": "Période", "starts_on": "Premier jour",
+                     "ends_on": "Dernier jour", "opens_at": "Ouverture des inscriptions",
+                     "closes_at": "Clôture des inscriptions",
+                     "stop_change_deadline": "Changement d'arrêt possible jusqu'au",
+                     "bus_price_cents": "Prix du bus par semaine (centimes)", "weeks": "Semaines",
+                     "tariffs": "Tarifs", "circuits": "Circuits"}
+    description_columns = {
+        "opens_at": "Heure de Paris.", "closes_at": "Heure de Paris.",
+        "stop_change_deadline": "Heure de Paris. Après cette date, seul le Pôle Jeunesse peut changer un arrêt.",
+        "bus_price_cents": "0 si le bus est gratuit.",
+    }
+    list_columns = ["name", "establishment", "starts_on", "ends_on", "opens_at", "closes_at"]
+    add_columns = edit_columns = ["establishment", "name", "starts_on", "ends_on", "opens_at", "closes_at",
+                                  "stop_change_deadline", "bus_price_cents"]
+    show_columns = add_columns
+    add_form_extra_fields = edit_form_extra_fields = {
+        **paris_datetime_fields("opens_at", "closes_at"),
+        **paris_datetime_fields("stop_change_deadline", required=False),
+    }
+    search_columns = ["name", "establishment", "starts_on"]
+    base_order = ("starts_on", "desc")
+    formatters_columns = {"starts_on": date_fr, "ends_on": date_fr, "opens_at": FORMAT_DATETIME,
+                          "closes_at": FORMAT_DATETIME, "stop_change_deadline": FORMAT_DATETIME,
+                          "bus_price_cents": FORMAT_EUROS}
+    related_views = [WeekView, TariffBracketView, CircuitView]
+
+
+class EstablishmentView(ModelView):
+    datamodel = SQLAInterface(Establishment)
+    list_title = show_title = "Établissements"
+    add_title, edit_title = "Ajouter un établissement", "Modifier l'établissement"
+    label_columns = {"name": "Nom", "kind": "Type", "commune": "Commune", "address": "Adresse",
+                     "age_min": "Âge minimum", "age_max": "Âge maximum", "description": "Description",
+                     "active": "Actif", "periods": "Périodes"}
+    description_columns = {"age_min": "En années révolues au premier jour de la période (inclus).",
+                           "age_max": "En années révolues au premier jour de la période (inclus).",
+                           "kind": "alsh (accueil de loisirs) ou sejour"}
+    list_columns = ["name", "kind", "commune", "age_min", "age_max", "active"]
+    add_columns = edit_columns = ["name", "kind", "commune", "address", "age_min", "age_max", "description",
+                                  "active"]
+    search_columns = ["name", "commune", "kind", "active"]
+    formatters_columns = {"kind": lambda k: {"alsh": "Accueil de loisirs", "sejour": "Séjour"}.get(k, k)}
+    related_views = [PeriodView]
+
+
+def register(appbuilder) -> None:
+    appbuilder.add_view(EstablishmentView, "Établissements", icon="fa-building", category=CATEGORY,
+                        category_icon="fa-th-list")
+    appbuilder.add_view(PeriodView, "Périodes", icon="fa-calendar", category=CATEGORY)
+    appbuilder.add_view(WeekView, "Semaines", icon="fa-calendar-o", category=CATEGORY)
+    appbuilder.add_view(TariffBracketView, "Tarifs", icon="fa-eur", category=CATEGORY)
+    appbuilder.add_view(CircuitView, "Circuits de bus", icon="fa-bus", category=CATEGORY)
+    appbuilder.add_view(StopView, "Arrêts", icon="fa-map-marker", category=CATEGORY)

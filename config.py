@@ -1,0 +1,130 @@
+"""Settings, read from environment variables, with defaults that are safe on a laptop.
+
+Every value a deployment may change comes from the environment so that the same code runs the
+embedded demo (SQLite, in-process Redis substitute, sandbox payments) and production
+(PostgreSQL, Redis, Stripe, SMTP) without edits.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from flask_appbuilder.const import AUTH_DB
+
+BASE_DIR = Path(__file__).resolve().parent
+INSTANCE_DIR = Path(os.environ.get("INSTANCE_DIR", BASE_DIR / "instance"))
+
+# The development key is public on purpose: production refuses to start with it.
+DEV_SECRET_KEY = "dev-only-not-secret-portail-familles"
+
+
+def _bool(name: str, default: bool) -> bool:
+    value = os.environ.get(name)
+    if value is None or value == "":
+        return default
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def _int(name: str, default: int) -> int:
+    value = os.environ.get(name)
+    return int(value) if value not in (None, "") else default
+
+
+class Config:
+    APP_ENV = os.environ.get("APP_ENV", "development")
+    SECRET_KEY = os.environ.get("SECRET_KEY", DEV_SECRET_KEY)
+    PORT = _int("PORT", 5000)
+    APP_NAME = "Portail Familles"
+    PUBLIC_URL = os.environ.get("PUBLIC_URL", f"http://127.0.0.1:{_int('PORT', 5000)}")
+
+    # Database: SQLite file under instance/ unless DATABASE_URL says otherwise.
+    SQLALCHEMY_DATABASE_URI = os.environ.get(
+        "DATABASE_URL", f"sqlite:///{INSTANCE_DIR / 'portail.db'}"
+    )
+    SQLALCHEMY_TRACK_MODIFICATIONS = False
+    # Seconds a request waits for a capacity lock before answering "try again".
+    LOCK_TIMEOUT_SECONDS = float(os.environ.get("LOCK_TIMEOUT_SECONDS", "5"))
+
+    # Redis: unset means the embedded substitute (fakeredis) with an in-process worker.
+    REDIS_URL = os.environ.get("REDIS_URL") or None
+    RQ_QUEUE = os.environ.get("RQ_QUEUE", "portail")
+    EMBEDDED_WORKER = _bool("EMBEDDED_WORKER", True)
+
+    # Booking
+    BASKET_HOLD_MINUTES = float(os.environ.get("BASKET_HOLD_MINUTES", "60"))
+    SWEEP_INTERVAL_SECONDS = _int("SWEEP_INTERVAL_SECONDS", 60)
+
+    # Payments: Stripe when a secret key is set, else the sandbox (refused in production).
+    STRIPE_SECRET_KEY = os.environ.get("STRIPE_SECRET_KEY") or None
+    STRIPE_WEBHOOK_SECRET = os.environ.get("STRIPE_WEBHOOK_SECRET") or None
+    PAYMENT_PROVIDER = os.environ.get("PAYMENT_PROVIDER") or (
+        "stripe" if os.environ.get("STRIPE_SECRET_KEY") else "sandbox"
+    )
+
+    # Mail: SMTP when MAIL_SERVER is set, else the console and the mail log.
+    MAIL_SERVER = os.environ.get("MAIL_SERVER") or None
+    MAIL_PORT = _int("MAIL_PORT", 25)
+    MAIL_USERNAME = os.environ.get("MAIL_USERNAME") or None
+    MAIL_PASSWORD = os.environ.get("MAIL_PASSWORD") or None
+    MAIL_USE_TLS = _bool("MAIL_USE_TLS", False)
+    MAIL_DEFAULT_SENDER = os.environ.get("MAIL_DEFAULT_SENDER", "Pôle Jeunesse <noreply@portail-familles.test>")
+    STAFF_DIGEST_EMAIL = os.environ.get("STAFF_DIGEST_EMAIL", "pole-jeunesse@portail-familles.test")
+
+    # Uploaded documents live outside the web root.
+    UPLOAD_DIR = os.environ.get("UPLOAD_DIR", str(INSTANCE_DIR / "uploads"))
+    MAX_CONTENT_LENGTH = 6 * 1024 * 1024  # requests; documents themselves are capped at 5 MB
+
+    # Flask-AppBuilder
+    AUTH_TYPE = AUTH_DB
+    AUTH_ROLE_ADMIN = "Admin"
+    AUTH_ROLE_PUBLIC = "Public"
+    AUTH_USER_REGISTRATION = True
+    AUTH_USER_REGISTRATION_ROLE = "Parent"
+    RECAPTCHA_ENABLED = False
+    FAB_CREATE_DB = False  # Alembic owns the schema.
+    FAB_UPDATE_PERMS = False  # permissions are synced by `flask sync-roles`.
+    # The JWT login (POST /api/v1/security/login) is always there; the security CRUD APIs are not wanted.
+    FAB_ADD_SECURITY_API = False
+    FAB_API_SWAGGER_UI = True  # /api/v1/_openapi
+    FAB_API_MAX_PAGE_SIZE = 100
+    FAB_BASE_TEMPLATE = "staff/base.html"
+    FAB_PASSWORD_HASH_METHOD = os.environ.get("FAB_PASSWORD_HASH_METHOD", "scrypt")
+    JWT_ACCESS_TOKEN_EXPIRES = 3600
+
+    # Login throttling (Flask-Limiter, shared storage when Redis is configured).
+    AUTH_RATE_LIMITED = True
+    RATELIMIT_ENABLED = _bool("RATELIMIT_ENABLED", True)
+    AUTH_RATE_LIMIT = os.environ.get("AUTH_RATE_LIMIT", "10 per 5 minutes")
+    RATELIMIT_STORAGE_URI = os.environ.get("REDIS_URL") or "memory://"
+
+    WTF_CSRF_ENABLED = True
+    WTF_CSRF_TIME_LIMIT = None
+    SESSION_COOKIE_HTTPONLY = True
+    SESSION_COOKIE_SAMESITE = "Lax"
+    SESSION_COOKIE_SECURE = os.environ.get("APP_ENV", "development") == "production"
+
+    # French everywhere
+    BABEL_DEFAULT_LOCALE = "fr"
+    BABEL_DEFAULT_TIMEZONE = "Europe/Paris"
+    BABEL_DEFAULT_FOLDER = "translations"
+    LANGUAGES = {"fr": {"flag": "fr", "name": "Français"}}
+    DISPLAY_TIMEZONE = "Europe/Paris"
+
+    VERSION = "0.1.0"
+
+
+class ConfigError(RuntimeError):
+    """Raised at start-up when the settings are unsafe for the chosen environment."""
+
+
+def check_production(config: dict) -> None:
+    """Refuse to run production with laptop defaults: a known secret or fake payments."""
+    if config.get("APP_ENV") != "production":
+        return
+    key = config.get("SECRET_KEY") or ""
+    if key == DEV_SECRET_KEY or len(key) < 32:
+        raise ConfigError("APP_ENV=production requires a SECRET_KEY of at least 32 random characters.")
+    if config.get("PAYMENT_PROVIDER") == "sandbox":
+        raise ConfigError("APP_ENV=production refuses the sandbox payment provider: set STRIPE_SECRET_KEY.")
+    if config.get("PAYMENT_PROVIDER") == "stripe" and not config.get("STRIPE_WEBHOOK_SECRET"):
+        raise ConfigError("APP_ENV=production with Stripe requires STRIPE_WEBHOOK_SECRET.")
