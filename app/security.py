@@ -24,8 +24,8 @@ SECURITY_RESOURCES = re.compile(
     r"|RegisterUserModelView|UserStatsChartView|ApiKeyModelView"
     r"|Role|User|Group|Permission|ViewMenu|PermissionViewMenu|ApiKey)$"
 )
-# The parent area and the parent JSON API.
-PARENT_RESOURCES = re.compile(r"^(Parent[A-Za-z]*View|PortalApi)$")
+# The parent area (Parent…View) and the parent JSON API (Portal…Api).
+PARENT_RESOURCES = re.compile(r"^(Parent[A-Za-z]*View|Portal[A-Za-z]*Api)$")
 # What every logged-in person may do with their own account.
 SELF_SERVICE = {
     ("can_userinfo", "UserDBModelView"),

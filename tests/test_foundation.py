@@ -74,7 +74,7 @@ def test_health_reports_redis_down(tmp_path_factory, app):
 PUBLIC_ENDPOINTS = re.compile(
     r"^(static|appbuilder\.static|health\.|AuthDBView\.|RegisterUserDBView\.|SecurityApi\.|"
     r"PortalIndexView\.index|UtilView\.back|LocaleView\.|SwaggerView\.|OpenApi\.|"
-    r"payments\.|Parent|PortalApi\.)")
+    r"payments\.|Parent|Portal[A-Za-z]*Api\.)")
 SELF_SERVICE_ENDPOINTS = re.compile(r"^(ResetMyPasswordView|UserInfoEditView|UserDBModelView\.userinfo)")
 
 

@@ -3,11 +3,13 @@ from __future__ import annotations
 
 
 def register_views(appbuilder) -> None:
+    from app.api import checkout as checkout_api
     from app.api import portal as portal_api
     from app.views import payments as payment_views
     from app.views.parent import booking as parent_booking
     from app.views.parent import dossier as parent_dossier
     from app.views.parent import home as parent_home
+    from app.views.parent import receipts as parent_receipts
     from app.views.staff import catalog, families, operations, payments, review
 
     for module in (
@@ -19,7 +21,9 @@ def register_views(appbuilder) -> None:
         parent_home,
         parent_dossier,
         parent_booking,
+        parent_receipts,
         payment_views,
         portal_api,
+        checkout_api,
     ):
         module.register(appbuilder)
