@@ -16,7 +16,7 @@ from flask import Flask, current_app
 from rq import Queue, Retry
 from rq.exceptions import DuplicateJobError
 from sqlalchemy import event
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, scoped_session
 
 log = logging.getLogger(__name__)
 
@@ -87,8 +87,12 @@ def enqueue(func: Callable, *args: Any, job_id: str | None = None, at: datetime 
         return None
 
 
-def defer(session: Session, func: Callable, *args: Any, **kwargs: Any) -> None:
+def defer(session: Session | scoped_session, func: Callable, *args: Any, **kwargs: Any) -> None:
     """Enqueue `func` once `session` commits; dropped if it rolls back."""
+    if isinstance(session, scoped_session):
+        session = session()
+    if not session.in_transaction():
+        session.begin()  # so that a rollback, even before any SQL, drops the job
     session.info.setdefault(_EXT, []).append((func, args, kwargs))
 
 
@@ -102,6 +106,9 @@ def _enqueue_deferred(session: Session) -> None:
         enqueue(func, *args, app=app, **kwargs)
 
 
-@event.listens_for(Session, "after_rollback")
-def _drop_deferred(session: Session) -> None:
-    session.info.pop(_EXT, None)
+@event.listens_for(Session, "after_soft_rollback")
+def _drop_deferred(session: Session, previous_transaction) -> None:
+    # Only the outermost rollback cancels the deferred jobs; a savepoint rolled back inside
+    # (e.g. a duplicate mail caught in queue_mail) leaves the rest of the transaction intact.
+    if previous_transaction.parent is None:
+        session.info.pop(_EXT, None)
