@@ -1,0 +1,602 @@
+"""What staff read every morning: rosters, bus lists, on-site lists, occupancy and takings.
+
+Only confirmed reservations appear on a list: an expired hold, a line removed from a basket or a
+cancelled week must never put a child on a bus list (the driver refuses a child who is not on it,
+and a child who is on it but absent starts a search). Every function runs a fixed number of SQL
+queries whatever the number of rows: the lists are built from a handful of set-based queries
+(sub-selects rather than per-child look-ups, aggregates for counts), so a week of 500 children
+costs the same as a week of 10.
+"""
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import date, datetime, time
+from typing import Iterable
+
+from flask_babel import gettext as _
+from sqlalchemy import and_, case, func, select
+from sqlalchemy.orm import joinedload
+
+from app.models import (
+    AuthorizedPickup,
+    Child,
+    Circuit,
+    Guardian,
+    Household,
+    HouseholdChild,
+    LinkStatus,
+    Payment,
+    PaymentStatus,
+    Period,
+    Refund,
+    Reservation,
+    ReservationStatus,
+    Stop,
+    TransportMode,
+    Week,
+    db,
+    utcnow,
+)
+
+from .errors import NotFound, ValidationFailed
+
+# Money that actually came in: a refunded payment was paid first.
+MONEY_IN_STATUSES = (PaymentStatus.PAID, PaymentStatus.REFUNDED, PaymentStatus.PARTIALLY_REFUNDED)
+
+
+# --- value objects -------------------------------------------------------------------------
+
+@dataclass
+class Contact:
+    """A guardian reachable in an emergency."""
+
+    name: str
+    relationship: str
+    phone: str
+    household_name: str
+
+
+@dataclass
+class Pickup:
+    name: str
+    phone: str
+    relationship: str
+    household_name: str
+
+
+@dataclass
+class ListChild:
+    """One child on a list: the child's health sheet, who to call, who may collect, how they come."""
+
+    reservation_id: int
+    child_id: int
+    first_name: str
+    last_name: str
+    birth_date: date
+    age: int
+    allergies: str
+    diet: str
+    pai: bool
+    pai_details: str
+    medical_notes: str
+    transport_mode: str
+    circuit_name: str = ""
+    stop_id: int | None = None
+    stop_name: str = ""
+    pickup_time: time | None = None
+    dropoff_time: time | None = None
+    household_id: int = 0
+    household_name: str = ""
+    contacts: list[Contact] = field(default_factory=list)
+    pickups: list[Pickup] = field(default_factory=list)
+
+    @property
+    def full_name(self) -> str:
+        return f"{self.last_name.upper()} {self.first_name}"
+
+    @property
+    def transport_label(self) -> str:
+        if self.transport_mode == TransportMode.BUS:
+            return f"Bus {self.circuit_name} — {self.stop_name}"
+        return "Sur place"
+
+    @property
+    def guardian_phone(self) -> str:
+        """The first phone of the booking household's guardians, else any guardian's."""
+        for contact in self.contacts:
+            if contact.household_name == self.household_name and contact.phone:
+                return contact.phone
+        return next((c.phone for c in self.contacts if c.phone), "")
+
+    @property
+    def guardian_name(self) -> str:
+        for contact in self.contacts:
+            if contact.household_name == self.household_name and contact.phone:
+                return contact.name
+        return next((c.name for c in self.contacts if c.phone), "")
+
+
+@dataclass
+class Roster:
+    """The list of one establishment × week (all children, or the on-site ones only)."""
+
+    establishment_id: int
+    establishment_name: str
+    period_id: int
+    period_name: str
+    week_id: int
+    week_label: str
+    week_starts_on: date
+    week_ends_on: date
+    capacity: int
+    children: list[ListChild]
+    onsite_only: bool = False
+
+    @property
+    def pai_count(self) -> int:
+        return sum(1 for c in self.children if c.pai)
+
+    @property
+    def allergy_count(self) -> int:
+        return sum(1 for c in self.children if c.allergies)
+
+
+@dataclass
+class BusStop:
+    stop_id: int
+    name: str
+    position: int
+    pickup_time: time
+    dropoff_time: time
+    children: list[ListChild]
+
+
+@dataclass
+class BusList:
+    """One circuit × week: every stop in route order, the children who board there."""
+
+    circuit_id: int
+    circuit_name: str
+    seats: int
+    establishment_name: str
+    period_id: int
+    period_name: str
+    week_id: int
+    week_label: str
+    week_starts_on: date
+    week_ends_on: date
+    stops: list[BusStop]
+
+    @property
+    def child_count(self) -> int:
+        return sum(len(s.children) for s in self.stops)
+
+
+@dataclass
+class WeekOccupancy:
+    week_id: int
+    label: str
+    starts_on: date
+    capacity: int
+    confirmed: int
+    held: int
+
+    @property
+    def taken(self) -> int:
+        return self.confirmed + self.held
+
+    @property
+    def free(self) -> int:
+        return max(self.capacity - self.taken, 0)
+
+    @property
+    def percent(self) -> int:
+        """Share of the capacity taken, for the bars (0 to 100)."""
+        if self.capacity <= 0:
+            return 100 if self.taken else 0
+        return min(round(100 * self.taken / self.capacity), 100)
+
+    @property
+    def confirmed_percent(self) -> int:
+        if self.capacity <= 0:
+            return 0
+        return min(round(100 * self.confirmed / self.capacity), 100)
+
+
+@dataclass
+class CircuitOccupancy:
+    circuit_id: int
+    circuit_name: str
+    week_id: int
+    week_label: str
+    seats: int
+    confirmed: int
+    held: int
+
+    @property
+    def taken(self) -> int:
+        return self.confirmed + self.held
+
+    @property
+    def free(self) -> int:
+        return max(self.seats - self.taken, 0)
+
+    @property
+    def percent(self) -> int:
+        if self.seats <= 0:
+            return 100 if self.taken else 0
+        return min(round(100 * self.taken / self.seats), 100)
+
+    @property
+    def confirmed_percent(self) -> int:
+        if self.seats <= 0:
+            return 0
+        return min(round(100 * self.confirmed / self.seats), 100)
+
+
+@dataclass
+class Occupancy:
+    period_id: int
+    period_name: str
+    establishment_name: str
+    weeks: list[WeekOccupancy]
+    circuits: list[CircuitOccupancy]
+    at: datetime
+
+
+@dataclass
+class Takings:
+    """Money of one period, in cents: what came in, what went back, and the difference."""
+
+    period_id: int
+    period_name: str
+    establishment_name: str
+    paid_cents: int = 0
+    refunded_cents: int = 0
+    by_method: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def net_cents(self) -> int:
+        return self.paid_cents - self.refunded_cents
+
+
+# --- helpers -------------------------------------------------------------------------------
+
+def age_on(birth_date: date, day: date) -> int:
+    """Full years on `day`."""
+    return day.year - birth_date.year - ((day.month, day.day) < (birth_date.month, birth_date.day))
+
+
+def _weeks(week_ids: Iterable[int]) -> list[Week]:
+    ids = sorted(set(week_ids))
+    if not ids:
+        return []
+    return list(db.session.execute(
+        select(Week).where(Week.id.in_(ids))
+        .options(joinedload(Week.period).joinedload(Period.establishment))
+        .order_by(Week.starts_on, Week.id)
+    ).scalars())
+
+
+def _confirmed(*conditions):
+    return and_(Reservation.status == ReservationStatus.CONFIRMED, *conditions)
+
+
+def _list_children(conditions, week_starts: dict[int, date]) -> dict[int, list[ListChild]]:
+    """Confirmed reservations matching `conditions`, as list rows grouped by week id.
+
+    Four queries whatever the number of children: the reservations (child, circuit, stop and
+    booking household joined), the child's validated household links, the guardians of those
+    households and their authorised pick-up people. The last three select by sub-query on the same
+    conditions, never by a list of ids, so their cost does not depend on the number of rows.
+    """
+    where = _confirmed(*conditions)
+    reservations = db.session.execute(
+        select(Reservation).where(where)
+        .options(joinedload(Reservation.child), joinedload(Reservation.circuit), joinedload(Reservation.stop),
+                 joinedload(Reservation.household))
+    ).scalars().all()
+    if not reservations:
+        return {}
+    child_ids = select(Reservation.child_id).where(where).scalar_subquery()
+    links = db.session.execute(
+        select(HouseholdChild.id, HouseholdChild.child_id, HouseholdChild.household_id, Household.name)
+        .join(Household, Household.id == HouseholdChild.household_id)
+        .where(HouseholdChild.child_id.in_(child_ids), HouseholdChild.status == LinkStatus.VALIDATED)
+        .order_by(HouseholdChild.id)
+    ).all()
+    household_ids = select(HouseholdChild.household_id).where(
+        HouseholdChild.child_id.in_(child_ids), HouseholdChild.status == LinkStatus.VALIDATED).scalar_subquery()
+    guardians = db.session.execute(
+        select(Guardian).where(Guardian.household_id.in_(household_ids)).order_by(Guardian.id)
+    ).scalars().all()
+    link_ids = select(HouseholdChild.id).where(
+        HouseholdChild.child_id.in_(child_ids), HouseholdChild.status == LinkStatus.VALIDATED).scalar_subquery()
+    pickups = db.session.execute(
+        select(AuthorizedPickup).where(AuthorizedPickup.link_id.in_(link_ids)).order_by(AuthorizedPickup.id)
+    ).scalars().all()
+
+    guardians_by_household: dict[int, list[Guardian]] = defaultdict(list)
+    for guardian in guardians:
+        guardians_by_household[guardian.household_id].append(guardian)
+    pickups_by_link: dict[int, list[AuthorizedPickup]] = defaultdict(list)
+    for pickup in pickups:
+        pickups_by_link[pickup.link_id].append(pickup)
+    links_by_child: dict[int, list[tuple[int, int, str]]] = defaultdict(list)
+    for link_id, child_id, household_id, household_name in links:
+        links_by_child[child_id].append((link_id, household_id, household_name))
+
+    by_week: dict[int, dict[int, ListChild]] = defaultdict(dict)
+    for r in reservations:
+        child: Child = r.child
+        if child.id in by_week[r.week_id]:  # a shared child appears once, whatever the households
+            continue
+        # The booking household first, then the child's other households.
+        child_links = sorted(links_by_child.get(child.id, []), key=lambda l: (l[1] != r.household_id, l[0]))
+        if not any(hid == r.household_id for _, hid, _ in child_links):
+            child_links.insert(0, (0, r.household_id, r.household.name))
+        contacts = [
+            Contact(name=f"{g.first_name} {g.last_name}", relationship=g.relationship_label or "",
+                    phone=g.phone or "", household_name=household_name)
+            for _, household_id, household_name in child_links
+            for g in guardians_by_household.get(household_id, [])
+        ]
+        if not any(c.phone for c in contacts) and r.household.phone:
+            contacts.append(Contact(name=r.household.name, relationship="", phone=r.household.phone,
+                                    household_name=r.household.name))
+        pickup_rows = [
+            Pickup(name=p.name, phone=p.phone, relationship=p.relationship_label or "",
+                   household_name=household_name)
+            for link_id, _, household_name in child_links
+            for p in pickups_by_link.get(link_id, [])
+        ]
+        starts_on = week_starts[r.week_id]
+        by_week[r.week_id][child.id] = ListChild(
+            reservation_id=r.id, child_id=child.id, first_name=child.first_name, last_name=child.last_name,
+            birth_date=child.birth_date, age=age_on(child.birth_date, starts_on),
+            allergies=(child.allergies or "").strip(), diet=(child.diet or "").strip(), pai=bool(child.pai),
+            pai_details=(child.pai_details or "").strip(), medical_notes=(child.medical_notes or "").strip(),
+            transport_mode=r.transport_mode,
+            circuit_name=r.circuit.name if r.circuit else "", stop_id=r.stop_id, stop_name=r.stop.name if r.stop else "",
+            pickup_time=r.stop.pickup_time if r.stop else None, dropoff_time=r.stop.dropoff_time if r.stop else None,
+            household_id=r.household_id, household_name=r.household.name, contacts=contacts, pickups=pickup_rows,
+        )
+    return {
+        week_id: sorted(children.values(), key=lambda c: (c.last_name.lower(), c.first_name.lower(), c.child_id))
+        for week_id, children in by_week.items()
+    }
+
+
+def _roster_of(week: Week, children: list[ListChild], onsite_only: bool) -> Roster:
+    return Roster(
+        establishment_id=week.period.establishment_id, establishment_name=week.period.establishment.name,
+        period_id=week.period_id, period_name=week.period.name, week_id=week.id, week_label=week.label,
+        week_starts_on=week.starts_on, week_ends_on=week.ends_on, capacity=week.capacity,
+        children=children, onsite_only=onsite_only,
+    )
+
+
+def resolve_weeks(*, week_id: int | None = None, period_id: int | None = None,
+                  establishment_id: int | None = None, on: date | None = None) -> list[int]:
+    """The weeks a list covers: one week, every week of a period, or the establishment's weeks
+    that include `on` (the lists of the day). One query."""
+    query = select(Week.id).join(Period, Period.id == Week.period_id)
+    if week_id:
+        query = query.where(Week.id == week_id)
+    elif period_id:
+        query = query.where(Week.period_id == period_id)
+    elif establishment_id and on:
+        query = query.where(Week.starts_on <= on, Week.ends_on >= on)
+    else:
+        raise ValidationFailed(_("Choisissez une semaine ou une période."), code="no_week")
+    if establishment_id:
+        query = query.where(Period.establishment_id == establishment_id)
+    ids = list(db.session.execute(query.order_by(Week.starts_on, Week.id)).scalars())
+    if not ids:
+        raise NotFound(_("Aucune semaine ne correspond à ce choix."), code="not_found")
+    return ids
+
+
+# --- lists ---------------------------------------------------------------------------------
+
+def rosters(week_ids: Iterable[int], *, onsite_only: bool = False) -> list[Roster]:
+    """The roster of each week (establishment × week), children sorted by name. Six queries."""
+    weeks = _weeks(week_ids)
+    if not weeks:
+        return []
+    conditions = [Reservation.week_id.in_([w.id for w in weeks])]
+    if onsite_only:
+        conditions.append(Reservation.transport_mode == TransportMode.ONSITE)
+    children = _list_children(conditions, {w.id: w.starts_on for w in weeks})
+    return [_roster_of(week, children.get(week.id, []), onsite_only) for week in weeks]
+
+
+def roster(week_id: int) -> Roster:
+    result = rosters([week_id])
+    if not result:
+        raise NotFound(_("Cette semaine n'existe pas."), code="not_found")
+    return result[0]
+
+
+def onsite_lists(week_ids: Iterable[int]) -> list[Roster]:
+    """Children the family brings to the establishment (no bus), per establishment × week."""
+    return rosters(week_ids, onsite_only=True)
+
+
+def onsite_list(week_id: int) -> Roster:
+    result = onsite_lists([week_id])
+    if not result:
+        raise NotFound(_("Cette semaine n'existe pas."), code="not_found")
+    return result[0]
+
+
+def bus_lists(*, week_id: int, circuit_id: int | None = None) -> list[BusList]:
+    """The bus list of each circuit of the week's period (or of one circuit) for that week: stops in
+    route order with their times, each child with a guardian's phone. Seven queries."""
+    weeks = _weeks([week_id])
+    if not weeks:
+        raise NotFound(_("Cette semaine n'existe pas."), code="not_found")
+    week = weeks[0]
+    query = select(Circuit).where(Circuit.period_id == week.period_id)
+    if circuit_id:
+        query = query.where(Circuit.id == circuit_id)
+    circuits = db.session.execute(query.order_by(Circuit.name, Circuit.id)).scalars().all()
+    if circuit_id and not circuits:
+        raise NotFound(_("Ce circuit ne dessert pas la période de cette semaine."), code="not_found")
+    if not circuits:
+        return []
+    stops = db.session.execute(
+        select(Stop).where(Stop.circuit_id.in_([c.id for c in circuits])).order_by(Stop.circuit_id, Stop.position)
+    ).scalars().all()
+    conditions = [Reservation.week_id == week.id, Reservation.transport_mode == TransportMode.BUS]
+    if circuit_id:
+        conditions.append(Reservation.circuit_id == circuit_id)
+    children = _list_children(conditions, {week.id: week.starts_on}).get(week.id, [])
+    by_stop: dict[int, list[ListChild]] = defaultdict(list)
+    for child in children:
+        by_stop[child.stop_id].append(child)
+    stops_by_circuit: dict[int, list[BusStop]] = defaultdict(list)
+    for stop in stops:
+        stops_by_circuit[stop.circuit_id].append(BusStop(
+            stop_id=stop.id, name=stop.name, position=stop.position, pickup_time=stop.pickup_time,
+            dropoff_time=stop.dropoff_time, children=by_stop.get(stop.id, [])))
+    return [
+        BusList(circuit_id=c.id, circuit_name=c.name, seats=c.seats,
+                establishment_name=week.period.establishment.name, period_id=week.period_id,
+                period_name=week.period.name, week_id=week.id, week_label=week.label,
+                week_starts_on=week.starts_on, week_ends_on=week.ends_on, stops=stops_by_circuit.get(c.id, []))
+        for c in circuits
+    ]
+
+
+def bus_list(circuit_id: int, week_id: int) -> BusList:
+    circuit = db.session.get(Circuit, circuit_id)
+    if circuit is None:
+        raise NotFound(_("Ce circuit n'existe pas."), code="not_found")
+    return bus_lists(week_id=week_id, circuit_id=circuit_id)[0]
+
+
+# --- occupancy and takings -----------------------------------------------------------------
+
+def occupancy(period_id: int, *, now: datetime | None = None) -> Occupancy:
+    """Capacity, confirmed, held now and free per week, and seats per circuit × week. A held line
+    counts only while its hold is live, like in every availability check. Five queries."""
+    now = now or utcnow()
+    period = db.session.execute(
+        select(Period).where(Period.id == period_id).options(joinedload(Period.establishment))
+    ).scalar_one_or_none()
+    if period is None:
+        raise NotFound(_("Cette période n'existe pas."), code="not_found")
+    weeks = db.session.execute(
+        select(Week).where(Week.period_id == period_id).order_by(Week.starts_on, Week.id)).scalars().all()
+    circuits = db.session.execute(
+        select(Circuit).where(Circuit.period_id == period_id).order_by(Circuit.name, Circuit.id)).scalars().all()
+    confirmed = func.sum(case((Reservation.status == ReservationStatus.CONFIRMED, 1), else_=0))
+    held = func.sum(case((and_(Reservation.status == ReservationStatus.HELD, Reservation.hold_expires_at > now), 1),
+                         else_=0))
+    in_period = Reservation.week_id.in_(select(Week.id).where(Week.period_id == period_id).scalar_subquery())
+    live = Reservation.status.in_(ReservationStatus.LIVE)
+    week_rows = {
+        week_id: (c or 0, h or 0) for week_id, c, h in db.session.execute(
+            select(Reservation.week_id, confirmed, held).where(in_period, live).group_by(Reservation.week_id))
+    }
+    circuit_rows = {
+        (circuit_id, week_id): (c or 0, h or 0) for circuit_id, week_id, c, h in db.session.execute(
+            select(Reservation.circuit_id, Reservation.week_id, confirmed, held)
+            .where(in_period, live, Reservation.circuit_id.is_not(None))
+            .group_by(Reservation.circuit_id, Reservation.week_id))
+    }
+    week_stats = [
+        WeekOccupancy(week_id=w.id, label=w.label, starts_on=w.starts_on, capacity=w.capacity,
+                      confirmed=week_rows.get(w.id, (0, 0))[0], held=week_rows.get(w.id, (0, 0))[1])
+        for w in weeks
+    ]
+    circuit_stats = [
+        CircuitOccupancy(circuit_id=c.id, circuit_name=c.name, week_id=w.id, week_label=w.label, seats=c.seats,
+                         confirmed=circuit_rows.get((c.id, w.id), (0, 0))[0],
+                         held=circuit_rows.get((c.id, w.id), (0, 0))[1])
+        for c in circuits for w in weeks
+    ]
+    return Occupancy(period_id=period.id, period_name=period.name, establishment_name=period.establishment.name,
+                     weeks=week_stats, circuits=circuit_stats, at=now)
+
+
+def _allocate(amount: int, shares: dict[int, int]) -> dict[int, int]:
+    """Split `amount` cents over periods in proportion to `shares`, to the cent (largest remainder)."""
+    total = sum(shares.values())
+    if not shares:
+        return {}
+    if total <= 0:
+        first = min(shares)
+        return {first: amount}
+    parts = {key: amount * share // total for key, share in shares.items()}
+    rest = amount - sum(parts.values())
+    order = sorted(shares, key=lambda k: (-(amount * shares[k] % total), k))
+    for key in order[:rest]:
+        parts[key] += 1
+    return parts
+
+
+def takings(*, period_ids: Iterable[int] | None = None, establishment_id: int | None = None) -> list[Takings]:
+    """Paid, refunded and net per period. Four queries.
+
+    A payment pays a whole basket, which may hold weeks of several periods: it is split over the
+    periods of its lines in proportion to their prices (to the cent). A refund tied to a
+    reservation belongs to that reservation's period; one that is not (a late payment refunded in
+    full) is split like its payment. Removed lines were never paid and do not count.
+    """
+    period_query = select(Period).options(joinedload(Period.establishment)).order_by(Period.starts_on, Period.id)
+    if period_ids is not None:
+        period_query = period_query.where(Period.id.in_(list(period_ids)))
+    if establishment_id:
+        period_query = period_query.where(Period.establishment_id == establishment_id)
+    periods = db.session.execute(period_query).scalars().all()
+    result = {p.id: Takings(period_id=p.id, period_name=p.name, establishment_name=p.establishment.name)
+              for p in periods}
+    if not result:
+        return []
+
+    # Share of each paid basket per period (sum of line prices), in one aggregate.
+    line_total = func.sum(Reservation.price_cents + Reservation.bus_price_cents)
+    shares: dict[int, dict[int, int]] = defaultdict(dict)
+    for basket_id, period_id, total in db.session.execute(
+        select(Reservation.basket_id, Week.period_id, line_total)
+        .join(Week, Week.id == Reservation.week_id)
+        .where(Reservation.status != ReservationStatus.REMOVED,
+               Reservation.basket_id.in_(select(Payment.basket_id)
+                                         .where(Payment.status.in_(MONEY_IN_STATUSES)).scalar_subquery()))
+        .group_by(Reservation.basket_id, Week.period_id)
+    ):
+        shares[basket_id][period_id] = int(total or 0)
+
+    payment_basket = {}
+    payment_method = {}
+    payment_amount = {}
+    for payment_id, basket_id, method, amount in db.session.execute(
+        select(Payment.id, Payment.basket_id, Payment.method, Payment.amount_cents)
+        .where(Payment.status.in_(MONEY_IN_STATUSES))
+    ):
+        payment_basket[payment_id] = basket_id
+        payment_method[payment_id] = method
+        payment_amount[payment_id] = amount
+        for period_id, cents in _allocate(amount, shares.get(basket_id, {})).items():
+            if period_id in result:
+                entry = result[period_id]
+                entry.paid_cents += cents
+                entry.by_method[method] = entry.by_method.get(method, 0) + cents
+
+    for payment_id, amount, reservation_period in db.session.execute(
+        select(Refund.payment_id, Refund.amount_cents, Week.period_id)
+        .outerjoin(Reservation, Reservation.id == Refund.reservation_id)
+        .outerjoin(Week, Week.id == Reservation.week_id)
+        .where(Refund.status == "succeeded")
+    ):
+        if reservation_period is not None:
+            split = {reservation_period: amount}
+        else:
+            split = _allocate(amount, shares.get(payment_basket.get(payment_id), {}))
+        for period_id, cents in split.items():
+            if period_id in result:
+                result[period_id].refunded_cents += cents
+    return [result[p.id] for p in periods]
