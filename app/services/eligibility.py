@@ -1,0 +1,404 @@
+"""Who may book what, and why not (DESIGN.md §3.5).
+
+One rule, two entry points: `offers()` answers for every establishment → period → week a parent
+can see (the booking pages and the API), and `check_week()` answers for the one week being added
+to a basket (`basket.add_line`, inside its locked transaction). Both call `week_reason()`, so the
+page can never promise a week that the basket then refuses for another reason, and vice versa.
+
+The parent is told *why* a week is not bookable (the old portal simply hid it, FAQ 2 and 4): every
+"no" carries a stable code for programs and a French message for people. A booking by the child's
+other household is reported as `already_booked` without saying which household made it (§3.6).
+
+`offers()` runs a constant number of queries whatever the catalogue size: the catalogue in four
+(selectin loads), usage counts grouped by week and by circuit × week, and the child's live lines.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from flask_babel import gettext as _
+from sqlalchemy import select
+from sqlalchemy.orm import selectinload
+
+from app.models import (
+    Child,
+    Circuit,
+    Establishment,
+    Household,
+    HouseholdChild,
+    LinkStatus,
+    Period,
+    Reservation,
+    ReservationStatus,
+    Week,
+    db,
+    utcnow,
+)
+
+from .capacity import circuit_usage, live_condition, week_usage
+from .errors import NotFound
+
+PARIS = ZoneInfo("Europe/Paris")
+_MONTHS = ["janvier", "février", "mars", "avril", "mai", "juin", "juillet", "août", "septembre",
+           "octobre", "novembre", "décembre"]
+_DAYS = ["lundi", "mardi", "mercredi", "jeudi", "vendredi", "samedi", "dimanche"]
+
+HOUSEHOLD_NOT_VALIDATED = "household_not_validated"
+CHILD_NOT_VALIDATED = "child_not_validated"
+AGE = "age"
+NOT_OPEN_YET = "not_open_yet"
+CLOSED = "closed"
+FULL = "full"
+ALREADY_BOOKED = "already_booked"
+ALREADY_IN_BASKET = "already_in_basket"
+REASON_CODES = (HOUSEHOLD_NOT_VALIDATED, CHILD_NOT_VALIDATED, AGE, NOT_OPEN_YET, CLOSED, FULL,
+                ALREADY_BOOKED, ALREADY_IN_BASKET)
+
+# When no period of an establishment is bookable, the establishment shows the reason that helps
+# the parent most: "opens on …" before "full", before "closed", before the age range.
+_ESTABLISHMENT_PRIORITY = (HOUSEHOLD_NOT_VALIDATED, CHILD_NOT_VALIDATED, NOT_OPEN_YET, ALREADY_IN_BASKET,
+                           ALREADY_BOOKED, FULL, CLOSED, AGE)
+# When no week of an open period is bookable: what stops a new booking comes first.
+_PERIOD_PRIORITY = (FULL, ALREADY_BOOKED, ALREADY_IN_BASKET)
+
+
+# --- formatting (services do not import views) -----------------------------------------------
+
+def paris_datetime(value: datetime) -> str:
+    """'lundi 2 février 2026 à 08:00', in Paris time."""
+    local = value.astimezone(PARIS)
+    return f"{_DAYS[local.weekday()]} {local.day} {_MONTHS[local.month - 1]} {local.year} à {local:%H:%M}"
+
+
+def paris_today(now: datetime) -> date:
+    return now.astimezone(PARIS).date()
+
+
+def age_on(birth_date: date, day: date) -> int:
+    """Full years on `day` (a birthday on `day` counts)."""
+    return day.year - birth_date.year - ((day.month, day.day) < (birth_date.month, birth_date.day))
+
+
+# --- the rule ------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Reason:
+    code: str
+    message: str
+    details: dict = field(default_factory=dict)
+
+    def as_dict(self) -> dict:
+        data: dict[str, Any] = {"code": self.code, "message": self.message}
+        if self.details:
+            data["details"] = self.details
+        return data
+
+
+@dataclass(frozen=True)
+class ChildLine:
+    """A live reservation of the child for a week, whichever household made it."""
+
+    status: str
+    household_id: int
+
+
+def _household_reason(household: Household) -> Reason | None:
+    if household.is_validated:
+        return None
+    if household.status == "incomplete":
+        message = _("Votre dossier famille est incomplet : complétez-le pour que le Pôle Jeunesse le valide, "
+                    "les inscriptions seront alors possibles.")
+    else:
+        message = _("Votre dossier famille n'est pas encore validé par le Pôle Jeunesse : les inscriptions "
+                    "seront possibles dès sa validation.")
+    return Reason(HOUSEHOLD_NOT_VALIDATED, message)
+
+
+def _child_reason(link: HouseholdChild, child: Child) -> Reason | None:
+    if link.status == LinkStatus.VALIDATED:
+        return None
+    return Reason(CHILD_NOT_VALIDATED,
+                  _("Le rattachement de %(name)s à votre dossier n'est pas encore validé par le Pôle Jeunesse.",
+                    name=child.first_name))
+
+
+def person_reason(household: Household, link: HouseholdChild, child: Child) -> Reason | None:
+    """What blocks every booking for this child in this household, whatever the week."""
+    return _household_reason(household) or _child_reason(link, child)
+
+
+def period_reason(household: Household, link: HouseholdChild, child: Child, period: Period,
+                  establishment: Establishment, now: datetime, *, desk: bool = False) -> Reason | None:
+    """What blocks every week of `period`: the file, the age at the period's first day, the window.
+    `desk=True` (staff booking at the desk) skips the registration window only."""
+    reason = person_reason(household, link, child)
+    if reason:
+        return reason
+    age = age_on(child.birth_date, period.starts_on)
+    if not establishment.age_min <= age <= establishment.age_max:
+        return Reason(AGE, _("Réservé aux enfants de %(min)s à %(max)s ans (âge au premier jour de la période, "
+                             "le %(day)s) : %(name)s aura %(age)s ans.",
+                             min=establishment.age_min, max=establishment.age_max,
+                             day=f"{period.starts_on.day} {_MONTHS[period.starts_on.month - 1]} {period.starts_on.year}",
+                             name=child.first_name, age=age),
+                      {"age_min": establishment.age_min, "age_max": establishment.age_max, "child_age": age})
+    if desk:
+        return None
+    if now < period.opens_at:
+        return Reason(NOT_OPEN_YET, _("Les inscriptions ouvrent le %(when)s.", when=paris_datetime(period.opens_at)),
+                      {"opens_at": period.opens_at.isoformat()})
+    if now >= period.closes_at:
+        return Reason(CLOSED, _("Les inscriptions sont closes depuis le %(when)s.",
+                                when=paris_datetime(period.closes_at)),
+                      {"closes_at": period.closes_at.isoformat()})
+    return None
+
+
+def week_reason(period_gate: Reason | None, week: Week, taken: int, child_line: ChildLine | None,
+                household_id: int) -> Reason | None:
+    """The whole rule for one week, given what the caller counted (the same code for the offer list
+    and for add_line). `taken` = confirmed + live held places of the week."""
+    if period_gate:
+        return period_gate
+    if child_line is not None:
+        if child_line.status == ReservationStatus.HELD and child_line.household_id == household_id:
+            return Reason(ALREADY_IN_BASKET, _("Cette semaine est déjà dans votre panier."))
+        # Confirmed here, or held or confirmed by the child's other household: never say which.
+        return Reason(ALREADY_BOOKED, _("Votre enfant est déjà inscrit pour cette semaine."))
+    if taken >= week.capacity:
+        return Reason(FULL, _("Cette semaine est complète : plus aucune place disponible."))
+    return None
+
+
+def bus_full_reason(circuit: Circuit) -> Reason:
+    return Reason(FULL, _("Plus de place dans le bus « %(circuit)s » pour cette semaine : choisissez un autre "
+                          "circuit ou l'accueil sur site.", circuit=circuit.name), {"bucket": "bus"})
+
+
+def child_lines(child_id: int, week_ids: list[int], now: datetime) -> dict[int, ChildLine]:
+    """The child's live reservations on these weeks, by week (any household)."""
+    if not week_ids:
+        return {}
+    rows = db.session.execute(
+        select(Reservation.week_id, Reservation.status, Reservation.household_id)
+        .where(Reservation.child_id == child_id, Reservation.week_id.in_(week_ids), live_condition(now))
+    ).all()
+    return {week_id: ChildLine(status, household_id) for week_id, status, household_id in rows}
+
+
+def load_person(household_id: int, child_id: int, *, for_update: bool = False
+                ) -> tuple[Household, HouseholdChild, Child]:
+    """The household, the child's link to it and the child, in one query; NotFound when the child is
+    not linked to this household (whatever its other households)."""
+    query = (select(Household, HouseholdChild, Child)
+             .join(HouseholdChild, HouseholdChild.household_id == Household.id)
+             .join(Child, Child.id == HouseholdChild.child_id)
+             .where(Household.id == household_id, HouseholdChild.child_id == child_id))
+    if for_update:
+        query = query.with_for_update(of=Household)
+    row = db.session.execute(query).first()
+    if row is None:
+        raise NotFound(_("Cet enfant n'est pas rattaché à votre dossier."), code="not_found")
+    return row[0], row[1], row[2]
+
+
+def check_week(household: Household, link: HouseholdChild, child: Child, week: Week, period: Period,
+               establishment: Establishment, now: datetime, *, desk: bool = False) -> Reason | None:
+    """The single-week variant used by add_line, inside its transaction (after the week lock)."""
+    gate = period_reason(household, link, child, period, establishment, now, desk=desk)
+    if gate:
+        return gate
+    taken = week_usage([week.id], now)[week.id]
+    line = child_lines(child.id, [week.id], now).get(week.id)
+    return week_reason(None, week, taken, line, household.id)
+
+
+# --- the offer list ------------------------------------------------------------------------
+
+@dataclass
+class WeekOffer:
+    week: Week
+    places_left: int
+    reason: Reason | None
+
+    @property
+    def available(self) -> bool:
+        return self.reason is None
+
+    def as_dict(self) -> dict:
+        return {"id": self.week.id, "label": self.week.label, "starts_on": self.week.starts_on.isoformat(),
+                "ends_on": self.week.ends_on.isoformat(), "capacity": self.week.capacity,
+                "places_left": self.places_left, "available": self.available,
+                "reason": self.reason.as_dict() if self.reason else None}
+
+
+@dataclass
+class CircuitOption:
+    circuit: Circuit
+    seats_left: dict[int, int]  # week id -> seats left
+
+    def as_dict(self) -> dict:
+        return {
+            "id": self.circuit.id, "name": self.circuit.name, "seats": self.circuit.seats,
+            "stops": [{"id": s.id, "name": s.name, "position": s.position,
+                       "pickup_time": s.pickup_time.strftime("%H:%M"), "dropoff_time": s.dropoff_time.strftime("%H:%M")}
+                      for s in self.circuit.stops],
+            "seats_left": [{"week_id": week_id, "seats_left": left} for week_id, left in self.seats_left.items()],
+        }
+
+
+@dataclass
+class PeriodOffer:
+    period: Period
+    weeks: list[WeekOffer]
+    circuits: list[CircuitOption]
+    reason: Reason | None
+
+    @property
+    def available(self) -> bool:
+        return self.reason is None
+
+    def week(self, week_id: int) -> WeekOffer | None:
+        return next((w for w in self.weeks if w.week.id == week_id), None)
+
+    def as_dict(self) -> dict:
+        p = self.period
+        return {"id": p.id, "name": p.name, "starts_on": p.starts_on.isoformat(), "ends_on": p.ends_on.isoformat(),
+                "opens_at": p.opens_at.isoformat(), "closes_at": p.closes_at.isoformat(),
+                "stop_change_deadline": p.stop_change_deadline.isoformat() if p.stop_change_deadline else None,
+                "bus_price_cents": p.bus_price_cents,
+                "available": self.available, "reason": self.reason.as_dict() if self.reason else None,
+                "weeks": [w.as_dict() for w in self.weeks],
+                "transport": {"onsite": True, "circuits": [c.as_dict() for c in self.circuits]}}
+
+
+@dataclass
+class EstablishmentOffer:
+    establishment: Establishment
+    periods: list[PeriodOffer]
+    reason: Reason | None
+
+    @property
+    def available(self) -> bool:
+        return self.reason is None
+
+    def as_dict(self) -> dict:
+        e = self.establishment
+        return {"id": e.id, "name": e.name, "kind": e.kind, "commune": e.commune, "age_min": e.age_min,
+                "age_max": e.age_max, "available": self.available,
+                "reason": self.reason.as_dict() if self.reason else None,
+                "periods": [p.as_dict() for p in self.periods]}
+
+
+@dataclass
+class ChildOffers:
+    household: Household
+    link: HouseholdChild
+    child: Child
+    reason: Reason | None  # what blocks every booking (file or child link not validated)
+    establishments: list[EstablishmentOffer]
+
+    @property
+    def open(self) -> list[EstablishmentOffer]:
+        return [e for e in self.establishments if e.available]
+
+    @property
+    def not_open(self) -> list[EstablishmentOffer]:
+        return [e for e in self.establishments if not e.available]
+
+    def establishment(self, establishment_id: int) -> EstablishmentOffer | None:
+        return next((e for e in self.establishments if e.establishment.id == establishment_id), None)
+
+    def period(self, period_id: int) -> tuple[EstablishmentOffer, PeriodOffer] | None:
+        for e in self.establishments:
+            for p in e.periods:
+                if p.period.id == period_id:
+                    return e, p
+        return None
+
+    def as_dict(self) -> dict:
+        c = self.child
+        return {"child": {"id": c.id, "first_name": c.first_name, "last_name": c.last_name,
+                          "birth_date": c.birth_date.isoformat(), "link_status": self.link.status},
+                "reason": self.reason.as_dict() if self.reason else None,
+                "establishments": [e.as_dict() for e in self.establishments]}
+
+
+def _pick(reasons: list[Reason], priority: tuple[str, ...]) -> Reason:
+    codes = {r.code for r in reasons}
+    if len(codes) == 1:
+        return reasons[0]
+    for code in priority:
+        for reason in reasons:
+            if reason.code == code:
+                return reason
+    return reasons[0]
+
+
+def offers(household_id: int, child_id: int, now: datetime | None = None) -> ChildOffers:
+    """Every active establishment with its current and coming periods and their weeks, each with
+    places left and either available or the reason why not. NotFound when the child is not
+    linked to this household."""
+    now = now or utcnow()
+    household, link, child = load_person(household_id, child_id)
+    establishments = db.session.execute(
+        select(Establishment).where(Establishment.active.is_(True)).order_by(Establishment.name)
+    ).scalars().all()
+    periods = db.session.execute(
+        select(Period)
+        .where(Period.establishment_id.in_([e.id for e in establishments]), Period.ends_on >= paris_today(now))
+        .options(selectinload(Period.weeks), selectinload(Period.circuits).selectinload(Circuit.stops))
+        .order_by(Period.starts_on, Period.id)
+    ).scalars().all() if establishments else []
+    week_ids = [w.id for p in periods for w in p.weeks]
+    taken = week_usage(week_ids, now)
+    seats = circuit_usage([(c.id, w.id) for p in periods for c in p.circuits for w in p.weeks], now)
+    lines = child_lines(child.id, week_ids, now)
+
+    blocking = person_reason(household, link, child)
+    by_establishment: dict[int, list[PeriodOffer]] = {e.id: [] for e in establishments}
+    establishments_by_id = {e.id: e for e in establishments}
+    for period in periods:
+        establishment = establishments_by_id[period.establishment_id]
+        gate = period_reason(household, link, child, period, establishment, now)
+        weeks = [WeekOffer(week, max(0, week.capacity - taken.get(week.id, 0)),
+                           week_reason(gate, week, taken.get(week.id, 0), lines.get(week.id), household.id))
+                 for week in period.weeks]
+        circuits = [CircuitOption(circuit, {w.id: max(0, circuit.seats - seats.get((circuit.id, w.id), 0))
+                                            for w in period.weeks})
+                    for circuit in period.circuits]
+        if gate:
+            reason = gate
+        elif not weeks:
+            reason = Reason(CLOSED, _("Aucune semaine n'est proposée pour cette période."))
+        elif any(w.available for w in weeks):
+            reason = None
+        else:
+            reason = _pick([w.reason for w in weeks], _PERIOD_PRIORITY)
+            if reason.code == FULL:
+                reason = Reason(FULL, _("Toutes les semaines de cette période sont complètes."))
+        by_establishment[establishment.id].append(PeriodOffer(period, weeks, circuits, reason))
+
+    result = []
+    for establishment in establishments:
+        period_offers = by_establishment[establishment.id]
+        if any(p.available for p in period_offers):
+            reason = None
+        elif period_offers:
+            reason = _pick([p.reason for p in period_offers], _ESTABLISHMENT_PRIORITY)
+        else:
+            reason = blocking or Reason(CLOSED, _("Aucune période d'inscription en cours ou à venir."))
+        result.append(EstablishmentOffer(establishment, period_offers, reason))
+    return ChildOffers(household, link, child, blocking, result)
+
+
+def household_children(household_id: int) -> list[tuple[HouseholdChild, Child]]:
+    """The household's children with their link (validation status), by first name."""
+    rows = db.session.execute(
+        select(HouseholdChild, Child).join(Child, Child.id == HouseholdChild.child_id)
+        .where(HouseholdChild.household_id == household_id).order_by(Child.first_name, Child.id)
+    ).all()
+    return [(link, child) for link, child in rows]
