@@ -80,7 +80,7 @@ def test_bus_list_csv_parses_back_in_route_order(app, world, factory):  # noqa: 
     eglise = world["stops"][0]
     extra = factory.household(last_name="Abel", children=[("Noé", 7)])
     ops_data.reserve(app, extra.id, extra.child_ids[0], world["w1"], stop_id=eglise, circuit_id=world["cat"].circuit_id)
-    rows = parse(_in_app(app, lambda: csv_export.bus_list_csv(reports.bus_lists(week_id=world["w1"]))))
+    rows = parse(_in_app(app, lambda: csv_export.bus_list_csv(reports.bus_lists([world["w1"]]))))
     record = [dict(zip(rows[0], r)) for r in rows[1:]]
     assert [(r["Ordre"], r["Prénom"]) for r in record] == [("1", "Noé"), ("3", "Léa")]
     assert record[1]["Téléphone"] == "0612345678" and record[1]["Heure de descente"] == "17:30"

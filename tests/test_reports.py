@@ -155,7 +155,7 @@ def test_bus_list_groups_children_by_stop_in_route_order(app, world):
 def test_bus_lists_of_every_circuit_of_the_week(app, world):
     from app.services import reports
 
-    lists = _in_app(app, reports.bus_lists, week_id=world["w2"])
+    lists = _in_app(app, reports.bus_lists, [world["w2"]])
     assert len(lists) == 1
     assert [[c.first_name for c in s.children] for s in lists[0].stops] == [["Léa"], [], []]
 

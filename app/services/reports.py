@@ -379,14 +379,14 @@ def _roster_of(week: Week, children: list[ListChild], onsite_only: bool) -> Rost
 
 def resolve_weeks(*, week_id: int | None = None, period_id: int | None = None,
                   establishment_id: int | None = None, on: date | None = None) -> list[int]:
-    """The weeks a list covers: one week, every week of a period, or the establishment's weeks
-    that include `on` (the lists of the day). One query."""
+    """The weeks a list covers: one week, every week of a period, or the weeks that include `on`
+    (the lists of the day), optionally of one establishment. One query."""
     query = select(Week.id).join(Period, Period.id == Week.period_id)
     if week_id:
         query = query.where(Week.id == week_id)
     elif period_id:
         query = query.where(Week.period_id == period_id)
-    elif establishment_id and on:
+    elif on:
         query = query.where(Week.starts_on <= on, Week.ends_on >= on)
     else:
         raise ValidationFailed(_("Choisissez une semaine ou une période."), code="no_week")
@@ -431,14 +431,14 @@ def onsite_list(week_id: int) -> Roster:
     return result[0]
 
 
-def bus_lists(*, week_id: int, circuit_id: int | None = None) -> list[BusList]:
-    """The bus list of each circuit of the week's period (or of one circuit) for that week: stops in
-    route order with their times, each child with a guardian's phone. Seven queries."""
-    weeks = _weeks([week_id])
+def bus_lists(week_ids: Iterable[int], *, circuit_id: int | None = None) -> list[BusList]:
+    """The bus list of each circuit × week (every circuit of each week's period, or one circuit):
+    stops in route order with their times, each child with a guardian's phone. Seven queries."""
+    weeks = _weeks(week_ids)
     if not weeks:
         raise NotFound(_("Cette semaine n'existe pas."), code="not_found")
-    week = weeks[0]
-    query = select(Circuit).where(Circuit.period_id == week.period_id)
+    period_ids = {w.period_id for w in weeks}
+    query = select(Circuit).where(Circuit.period_id.in_(period_ids))
     if circuit_id:
         query = query.where(Circuit.id == circuit_id)
     circuits = db.session.execute(query.order_by(Circuit.name, Circuit.id)).scalars().all()
@@ -449,32 +449,32 @@ def bus_lists(*, week_id: int, circuit_id: int | None = None) -> list[BusList]:
     stops = db.session.execute(
         select(Stop).where(Stop.circuit_id.in_([c.id for c in circuits])).order_by(Stop.circuit_id, Stop.position)
     ).scalars().all()
-    conditions = [Reservation.week_id == week.id, Reservation.transport_mode == TransportMode.BUS]
+    conditions = [Reservation.week_id.in_([w.id for w in weeks]), Reservation.transport_mode == TransportMode.BUS]
     if circuit_id:
         conditions.append(Reservation.circuit_id == circuit_id)
-    children = _list_children(conditions, {week.id: week.starts_on}).get(week.id, [])
-    by_stop: dict[int, list[ListChild]] = defaultdict(list)
-    for child in children:
-        by_stop[child.stop_id].append(child)
-    stops_by_circuit: dict[int, list[BusStop]] = defaultdict(list)
+    children = _list_children(conditions, {w.id: w.starts_on for w in weeks})
+    by_stop: dict[tuple[int, int], list[ListChild]] = defaultdict(list)
+    for week_id, week_children in children.items():
+        for child in week_children:
+            by_stop[(week_id, child.stop_id)].append(child)
+    stops_by_circuit: dict[int, list[Stop]] = defaultdict(list)
     for stop in stops:
-        stops_by_circuit[stop.circuit_id].append(BusStop(
-            stop_id=stop.id, name=stop.name, position=stop.position, pickup_time=stop.pickup_time,
-            dropoff_time=stop.dropoff_time, children=by_stop.get(stop.id, [])))
+        stops_by_circuit[stop.circuit_id].append(stop)
     return [
         BusList(circuit_id=c.id, circuit_name=c.name, seats=c.seats,
                 establishment_name=week.period.establishment.name, period_id=week.period_id,
                 period_name=week.period.name, week_id=week.id, week_label=week.label,
-                week_starts_on=week.starts_on, week_ends_on=week.ends_on, stops=stops_by_circuit.get(c.id, []))
-        for c in circuits
+                week_starts_on=week.starts_on, week_ends_on=week.ends_on,
+                stops=[BusStop(stop_id=stop.id, name=stop.name, position=stop.position, pickup_time=stop.pickup_time,
+                               dropoff_time=stop.dropoff_time, children=by_stop.get((week.id, stop.id), []))
+                       for stop in stops_by_circuit.get(c.id, [])])
+        for week in weeks for c in circuits if c.period_id == week.period_id
     ]
 
 
 def bus_list(circuit_id: int, week_id: int) -> BusList:
-    circuit = db.session.get(Circuit, circuit_id)
-    if circuit is None:
-        raise NotFound(_("Ce circuit n'existe pas."), code="not_found")
-    return bus_lists(week_id=week_id, circuit_id=circuit_id)[0]
+    result = bus_lists([week_id], circuit_id=circuit_id)
+    return result[0]
 
 
 # --- occupancy and takings -----------------------------------------------------------------
