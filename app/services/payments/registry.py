@@ -1,0 +1,68 @@
+"""Which provider handles a payment: the configured one for new checkouts (`PAYMENT_PROVIDER`),
+the payment's own for everything after (a Stripe payment stays a Stripe payment even if the
+configuration changes). A new provider (PayFiP…) registers a factory here; booking code is untouched.
+
+Tests inject Stripe's HTTP transport with `app.extensions["stripe_http_client"]` (or the config key
+`STRIPE_HTTP_CLIENT`): the real stripe-python code then runs against canned responses.
+"""
+from __future__ import annotations
+
+from typing import Callable
+
+from flask import Flask, current_app
+from flask_babel import gettext as _
+
+from .desk import DeskProvider
+from .provider import PaymentProvider, ProviderError
+from .sandbox import SandboxProvider
+from .stripe_provider import StripeProvider
+
+HTTP_CLIENT_EXTENSION = "stripe_http_client"
+
+
+def _stripe_http_client(app: Flask):
+    client = app.extensions.get(HTTP_CLIENT_EXTENSION) or app.config.get("STRIPE_HTTP_CLIENT")
+    if client is not None:
+        return client
+    default = app.extensions.get("stripe_default_http_client")
+    if default is None:
+        import stripe
+
+        # Stripe's default waits 80 s: too long for a parent's click or a webhook answer.
+        default = stripe.RequestsClient(timeout=float(app.config.get("STRIPE_TIMEOUT_SECONDS", 20)))
+        app.extensions["stripe_default_http_client"] = default
+    return default
+
+
+def _stripe(app: Flask) -> PaymentProvider:
+    return StripeProvider(
+        secret_key=app.config.get("STRIPE_SECRET_KEY"),
+        webhook_secret=app.config.get("STRIPE_WEBHOOK_SECRET"),
+        http_client=_stripe_http_client(app),
+        max_network_retries=int(app.config.get("STRIPE_MAX_NETWORK_RETRIES", 2)),
+    )
+
+
+def _sandbox(app: Flask) -> PaymentProvider:
+    return SandboxProvider(config=app.config, public_url=app.config["PUBLIC_URL"])
+
+
+PROVIDERS: dict[str, Callable[[Flask], PaymentProvider]] = {
+    "stripe": _stripe,
+    "sandbox": _sandbox,
+    "desk": lambda app: DeskProvider("desk"),
+    "free": lambda app: DeskProvider("free"),
+}
+
+
+def register_provider(name: str, factory: Callable[[Flask], PaymentProvider]) -> None:
+    PROVIDERS[name] = factory
+
+
+def get_provider(app: Flask | None = None, name: str | None = None) -> PaymentProvider:
+    app = app or current_app._get_current_object()
+    name = name or app.config.get("PAYMENT_PROVIDER") or "sandbox"
+    factory = PROVIDERS.get(name)
+    if factory is None:
+        raise ProviderError(_("Mode de paiement inconnu : %(name)s.", name=name), code="unknown_provider")
+    return factory(app)
