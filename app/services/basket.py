@@ -365,8 +365,11 @@ def public_summary(summary: dict) -> dict:
     return data
 
 
-def reservations(household_id: int, statuses: tuple[str, ...] = (ReservationStatus.CONFIRMED,)) -> list[dict]:
-    """The household's reservations (confirmed by default), by week, for "Mes inscriptions" and the API."""
+def reservations(household_id: int, statuses: tuple[str, ...] = (ReservationStatus.CONFIRMED,),
+                 now: datetime | None = None) -> list[dict]:
+    """The household's reservations (confirmed by default), by week, for "Mes inscriptions" and the API,
+    each saying whether the parent may still change its stop."""
+    now = now or utcnow()
     household = db.session.get(Household, household_id)
     if household is None:
         raise NotFound(_("Aucun dossier famille n'est associé à ce compte."), code="no_household")
@@ -375,7 +378,30 @@ def reservations(household_id: int, statuses: tuple[str, ...] = (ReservationStat
         .where(Reservation.household_id == household_id, Reservation.status.in_(statuses))
         .options(*_line_options()).order_by(Week.starts_on, Reservation.id)
     ).unique().scalars().all()
-    return [_line_dict(line, household) for line in lines]
+    items = []
+    for line in lines:
+        item = _line_dict(line, household)
+        item["stop_change_open"] = parent_can_change_stop(line.week.period, now)
+        items.append(item)
+    return items
+
+
+def transport_options(period_ids) -> dict[int, list[dict]]:
+    """Bus circuits and their stops (with times) per period, for the stop-change forms."""
+    ids = sorted(set(period_ids))
+    if not ids:
+        return {}
+    circuits = db.session.execute(
+        select(Circuit).where(Circuit.period_id.in_(ids)).options(selectinload(Circuit.stops))
+        .order_by(Circuit.name, Circuit.id)
+    ).scalars().all()
+    options: dict[int, list[dict]] = {period_id: [] for period_id in ids}
+    for circuit in circuits:
+        options[circuit.period_id].append({
+            "id": circuit.id, "name": circuit.name,
+            "stops": [{"id": s.id, "name": s.name, "pickup_time": s.pickup_time.strftime("%H:%M"),
+                       "dropoff_time": s.dropoff_time.strftime("%H:%M")} for s in circuit.stops]})
+    return options
 
 
 # --- expiry --------------------------------------------------------------------------------

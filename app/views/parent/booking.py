@@ -1,5 +1,215 @@
-"""Not built yet."""
+"""The parent booking flow (seed guide steps 2–5), phone-first, thin over the booking services.
+
+/famille/inscrire                              choose the child
+/famille/inscrire/<child>                      establishments open to the child, the others with their reason
+/famille/inscrire/<child>/periode/<period>     weeks (places left) and, per week, bus stop or on-site
+/famille/panier                                lines, prices, total, countdown, "Valider mon panier"
+/famille/inscriptions                          confirmed weeks, stop changes until the deadline
+
+Every id in a URL or form goes through a service scoped to the current household: another
+household's child, period choice or line is a 404, never data.
+"""
+from __future__ import annotations
+
+from datetime import datetime
+
+from flask import abort, flash, g, redirect, request
+from flask_appbuilder import BaseView, expose, has_access
+
+from app.models import TransportMode
+from app.services import basket as basket_service
+from app.services import eligibility
+from app.services.errors import NotFound, ServiceError
+from app.services.households import household_for_user
+
+NO_HOUSEHOLD = "Aucun dossier famille n'est associé à ce compte : complétez d'abord votre dossier."
+TRANSPORT_REQUIRED = "Choisissez le bus (circuit et arrêt) ou l'accueil sur site pour cette semaine."
+
+
+def _household_or_redirect():
+    household = household_for_user(g.user)
+    if household is None:
+        flash(NO_HOUSEHOLD, "warning")
+    return household
+
+
+def _transport_from_form(value: str | None) -> dict | None:
+    """Form value "onsite" or "stop-<id>" → the service's transport dict (None when not chosen)."""
+    value = (value or "").strip()
+    if value == TransportMode.ONSITE:
+        return {"mode": TransportMode.ONSITE}
+    if value.startswith("stop-") and value[5:].isdigit():
+        return {"mode": TransportMode.BUS, "stop_id": int(value[5:])}
+    return None
+
+
+class ParentBookingView(BaseView):
+    """Choose a child, an establishment and period, weeks and their transport; lines go to the basket."""
+
+    route_base = "/famille/inscrire"
+    default_view = "children"
+
+    @expose("/")
+    @expose("")
+    @has_access
+    def children(self):
+        household = _household_or_redirect()
+        if household is None:
+            return redirect("/famille/")
+        children = eligibility.household_children(household.id)
+        blocking = None
+        if not household.is_validated:
+            blocking = eligibility.person_reason(household, children[0][0], children[0][1]) if children else None
+        summary = basket_service.basket_summary(household.id)
+        return self.render_template("parent/booking/children.html", household=household, children=children,
+                                    blocking=blocking, summary=summary)
+
+    @expose("/<int:child_id>")
+    @has_access
+    def offers(self, child_id: int):
+        household = _household_or_redirect()
+        if household is None:
+            return redirect("/famille/")
+        try:
+            result = eligibility.offers(household.id, child_id)
+        except NotFound:
+            abort(404)
+        summary = basket_service.basket_summary(household.id)
+        return self.render_template("parent/booking/offers.html", offers=result, summary=summary)
+
+    @expose("/<int:child_id>/periode/<int:period_id>", methods=["GET", "POST"])
+    @has_access
+    def weeks(self, child_id: int, period_id: int):
+        household = _household_or_redirect()
+        if household is None:
+            return redirect("/famille/")
+        try:
+            result = eligibility.offers(household.id, child_id)
+        except NotFound:
+            abort(404)
+        found = result.period(period_id)
+        if found is None:
+            abort(404)
+        establishment_offer, period_offer = found
+        chosen: set[int] = set()
+        transports: dict[int, str] = {}
+        errors: dict[int, str] = {}
+        form_error = None
+        if request.method == "POST":
+            offered = {w.week.id for w in period_offer.weeks}
+            for raw in request.form.getlist("week"):
+                if raw.isdigit() and int(raw) in offered:
+                    chosen.add(int(raw))
+            transports = {week_id: request.form.get(f"transport-{week_id}", "") for week_id in offered}
+            if not chosen:
+                form_error = "Cochez au moins une semaine."
+            for week_id in sorted(chosen):
+                if _transport_from_form(transports.get(week_id)) is None:
+                    errors[week_id] = TRANSPORT_REQUIRED
+            if not form_error and not errors:
+                added = []
+                for week_id in sorted(chosen):
+                    try:
+                        basket_service.add_line(household.id, child_id, week_id,
+                                                _transport_from_form(transports[week_id]), actor=g.user)
+                        added.append(week_id)
+                    except ServiceError as exc:
+                        errors[week_id] = exc.message
+                if added:
+                    summary = basket_service.basket_summary(household.id)
+                    until = summary.get("expires_at_dt")
+                    from app.views.filters import datetime_fr
+
+                    flash(f"{len(added)} semaine(s) ajoutée(s) à votre panier. Les places sont réservées "
+                          f"jusqu'au {datetime_fr(until)} : validez et payez votre panier avant.", "success")
+                if not errors:
+                    return redirect(f"/famille/inscrire/?ajoute={child_id}")
+                chosen -= set(added)
+                # Show the weeks again with fresh availability; keep what the parent chose for the others.
+                result = eligibility.offers(household.id, child_id)
+                establishment_offer, period_offer = result.period(period_id)
+        return self.render_template("parent/booking/weeks.html", offers=result, establishment=establishment_offer,
+                                    period=period_offer, chosen=chosen, transports=transports, errors=errors,
+                                    form_error=form_error), (400 if (errors or form_error) else 200)
+
+
+class ParentBasketView(BaseView):
+    """The basket: lines, prices, total, a countdown to the hold's end; remove a line; go to payment."""
+
+    route_base = "/famille/panier"
+    default_view = "basket"
+
+    @expose("/")
+    @expose("")
+    @has_access
+    def basket(self):
+        household = _household_or_redirect()
+        if household is None:
+            return redirect("/famille/")
+        summary = basket_service.basket_summary(household.id)
+        return self.render_template("parent/booking/basket.html", summary=summary)
+
+    @expose("/retirer/<int:line_id>", methods=["POST"])
+    @has_access
+    def remove(self, line_id: int):
+        household = _household_or_redirect()
+        if household is None:
+            return redirect("/famille/")
+        try:
+            basket_service.remove_line(household.id, line_id, actor=g.user)
+            flash("La semaine a été retirée de votre panier : sa place est libérée.", "success")
+        except NotFound:
+            abort(404)
+        except ServiceError as exc:
+            flash(exc.message, "danger")
+        return redirect("/famille/panier/")
+
+
+class ParentReservationsView(BaseView):
+    """"Mes inscriptions": confirmed weeks with transport and price; stop change until the deadline."""
+
+    route_base = "/famille/inscriptions"
+    default_view = "reservations"
+
+    @expose("/")
+    @expose("")
+    @has_access
+    def reservations(self):
+        household = _household_or_redirect()
+        if household is None:
+            return redirect("/famille/")
+        return self._render(household.id)
+
+    def _render(self, household_id: int, errors: dict[int, str] | None = None, status: int = 200):
+        rows = basket_service.reservations(household_id)
+        for row in rows:
+            deadline = row["period"]["stop_change_deadline"]
+            row["deadline_dt"] = datetime.fromisoformat(deadline) if deadline else None
+        options = basket_service.transport_options({row["period"]["id"] for row in rows})
+        baskets = sorted({row["basket_id"] for row in rows})
+        return self.render_template("parent/booking/reservations.html", rows=rows, options=options,
+                                    baskets=baskets, errors=errors or {}), status
+
+    @expose("/<int:line_id>/arret", methods=["POST"])
+    @has_access
+    def change_stop(self, line_id: int):
+        household = _household_or_redirect()
+        if household is None:
+            return redirect("/famille/")
+        transport = _transport_from_form(request.form.get("transport"))
+        if transport is None or transport["mode"] != TransportMode.BUS:
+            return self._render(household.id, {line_id: "Choisissez un arrêt dans la liste."}, 400)
+        try:
+            basket_service.change_stop(household.id, line_id, transport, actor=g.user)
+        except NotFound:
+            abort(404)
+        except ServiceError as exc:
+            return self._render(household.id, {line_id: exc.message}, 409 if exc.http_status == 409 else 400)
+        flash("L'arrêt de bus a été modifié.", "success")
+        return redirect("/famille/inscriptions/")
 
 
 def register(appbuilder) -> None:
-    """Register this module's views on `appbuilder`."""
+    appbuilder.add_view_no_menu(ParentBookingView())
+    appbuilder.add_view_no_menu(ParentBasketView())
+    appbuilder.add_view_no_menu(ParentReservationsView())
