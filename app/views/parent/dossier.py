@@ -1,5 +1,355 @@
-"""Not built yet."""
+"""The household file, as the parent fills it: household, guardians, children (health sheet,
+authorised pick-up people), proof documents, submit.
+
+Thin over app.services.dossier / documents: every id that comes from the URL is resolved against the
+logged-in parent's household by those services (another household's id → 404, never data).
+Bad input re-shows the form with the typed values and a French message under each field.
+"""
+from __future__ import annotations
+
+import logging
+from datetime import date
+
+from flask import abort, current_app, flash, g, redirect, request, send_file
+from flask_appbuilder import BaseView, expose, has_access
+from flask_babel import gettext as _
+from werkzeug.exceptions import RequestEntityTooLarge
+
+from app.models import DocumentKind
+from app.services import checklist, documents, dossier
+from app.services.errors import NotFound, ServiceError
+from app.services.households import require_household
+
+log = logging.getLogger(__name__)
+
+DOCUMENTS_URL = "/famille/dossier/pieces"
+
+
+def _household():
+    try:
+        return require_household(g.user)
+    except NotFound:
+        abort(404)
+
+
+def _form_values() -> dict:
+    return {key: value for key, value in request.form.items() if key != "csrf_token"}
+
+
+def _errors(exc: ServiceError) -> dict:
+    return exc.details.get("errors") or {}
+
+
+def _values_of(obj, fields) -> dict:
+    values = {}
+    for field in fields:
+        value = getattr(obj, field, None)
+        if isinstance(value, date):
+            value = value.isoformat()
+        values[field] = "" if value is None else value
+    return values
+
+
+class ParentDossierView(BaseView):
+    route_base = "/famille/dossier"
+    default_view = "overview"
+
+    def _page(self, template: str, status: int = 200, **context):
+        return self.render_template(f"parent/dossier/{template}", **context), status
+
+    def _error_page(self, exc: ServiceError):
+        return self._page("error.html", status=exc.http_status, message=exc.message)
+
+    # --- overview and submit -----------------------------------------------------------
+    @expose("/")
+    @has_access
+    def overview(self):
+        household = _household()
+        items = checklist.evaluate(household)
+        return self._page("overview.html", household=household, items=items,
+                          missing=[i for i in items if not i.done], links=checklist.active_links(household),
+                          can_see=dossier.can_see_child_details, link_labels=dossier.LINK_LABELS,
+                          status_label=dossier.status_label(household),
+                          reasons=dossier.incomplete_reasons(household))
+
+    @expose("/envoyer", methods=["POST"])
+    @has_access
+    def submit(self):
+        household = _household()
+        try:
+            dossier.submit(household, actor=g.user)
+        except ServiceError as exc:
+            flash(exc.message, "danger")
+        else:
+            flash(_("Votre dossier a été envoyé au Pôle Jeunesse. Vous recevrez un e-mail dès qu'il aura été "
+                    "vérifié (sous 72 h ouvrées)."), "success")
+        return redirect("/famille/")
+
+    # --- household -----------------------------------------------------------------------
+    @expose("/foyer", methods=["GET", "POST"])
+    @has_access
+    def household(self):
+        household = _household()
+        values, errors = _values_of(household, dossier.HOUSEHOLD_FIELDS), {}
+        if request.method == "POST":
+            values = _form_values()
+            try:
+                changed = dossier.update_household(household, values, actor=g.user)
+            except ServiceError as exc:
+                flash(exc.message, "danger")
+                errors = _errors(exc)
+            else:
+                flash(_("Informations du foyer enregistrées.") if changed else _("Aucune modification."), "success")
+                return redirect("/famille/dossier/")
+        return self._page("household.html", 400 if errors else 200, household=household, values=values,
+                          errors=errors)
+
+    # --- guardians -----------------------------------------------------------------------
+    @expose("/responsables")
+    @has_access
+    def guardians(self):
+        household = _household()
+        return self._page("guardians.html", household=household, max_guardians=dossier.MAX_GUARDIANS)
+
+    @expose("/responsables/ajouter", methods=["GET", "POST"])
+    @has_access
+    def guardian_add(self):
+        return self._guardian_form(None)
+
+    @expose("/responsables/<int:guardian_id>", methods=["GET", "POST"])
+    @has_access
+    def guardian_edit(self, guardian_id):
+        return self._guardian_form(guardian_id)
+
+    def _guardian_form(self, guardian_id):
+        household = _household()
+        try:
+            guardian = dossier.household_guardian(household, guardian_id) if guardian_id else None
+        except ServiceError as exc:
+            return self._error_page(exc)
+        values = _values_of(guardian, dossier.GUARDIAN_FIELDS) if guardian else {}
+        errors = {}
+        if request.method == "POST":
+            values = _form_values()
+            try:
+                dossier.save_guardian(household, values, guardian_id=guardian_id, actor=g.user)
+            except ServiceError as exc:
+                flash(exc.message, "danger")
+                errors = _errors(exc)
+                if not errors:
+                    return redirect("/famille/dossier/responsables")
+            else:
+                flash(_("Responsable légal enregistré."), "success")
+                return redirect("/famille/dossier/responsables")
+        return self._page("guardian_form.html", 400 if errors else 200, household=household, guardian=guardian,
+                          values=values, errors=errors)
+
+    @expose("/responsables/<int:guardian_id>/supprimer", methods=["POST"])
+    @has_access
+    def guardian_remove(self, guardian_id):
+        household = _household()
+        try:
+            dossier.remove_guardian(household, guardian_id, actor=g.user)
+        except NotFound as exc:
+            return self._error_page(exc)
+        except ServiceError as exc:
+            flash(exc.message, "danger")
+        else:
+            flash(_("Responsable légal retiré du dossier."), "success")
+        return redirect("/famille/dossier/responsables")
+
+    # --- children ------------------------------------------------------------------------
+    @expose("/enfants/ajouter", methods=["GET", "POST"])
+    @has_access
+    def child_add(self):
+        household = _household()
+        values, errors = {"image_rights": False}, {}
+        if request.method == "POST":
+            values = _form_values()
+            try:
+                added = dossier.add_child(household, values, actor=g.user)
+            except ServiceError as exc:
+                flash(exc.message, "danger")
+                errors = _errors(exc)
+            else:
+                if added.shared:
+                    flash(_("Cet enfant figure déjà dans le dossier de son autre parent : il n'a pas été créé une "
+                            "seconde fois. Le Pôle Jeunesse confirmera son rattachement à votre dossier au vu du "
+                            "jugement de garde (à joindre dans vos pièces justificatives)."), "info")
+                    return redirect("/famille/dossier/")
+                flash(_("Enfant ajouté. Complétez maintenant sa fiche sanitaire."), "success")
+                return redirect(f"/famille/dossier/enfants/{added.link.child_id}/sante")
+        return self._page("child_form.html", 400 if errors else 200, household=household, link=None,
+                          identity_editable=True, values=values, errors=errors, levels=dossier.SCHOOL_LEVELS)
+
+    @expose("/enfants/<int:child_id>", methods=["GET", "POST"])
+    @has_access
+    def child_edit(self, child_id):
+        household = _household()
+        try:
+            link = dossier.visible_link(household, child_id)
+        except ServiceError as exc:
+            return self._error_page(exc)
+        child = link.child
+        values = _values_of(child, dossier.CHILD_IDENTITY_FIELDS + dossier.CHILD_SCHOOL_FIELDS)
+        errors, pickup_values, pickup_errors = {}, {}, {}
+        if request.method == "POST":
+            values = _form_values()
+            try:
+                dossier.update_child(household, child_id, values, actor=g.user)
+            except ServiceError as exc:
+                flash(exc.message, "danger")
+                errors = _errors(exc)
+            else:
+                flash(_("Informations de %(child)s enregistrées.", child=child.first_name), "success")
+                return redirect(f"/famille/dossier/enfants/{child_id}")
+        return self._page("child_form.html", 400 if errors else 200, household=household, link=link,
+                          identity_editable=dossier.identity_editable(link), values=values, errors=errors,
+                          levels=dossier.SCHOOL_LEVELS, pickup_values=pickup_values, pickup_errors=pickup_errors,
+                          link_labels=dossier.LINK_LABELS)
+
+    @expose("/enfants/<int:child_id>/sante", methods=["GET", "POST"])
+    @has_access
+    def child_health(self, child_id):
+        household = _household()
+        try:
+            link = dossier.visible_link(household, child_id)
+        except ServiceError as exc:
+            return self._error_page(exc)
+        values, errors = _values_of(link.child, dossier.HEALTH_FIELDS), {}
+        if request.method == "POST":
+            values = _form_values()
+            try:
+                dossier.update_health(household, child_id, values, actor=g.user)
+            except ServiceError as exc:
+                flash(exc.message, "danger")
+                errors = _errors(exc)
+            else:
+                flash(_("Fiche sanitaire de %(child)s enregistrée.", child=link.child.first_name), "success")
+                return redirect("/famille/dossier/")
+        return self._page("health_form.html", 400 if errors else 200, household=household, link=link,
+                          values=values, errors=errors)
+
+    @expose("/enfants/<int:child_id>/personnes-autorisees", methods=["POST"])
+    @has_access
+    def pickup_add(self, child_id):
+        household = _household()
+        try:
+            link = dossier.visible_link(household, child_id)
+        except ServiceError as exc:
+            return self._error_page(exc)
+        values = _form_values()
+        try:
+            dossier.add_pickup(household, child_id, values, actor=g.user)
+        except ServiceError as exc:
+            flash(exc.message, "danger")
+            errors = _errors(exc)
+            if errors:
+                return self._page("child_form.html", 400, household=household, link=link,
+                                  identity_editable=dossier.identity_editable(link),
+                                  values=_values_of(link.child, dossier.CHILD_IDENTITY_FIELDS
+                                                    + dossier.CHILD_SCHOOL_FIELDS),
+                                  errors={}, levels=dossier.SCHOOL_LEVELS, pickup_values=values,
+                                  pickup_errors=errors, link_labels=dossier.LINK_LABELS)
+        else:
+            flash(_("Personne autorisée ajoutée."), "success")
+        return redirect(f"/famille/dossier/enfants/{child_id}")
+
+    @expose("/personnes-autorisees/<int:pickup_id>/supprimer", methods=["POST"])
+    @has_access
+    def pickup_remove(self, pickup_id):
+        household = _household()
+        try:
+            dossier.remove_pickup(household, pickup_id, actor=g.user)
+        except ServiceError as exc:
+            return self._error_page(exc)
+        flash(_("Personne autorisée retirée."), "success")
+        return redirect(request.form.get("next") if (request.form.get("next") or "").startswith("/famille/")
+                        else "/famille/dossier/")
+
+    # --- documents -----------------------------------------------------------------------
+    def _documents_page(self, household, status=200, errors=None, values=None):
+        kinds = [(kind, documents.KIND_LABELS[kind]) for kind in DocumentKind.ALL]
+        required = [item for item in checklist.evaluate(household) if item.code.startswith("doc:")]
+        return self._page("documents.html", status, household=household, kinds=kinds, required=required,
+                          links=[link for link in checklist.active_links(household)],
+                          kind_labels=documents.KIND_LABELS, errors=errors or {}, values=values or {})
+
+    @expose("/pieces")
+    @has_access
+    def documents(self):
+        household = _household()
+        values = {key: request.args.get(key) for key in ("kind", "child_id") if request.args.get(key)}
+        return self._documents_page(household, values=values)
+
+    @expose("/pieces/envoyer", methods=["POST"])
+    @has_access
+    def document_upload(self):
+        household = _household()
+        try:
+            upload = request.files.get("file")
+            values = _form_values()
+        except RequestEntityTooLarge:
+            flash(documents.too_large_message(), "danger")
+            return redirect(DOCUMENTS_URL)
+        child_id = values.get("child_id")
+        try:
+            child_id = int(child_id) if child_id else None
+        except ValueError:
+            child_id = None
+        data = upload.read(documents.MAX_BYTES + 1) if upload else b""
+        name = upload.filename if upload else ""
+        try:
+            documents.add_document(household, values.get("kind") or "", name, data, child_id=child_id,
+                                   actor=g.user)
+        except NotFound as exc:
+            return self._error_page(exc)
+        except ServiceError as exc:
+            flash(exc.message, "danger")
+            errors = {exc.details.get("field") or "file": exc.message}
+            return self._documents_page(household, 400, errors=errors, values=values)
+        flash(_("Pièce envoyée : elle sera vérifiée par le Pôle Jeunesse."), "success")
+        return redirect(DOCUMENTS_URL)
+
+    @expose("/pieces/<int:document_id>")
+    @has_access
+    def document_download(self, document_id):
+        household = _household()
+        try:
+            document = documents.household_document(household.id, document_id)
+            stored = documents.stored_file(document)
+        except ServiceError as exc:
+            return self._error_page(exc)
+        response = send_file(stored.path, mimetype=stored.content_type, as_attachment=True,
+                             download_name=stored.download_name, max_age=0)
+        response.headers["X-Content-Type-Options"] = "nosniff"
+        response.headers["Cache-Control"] = "private, no-store"
+        return response
+
+    @expose("/pieces/<int:document_id>/supprimer", methods=["POST"])
+    @has_access
+    def document_remove(self, document_id):
+        household = _household()
+        try:
+            documents.delete_document(household, document_id, actor=g.user)
+        except NotFound as exc:
+            return self._error_page(exc)
+        except ServiceError as exc:
+            flash(exc.message, "danger")
+        else:
+            flash(_("Pièce supprimée."), "success")
+        return redirect(DOCUMENTS_URL)
+
+
+def _request_too_large(error):
+    """A body above MAX_CONTENT_LENGTH is refused before any view runs (even before CSRF): say it in
+    French and send the parent back to the upload form; nothing was stored."""
+    if request.path.startswith("/famille/"):
+        flash(documents.too_large_message(), "danger")
+        return redirect(DOCUMENTS_URL, code=303)
+    return error
 
 
 def register(appbuilder) -> None:
-    """Register this module's views on `appbuilder`."""
+    appbuilder.add_view_no_menu(ParentDossierView())
+    current_app.register_error_handler(413, _request_too_large)

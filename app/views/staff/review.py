@@ -1,5 +1,194 @@
-"""Not built yet."""
+"""Staff review of household files: the queue (oldest first, time waited in working hours), the review
+page (all data, documents inline, the same checklist the parent sees), validate / mark incomplete /
+bulk validate, shared-child links, health-sheet changes. Thin over app.services.dossier."""
+from __future__ import annotations
+
+from flask import flash, g, redirect, request, send_file
+from flask_appbuilder import BaseView, expose, has_access
+from flask_babel import gettext as _
+from sqlalchemy import select
+
+from app.models import AuditLog, Household, db
+from app.services import checklist, documents, dossier
+from app.services.errors import NotFound, ServiceError
+
+CATEGORY = "Familles"
+QUEUE_URL = "/revue-dossiers/"
+
+
+def _review_url(household_id: int) -> str:
+    return f"/revue-dossiers/dossier/{household_id}"
+
+
+class DossierReviewView(BaseView):
+    route_base = "/revue-dossiers"
+    default_view = "queue"
+
+    def _page(self, template: str, status: int = 200, **context):
+        return self.render_template(f"staff/review/{template}", **context), status
+
+    def _not_found(self, message: str | None = None):
+        return self._page("not_found.html", 404, message=message or _("Introuvable."))
+
+    @expose("/")
+    @has_access
+    def queue(self):
+        entries = dossier.review_queue()
+        return self._page("queue.html", entries=entries, threshold=dossier.DIGEST_THRESHOLD_HOURS,
+                          shared_count=len(dossier.pending_shared_links()))
+
+    @expose("/dossier/<int:household_id>")
+    @has_access
+    def review(self, household_id):
+        household = db.session.get(Household, household_id)
+        if household is None:
+            return self._not_found(_("Dossier introuvable."))
+        return self._review_page(household)
+
+    def _review_page(self, household, status=200, errors=None, values=None):
+        items = checklist.evaluate(household)
+        history = db.session.execute(
+            select(AuditLog).where(AuditLog.household_id == household.id).order_by(AuditLog.at.desc()).limit(30)
+        ).scalars().all()
+        waited = None
+        if household.status == "submitted" and household.submitted_at:
+            from app.models import utcnow
+
+            waited = dossier.working_hours_between(household.submitted_at, utcnow())
+        return self._page(
+            "review.html", status, household=household, items=items, missing=[i for i in items if not i.done],
+            reasons=dossier.INCOMPLETE_REASONS, previous_reasons=dossier.incomplete_reasons(household),
+            status_label=dossier.status_label(household), link_labels=dossier.LINK_LABELS,
+            kind_labels=documents.KIND_LABELS, history=history, errors=errors or {}, values=values or {},
+            health_changed=dossier.health_changed_since_validation(household), waited=waited,
+            threshold=dossier.DIGEST_THRESHOLD_HOURS)
+
+    @expose("/dossier/<int:household_id>/valider", methods=["POST"])
+    @has_access
+    def validate(self, household_id):
+        try:
+            household = dossier.validate(household_id, g.user, request.form.get("quotient"))
+        except NotFound as exc:
+            return self._not_found(exc.message)
+        except ServiceError as exc:
+            household = db.session.get(Household, household_id)
+            flash(exc.message, "danger")
+            return self._review_page(household, 400 if exc.http_status == 400 else exc.http_status,
+                                     errors=exc.details.get("errors") or {}, values=request.form.to_dict())
+        flash(_("Dossier « %(name)s » validé. La famille est prévenue par e-mail.", name=household.name), "success")
+        return redirect(QUEUE_URL)
+
+    @expose("/dossier/<int:household_id>/incomplet", methods=["POST"])
+    @has_access
+    def incomplete(self, household_id):
+        try:
+            household = dossier.mark_incomplete(household_id, g.user, request.form.getlist("reasons"),
+                                                request.form.get("note"))
+        except NotFound as exc:
+            return self._not_found(exc.message)
+        except ServiceError as exc:
+            household = db.session.get(Household, household_id)
+            flash(exc.message, "danger")
+            return self._review_page(household, exc.http_status, errors=exc.details.get("errors") or {},
+                                     values={"reasons": request.form.getlist("reasons"),
+                                             "note": request.form.get("note") or ""})
+        flash(_("Dossier « %(name)s » marqué incomplet. La famille est prévenue par e-mail.", name=household.name),
+              "success")
+        return redirect(QUEUE_URL)
+
+    @expose("/valider-lot", methods=["POST"])
+    @has_access
+    def bulk_validate(self):
+        ids = []
+        for raw in request.form.getlist("ids"):
+            try:
+                ids.append(int(raw))
+            except ValueError:
+                continue
+        if not ids:
+            flash(_("Cochez au moins un dossier."), "warning")
+            return redirect(QUEUE_URL)
+        result = dossier.bulk_validate(ids, g.user)
+        if result.validated:
+            flash(_("%(n)d dossier(s) validé(s) avec le QF déclaré.", n=len(result.validated)), "success")
+        for household_id, reason in result.skipped:
+            household = db.session.get(Household, household_id)
+            name = household.name if household else f"#{household_id}"
+            flash(_("Non validé : %(name)s — %(reason)s", name=name, reason=reason), "warning")
+        return redirect(QUEUE_URL)
+
+    @expose("/document/<int:document_id>")
+    @has_access
+    def document(self, document_id):
+        try:
+            document = documents.any_document(document_id)
+            stored = documents.stored_file(document)
+        except ServiceError as exc:
+            return self._not_found(exc.message)
+        response = send_file(stored.path, mimetype=stored.content_type,
+                             as_attachment=request.args.get("telecharger") == "1",
+                             download_name=stored.download_name, max_age=0)
+        response.headers["X-Content-Type-Options"] = "nosniff"
+        response.headers["Cache-Control"] = "private, no-store"
+        return response
+
+    @expose("/rattachements")
+    @has_access
+    def shared_links(self):
+        return self._page("shared_links.html", links=dossier.pending_shared_links())
+
+    @expose("/rattachement/<int:link_id>/confirmer", methods=["POST"])
+    @has_access
+    def confirm_link(self, link_id):
+        try:
+            link = dossier.confirm_shared_link(link_id, g.user)
+        except NotFound as exc:
+            return self._not_found(exc.message)
+        except ServiceError as exc:
+            flash(exc.message, "danger")
+        else:
+            flash(_("Rattachement de %(child)s au foyer « %(name)s » confirmé.", child=link.child.full_name,
+                    name=link.household.name), "success")
+        return redirect(_safe_back(request.form.get("next")))
+
+    @expose("/rattachement/<int:link_id>/refuser", methods=["POST"])
+    @has_access
+    def refuse_link(self, link_id):
+        try:
+            link = dossier.refuse_shared_link(link_id, g.user, request.form.get("note"))
+        except NotFound as exc:
+            return self._not_found(exc.message)
+        except ServiceError as exc:
+            flash(exc.message, "danger")
+        else:
+            flash(_("Rattachement de %(child)s au foyer « %(name)s » refusé.", child=link.child.full_name,
+                    name=link.household.name), "success")
+        return redirect(_safe_back(request.form.get("next")))
+
+    @expose("/fiches-sanitaires")
+    @has_access
+    def health_changes(self):
+        from app.models import Child
+
+        entries = dossier.recent_health_changes()
+        children = {c.id: c for c in db.session.execute(
+            select(Child).where(Child.id.in_({e.entity_id for e in entries if e.entity_id}))).scalars()}
+        households = {h.id: h for h in db.session.execute(
+            select(Household).where(Household.id.in_({e.household_id for e in entries if e.household_id})))
+            .scalars()}
+        return self._page("health_changes.html", entries=entries, children=children, households=households)
+
+
+def _safe_back(target: str | None) -> str:
+    if target and target.startswith("/revue-dossiers/") and "//" not in target:
+        return target
+    return QUEUE_URL + "rattachements"
 
 
 def register(appbuilder) -> None:
-    """Register this module's views on `appbuilder`."""
+    appbuilder.add_view(DossierReviewView, "Dossiers à vérifier", icon="fa-check-square-o", category=CATEGORY,
+                        category_icon="fa-users")
+    appbuilder.add_link("Rattachements à confirmer", href="/revue-dossiers/rattachements", icon="fa-link",
+                        category=CATEGORY, baseview=DossierReviewView)
+    appbuilder.add_link("Fiches sanitaires modifiées", href="/revue-dossiers/fiches-sanitaires",
+                        icon="fa-medkit", category=CATEGORY, baseview=DossierReviewView)
