@@ -48,7 +48,7 @@ log = logging.getLogger(__name__)
 def find_households(text: str, limit: int = 50) -> list[Household]:
     """Households whose name, e-mail, phone or a guardian's name or phone contains `text`."""
     text = (text or "").strip()
-    if len(text) < 2:
+    if len(text) < 2 and not text.isdigit():
         return []
     pattern = "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
     guardian_match = select(Guardian.household_id).where(or_(
