@@ -1,0 +1,1 @@
+"""Load benchmarks for Portail Familles: `python -m bench.rush` replays an opening-day rush."""

@@ -1,0 +1,371 @@
+"""Opening-day rush: thousands of households race for fewer places than they want.
+
+    python -m bench.rush [--households 2000] [--children 3000] [--places 1500] [--concurrency 200]
+                         [--json rush.json]
+
+Starts the portal as production runs it (gunicorn threaded workers on PostgreSQL and Redis, a
+separate RQ worker with its scheduler), on a database of its own created on the DATABASE_URL
+server and dropped at the end. Measures the server's ceiling on a trivial route (/health) with
+the same concurrency, then lets every household race through the parent journey, then checks the
+invariants in the database with SQL. Exit status 1 when anything is overbooked or double-booked
+or when the server answered a 5xx (the designed 503 "busy, try again" is counted apart as
+`lock_timeouts`), 2 when the run itself could not happen. See bench/README.md.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from pathlib import Path
+
+import redis
+from sqlalchemy import create_engine
+
+from . import checks, seed, server
+from .http import Client, TransportError
+from .journey import Journey, Options, Stats
+
+DEFAULT_DATABASE = "postgresql://postgres@127.0.0.1:5432/test"
+DEFAULT_REDIS = "redis://127.0.0.1:6379/11"
+RESULT_KEYS = ("households", "places", "booked", "overbooked", "double_booked", "errors_5xx", "lock_timeouts",
+               "add_rps", "add_p50_ms", "add_p95_ms", "add_p99_ms", "baseline_rps", "ratio_add_vs_baseline",
+               "duration_s")
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    cpus = os.cpu_count() or 2
+    p = argparse.ArgumentParser(prog="python -m bench.rush", description=__doc__.split("\n\n")[0])
+    p.add_argument("--households", type=int, default=2000, help="validated households racing (default 2000)")
+    p.add_argument("--children", type=int, default=None,
+                   help="children over all households (default 1.5 per household: 3000 for 2000)")
+    p.add_argument("--places", type=int, default=1500, help="places over all weeks of the period (default 1500)")
+    p.add_argument("--weeks", type=int, default=5, help="weeks of the period sharing the places (default 5)")
+    p.add_argument("--bus-share", type=float, default=0.6, help="share of lines asking for the bus (default 0.6)")
+    p.add_argument("--bus-seats", type=int, default=None,
+                   help="bus seats per week (default: half of a week's places)")
+    p.add_argument("--shared-children", type=float, default=0.03,
+                   help="share of children also linked to a second household, which races the first (default 0.03)")
+    p.add_argument("--concurrency", type=int, default=200, help="households in flight at once (default 200)")
+    p.add_argument("--workers", type=int, default=cpus, help=f"gunicorn worker processes (default {cpus})")
+    p.add_argument("--threads", type=int, default=4, help="threads per gunicorn worker (default 4)")
+    p.add_argument("--baseline-seconds", type=float, default=8.0,
+                   help="length of the /health ceiling measurement (default 8)")
+    p.add_argument("--lock-timeout", type=float, default=None,
+                   help="LOCK_TIMEOUT_SECONDS of the server (default: the portal's own, 5)")
+    p.add_argument("--password-hash", default="pbkdf2:sha256:1000",
+                   help="werkzeug hash method of the seeded passwords (default pbkdf2:sha256:1000; the "
+                        "portal's scrypt would make 2000 logins cost ~6 CPU-minutes)")
+    p.add_argument("--seed", type=int, default=2026, help="random seed of the households' choices")
+    p.add_argument("--json", dest="json_path", default=None, help="write the result JSON to this file")
+    p.add_argument("--keep", action="store_true", help="keep the database and the logs (debugging)")
+    p.add_argument("--profile", metavar="DIR", default=None,
+                   help="record py-spy flame graphs and top-style profiles of the gunicorn workers into DIR")
+    p.add_argument("--quiet", action="store_true", help="only the JSON on stdout")
+    args = p.parse_args(argv)
+    if args.children is None:
+        args.children = args.households * 3 // 2
+    if args.children < args.households:
+        p.error("--children must be at least --households (every household has a child)")
+    if args.bus_seats is None:
+        args.bus_seats = max(1, args.places // args.weeks // 2)
+    if args.households < 1 or args.places < 1 or args.weeks < 1 or args.concurrency < 1:
+        p.error("--households, --places, --weeks and --concurrency must be positive")
+    return args
+
+
+def percentile(values: list[float], q: float) -> float:
+    if not values:
+        return 0.0
+    ordered = sorted(values)
+    index = min(len(ordered) - 1, max(0, round(q / 100 * len(ordered) + 0.5) - 1))
+    return ordered[index]
+
+
+class Log:
+    def __init__(self, quiet: bool):
+        self.quiet = quiet
+        self.t0 = time.monotonic()
+
+    def __call__(self, message: str) -> None:
+        if not self.quiet:
+            print(f"[{time.monotonic() - self.t0:6.1f}s] {message}", file=sys.stderr, flush=True)
+
+
+def run_threads(count: int, target) -> None:
+    threads = [threading.Thread(target=target, args=(i,), daemon=True) for i in range(count)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+
+
+def measure_baseline(port: int, concurrency: int, seconds: float, stats: Stats) -> float:
+    """Requests per second the server answers on /health with `concurrency` clients."""
+    deadline = time.perf_counter() + seconds
+    counts = [0] * concurrency
+
+    def hammer(i: int) -> None:
+        client = Client("127.0.0.1", port)
+        try:
+            while time.perf_counter() < deadline:
+                try:
+                    response = client.get("/health")
+                except TransportError as exc:
+                    stats.transport_error("baseline", exc)
+                    continue
+                stats.record("baseline", response)
+                counts[i] += 1
+        finally:
+            client.close()
+
+    started = time.perf_counter()
+    run_threads(concurrency, hammer)
+    return sum(counts) / (time.perf_counter() - started)
+
+
+def warm_up(port: int, accounts: list[str], password: str, threads: int) -> None:
+    """Every gunicorn thread serves a few requests first (imports, template compilation, pools)."""
+    todo = list(accounts)
+    lock = threading.Lock()
+
+    def visit(_i: int) -> None:
+        client = Client("127.0.0.1", port)
+        try:
+            for _ in range(5):
+                client.get("/health")
+            while True:
+                with lock:
+                    if not todo:
+                        return
+                    email = todo.pop()
+                r = client.post("/api/v1/security/login",
+                                json={"username": email, "password": password, "provider": "db", "refresh": False})
+                token = (r.json() or {}).get("access_token") if r.status == 200 else None
+                if token:
+                    client.token = token
+                    children = client.get("/api/v1/portal/children").json() or {}
+                    for child in (children.get("children") or [])[:1]:
+                        client.get(f"/api/v1/portal/children/{child['id']}/offers")
+                    client.token = None
+        except TransportError:
+            pass
+        finally:
+            client.close()
+
+    run_threads(threads, visit)
+
+
+def rush(port: int, accounts: list[str], args: argparse.Namespace, stats: Stats) -> float:
+    order = list(range(len(accounts)))
+    random.Random(args.seed).shuffle(order)
+    lock = threading.Lock()
+    options = Options(password=seed.PASSWORD, bus_share=args.bus_share)
+
+    def parent(_i: int) -> None:
+        client = Client("127.0.0.1", port)
+        try:
+            while True:
+                with lock:
+                    if not order:
+                        return
+                    n = order.pop()
+                journey = Journey(client, stats, options, random.Random(args.seed * 100003 + n))
+                stats.outcome(journey.run(accounts[n]))
+        finally:
+            client.close()
+
+    started = time.perf_counter()
+    run_threads(min(args.concurrency, len(accounts)), parent)
+    return time.perf_counter() - started
+
+
+class Profiler:
+    """py-spy attached to every gunicorn worker for the length of the rush."""
+
+    def __init__(self, directory: str, master_pid: int, log: Log):
+        self.directory = Path(directory)
+        self.directory.mkdir(parents=True, exist_ok=True)
+        self.master_pid = master_pid
+        self.log = log
+        self.procs = []
+
+    def start(self) -> None:
+        import shutil
+        import subprocess
+
+        exe = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
+        if not Path(exe).exists():
+            self.log("py-spy not found: `.venv/bin/pip install py-spy` to profile")
+            return
+        for pid in server.worker_pids(self.master_pid):
+            for fmt, suffix in (("speedscope", "speedscope.json"), ("raw", "folded")):
+                out = self.directory / f"worker-{pid}.{suffix}"
+                self.procs.append(subprocess.Popen(
+                    [exe, "record", "--pid", str(pid), "--rate", "200", "--format", fmt, "--output", str(out),
+                     "--nonblocking", "--threads"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+        self.log(f"py-spy recording {len(self.procs)} profiles into {self.directory}")
+
+    def stop(self) -> None:
+        import signal
+
+        for proc in self.procs:
+            proc.send_signal(signal.SIGINT)
+        for proc in self.procs:
+            try:
+                proc.wait(timeout=30)
+            except Exception:
+                proc.kill()
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    log = Log(args.quiet)
+    started = time.monotonic()
+    server_url = os.environ.get("DATABASE_URL") or DEFAULT_DATABASE
+    redis_url = os.environ.get("REDIS_URL") or DEFAULT_REDIS
+    workdir = Path(tempfile.mkdtemp(prefix="pf-rush-"))
+    queue_name = f"rush-{uuid.uuid4().hex[:8]}"
+    database_url = gunicorn = worker = None
+    redis_conn = redis.Redis.from_url(redis_url)
+    stats = Stats()
+    try:
+        redis_conn.ping()
+        database_url = seed.create_database(server_url)
+        log(f"database {database_url.rsplit('/', 1)[1]} created; Redis {redis_url} (emptied at start and end)")
+        redis_conn.flushdb()
+
+        from werkzeug.security import generate_password_hash
+
+        from app import create_app
+
+        app = create_app({"SQLALCHEMY_DATABASE_URI": database_url, "REDIS_URL": redis_url, "RQ_QUEUE": queue_name,
+                          "RATELIMIT_ENABLED": False, "INSTANCE_DIR": str(workdir), "UPLOAD_DIR": str(workdir)})
+        seed.build_schema(app)
+        password_hash = generate_password_hash(seed.PASSWORD, method=args.password_hash)  # once for everyone
+        plan = seed.Plan(households=args.households, children=args.children, places=args.places, weeks=args.weeks,
+                         bus_seats=args.bus_seats, shared_children=int(args.children * args.shared_children),
+                         seed=args.seed)
+        t = time.monotonic()
+        seeded = seed.seed(app, plan, password_hash)
+        engine = create_engine(database_url)
+        seed.analyse(engine)
+        with app.app_context():
+            from app.models import db
+
+            db.engine.dispose()
+        log(f"seeded {args.households} households, {args.children} children ({plan.shared_children} shared), "
+            f"{args.places} places over {args.weeks} weeks, {args.bus_seats} bus seats a week "
+            f"in {time.monotonic() - t:.1f}s")
+
+        port = server.free_port()
+        env = server.server_env(database_url, redis_url, port, str(workdir), queue=queue_name,
+                                password_hash=args.password_hash, lock_timeout=args.lock_timeout)
+        gunicorn = server.start_gunicorn(env, port, args.workers, args.threads, workdir / "gunicorn.log")
+        worker = server.start_worker(env, workdir / "worker.log")
+        server.wait_ready(port, [gunicorn, worker])
+        log(f"gunicorn up on :{port} ({args.workers} workers × {args.threads} threads) and an RQ worker")
+
+        warm_up(port, seeded.accounts[: args.workers * args.threads * 2], seed.PASSWORD,
+                args.workers * args.threads)
+        baseline_rps = measure_baseline(port, args.concurrency, args.baseline_seconds, stats)
+        log(f"baseline: {baseline_rps:.0f} req/s on /health with {args.concurrency} clients")
+
+        profiler = Profiler(args.profile, gunicorn.pid, log) if args.profile else None
+        if profiler:
+            profiler.start()
+        log(f"rush: {args.households} households, {args.concurrency} in flight")
+        rush_seconds = rush(port, seeded.accounts, args, stats)
+        if profiler:
+            profiler.stop()
+        log(f"rush done in {rush_seconds:.1f}s")
+
+        audit = checks.audit(engine)
+        engine.dispose()
+    except Exception as exc:
+        print(f"bench.rush: the run failed: {exc.__class__.__name__}: {exc}", file=sys.stderr)
+        if gunicorn is not None:
+            print(f"  server log: {workdir / 'gunicorn.log'}", file=sys.stderr)
+        args.keep = True
+        return 2
+    finally:
+        server.stop(gunicorn)
+        server.stop(worker)
+        if database_url and not args.keep:
+            seed.drop_database(server_url, database_url)
+        try:
+            redis_conn.flushdb()
+        except redis.RedisError:
+            pass
+        if not args.keep:
+            import shutil
+
+            shutil.rmtree(workdir, ignore_errors=True)
+        elif database_url:
+            print(f"bench.rush: kept {database_url} and {workdir}", file=sys.stderr)
+
+    adds = stats.timings["add"]
+    first, last = stats.add_window
+    add_rps = len(adds) / (last - first) if adds and last > first else 0.0
+    result = {
+        "households": args.households,
+        "places": args.places,
+        "booked": audit["booked"],
+        "overbooked": audit["overbooked"],
+        "double_booked": audit["double_booked"],
+        "errors_5xx": stats.errors_5xx + stats.transport_errors,
+        "lock_timeouts": stats.lock_timeouts,
+        "add_rps": round(add_rps, 1),
+        "add_p50_ms": round(percentile(adds, 50), 1),
+        "add_p95_ms": round(percentile(adds, 95), 1),
+        "add_p99_ms": round(percentile(adds, 99), 1),
+        "baseline_rps": round(baseline_rps, 1),
+        "ratio_add_vs_baseline": round(add_rps / baseline_rps, 3) if baseline_rps else 0.0,
+        "duration_s": round(time.monotonic() - started, 1),
+    }
+    assert tuple(result) == RESULT_KEYS
+    if not args.quiet:
+        report(stats, audit, rush_seconds, log)
+    text = json.dumps(result, indent=2)
+    print(text)
+    if args.json_path:
+        Path(args.json_path).write_text(text + "\n")
+    failed = result["overbooked"] or result["double_booked"] or result["errors_5xx"]
+    return 1 if failed else 0
+
+
+def report(stats: Stats, audit: dict, rush_seconds: float, log: Log) -> None:
+    """The details behind the JSON, on stderr."""
+    out = sys.stderr
+    print("\nstep            count    p50 ms   p95 ms   p99 ms   statuses", file=out)
+    for step, values in stats.timings.items():
+        statuses = ", ".join(f"{status}×{n}" for (s, status), n in sorted(stats.statuses.items(), key=str) if s == step)
+        print(f"{step:<14} {len(values):6d}  {percentile(values, 50):8.1f} {percentile(values, 95):8.1f} "
+              f"{percentile(values, 99):8.1f}   {statuses}", file=out)
+    total = sum(len(v) for step, v in stats.timings.items() if step != "baseline")
+    print(f"\nrush: {total} requests in {rush_seconds:.1f}s = {total / rush_seconds:.0f} req/s", file=out)
+    print("refusal codes: " + ", ".join(f"{step}:{code}×{n}" for (step, code), n in stats.codes.most_common()),
+          file=out)
+    print("journeys: " + ", ".join(f"{name}×{n}" for name, n in stats.outcomes.most_common()), file=out)
+    print(f"database: booked={audit['booked']} held={audit['held']} payments_paid={audit['payments_paid']} "
+          f"baskets={audit['baskets']}", file=out)
+    print(f"money: paid baskets not matching their lines={audit['paid_mismatch']}, "
+          f"confirmed lines without a paid payment={audit['confirmed_unpaid']}", file=out)
+    for week in audit["weeks"]:
+        print(f"  {week['label']}: capacity {week['capacity']}, confirmed {week['confirmed']}, "
+              f"held {week['held']}", file=out)
+    print(f"mails: {audit['mails']}", file=out)
+    if stats.samples_5xx:
+        print("5xx / no answer samples:", file=out)
+        for sample in stats.samples_5xx:
+            print(f"  {sample}", file=out)
+    print("", file=out)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

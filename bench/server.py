@@ -1,0 +1,112 @@
+"""The portal as production runs it: gunicorn (threaded workers) and a separate RQ worker process."""
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from .http import Client, TransportError
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def server_env(database_url: str, redis_url: str, port: int, instance_dir: str, *, queue: str,
+               password_hash: str, lock_timeout: float | None = None) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(("STRIPE_", "MAIL_")) and k not in ("PAYMENT_PROVIDER", "APP_ENV")}
+    env.update({
+        "DATABASE_URL": database_url,
+        "REDIS_URL": redis_url,
+        "RQ_QUEUE": queue,
+        "APP_ENV": "development",  # the sandbox payment provider is refused in production
+        "PAYMENT_PROVIDER": "sandbox",
+        "PUBLIC_URL": f"http://127.0.0.1:{port}",
+        "PORT": str(port),
+        "INSTANCE_DIR": instance_dir,
+        # A thousand parents logging in from one address within a minute would trip the login
+        # throttle (10 per 5 minutes per address): the bench measures booking, not the limiter.
+        "RATELIMIT_ENABLED": "false",
+        "FAB_PASSWORD_HASH_METHOD": password_hash,
+        "LOG_LEVEL": os.environ.get("BENCH_LOG_LEVEL", "WARNING"),
+        "PYTHONUNBUFFERED": "1",
+    })
+    if lock_timeout is not None:
+        env["LOCK_TIMEOUT_SECONDS"] = str(lock_timeout)
+    return env
+
+
+def start_gunicorn(env: dict, port: int, workers: int, threads: int, log_path: Path,
+                   config: str | None = None) -> subprocess.Popen:
+    cmd = [sys.executable, "-m", "gunicorn", "--workers", str(workers), "--worker-class", "gthread",
+           "--threads", str(threads), "--bind", f"127.0.0.1:{port}", "--backlog", "2048",
+           # Parents keep their connection between clicks; gunicorn's 2 s default would make the
+           # generator reconnect all the time.
+           "--keep-alive", "75", "--timeout", "120", "--graceful-timeout", "10",
+           "--error-logfile", str(log_path), "--log-level", "warning"]
+    if config:
+        cmd += ["--config", config]
+    cmd.append("run:app")
+    return subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT,
+                            start_new_session=True)
+
+
+def start_worker(env: dict, log_path: Path) -> subprocess.Popen:
+    log = open(log_path, "ab")
+    return subprocess.Popen([sys.executable, "-m", "flask", "--app", "run", "worker"], cwd=ROOT, env=env,
+                            stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+
+
+def wait_ready(port: int, procs: list[subprocess.Popen], timeout: float = 90.0) -> None:
+    client = Client("127.0.0.1", port, timeout=5)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for proc in procs:
+            if proc.poll() is not None:
+                raise RuntimeError(f"process {proc.args} exited with {proc.returncode} during start-up")
+        try:
+            if client.get("/health").status == 200:
+                client.close()
+                return
+        except TransportError:
+            pass
+        time.sleep(0.3)
+    raise RuntimeError(f"the portal did not answer /health on port {port} within {timeout:.0f} s")
+
+
+def stop(proc: subprocess.Popen | None, timeout: float = 15.0) -> None:
+    """SIGTERM the process group we started (gunicorn master and its workers), then SIGKILL."""
+    if proc is None or proc.poll() is not None:
+        return
+    try:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=5)
+    except ProcessLookupError:
+        pass
+
+
+def worker_pids(master_pid: int) -> list[int]:
+    """The gunicorn workers of a master (children in /proc), for the profiler."""
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue
+            ppid = int(stat.rsplit(")", 1)[1].split()[1])
+            if ppid == master_pid:
+                pids.append(int(entry.name))
+    return sorted(pids)
