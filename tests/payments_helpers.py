@@ -58,6 +58,7 @@ class FakeStripe(stripe.HTTPClient):
         self.refunds: dict[str, dict] = {}
         self.idempotent: dict[str, tuple[dict, tuple]] = {}
         self.fail_next: list[str] = []  # "connection" or "500"
+        self.lose_answers = 0  # the next N requests are processed by "Stripe" but their answer is lost
         self.refuse_expire: set[str] = set()
         self.seq = itertools.count(1)
         self.now = None  # override the fake's clock (epoch seconds)
@@ -108,6 +109,9 @@ class FakeStripe(stripe.HTTPClient):
             response = self._route(record)
             if key and response[1] < 400:  # Stripe keeps no result for a refused request
                 self.idempotent[key] = (params, response)
+            if self.lose_answers:
+                self.lose_answers -= 1
+                raise stripe.APIConnectionError("fake answer lost", should_retry=False)
             return response
 
     def request_stream(self, method, url, headers, post_data=None, *, _usage=None):
