@@ -10,7 +10,7 @@ from wtforms.validators import DataRequired
 from app.models import Circuit, Establishment, Period, Stop, TariffBracket, Week
 from app.views.filters import date_fr
 
-from .fields import FORMAT_DATETIME, FORMAT_EUROS, paris_datetime_fields
+from .fields import FORMAT_DATETIME, FORMAT_EUROS, date_fields, paris_datetime_fields
 
 CATEGORY = "Catalogue"
 
@@ -23,6 +23,7 @@ class WeekView(ModelView):
                      "capacity": "Places"}
     list_columns = ["period", "label", "starts_on", "ends_on", "capacity"]
     add_columns = edit_columns = ["period", "label", "starts_on", "ends_on", "capacity"]
+    add_form_extra_fields = edit_form_extra_fields = date_fields(label_columns, "starts_on", "ends_on")
     search_columns = ["period", "label", "starts_on"]
     order_columns = ["label", "starts_on", "capacity"]
     base_order = ("starts_on", "asc")
@@ -85,8 +86,7 @@ class PeriodView(ModelView):
                      "bus_price_cents": "Prix du bus par semaine (centimes)", "weeks": "Semaines",
                      "tariffs": "Tarifs", "circuits": "Circuits"}
     description_columns = {
-        "opens_at": "Heure de Paris.", "closes_at": "Heure de Paris.",
-        "stop_change_deadline": "Heure de Paris. Après cette date, seul le Pôle Jeunesse peut changer un arrêt.",
+        "stop_change_deadline": "Après cette date, seul le Pôle Jeunesse peut changer un arrêt.",
         "bus_price_cents": "0 si le bus est gratuit.",
     }
     list_columns = ["name", "establishment", "starts_on", "ends_on", "opens_at", "closes_at"]
@@ -94,8 +94,9 @@ class PeriodView(ModelView):
                                   "stop_change_deadline", "bus_price_cents"]
     show_columns = add_columns
     add_form_extra_fields = edit_form_extra_fields = {
-        **paris_datetime_fields("opens_at", "closes_at"),
-        **paris_datetime_fields("stop_change_deadline", required=False),
+        **paris_datetime_fields(label_columns, "opens_at", "closes_at"),
+        **paris_datetime_fields(label_columns, "stop_change_deadline", required=False),
+        **date_fields(label_columns, "starts_on", "ends_on"),
     }
     search_columns = ["name", "establishment", "starts_on"]
     base_order = ("starts_on", "desc")

@@ -1,27 +1,30 @@
-"""Form fields and formatters shared by staff screens."""
+"""Form fields and formatters shared by staff screens.
+
+Flask-AppBuilder's date pickers reformat typed datetimes to dates and drop them; native HTML5
+inputs are simpler, keyboard-friendly and localised by the browser.
+"""
 from __future__ import annotations
 
 from datetime import datetime
 
-from flask_appbuilder.fieldwidgets import DateTimePickerWidget
-from wtforms import DateTimeField
+from wtforms.fields import DateField, DateTimeLocalField
+from wtforms.validators import DataRequired, Optional
 
 from app.views.filters import PARIS, datetime_fr, euros
 
 
-class ParisDateTimeField(DateTimeField):
+class ParisDateTimeField(DateTimeLocalField):
     """Staff read and type Paris time; the database keeps UTC."""
 
-    widget = DateTimePickerWidget()
-
     def __init__(self, label=None, validators=None, **kwargs):
-        super().__init__(label, validators, format="%Y-%m-%d %H:%M:%S", **kwargs)
+        super().__init__(label, validators, format=["%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M"],
+                         **kwargs)
 
     def _value(self):
         if self.raw_data:
             return " ".join(self.raw_data)
         if isinstance(self.data, datetime):
-            return self.data.astimezone(PARIS).strftime(self.format[0])
+            return self.data.astimezone(PARIS).strftime("%Y-%m-%dT%H:%M")
         return ""
 
     def process_formdata(self, valuelist):
@@ -30,13 +33,18 @@ class ParisDateTimeField(DateTimeField):
             self.data = self.data.replace(tzinfo=PARIS)
 
 
-def paris_datetime_fields(*names: str, required: bool = True) -> dict:
-    from wtforms.validators import DataRequired, Optional
+def _validators(required: bool):
+    return [DataRequired(message="Ce champ est requis.") if required else Optional()]
 
-    return {
-        name: ParisDateTimeField(validators=[DataRequired() if required else Optional()])
-        for name in names
-    }
+
+def paris_datetime_fields(labels: dict[str, str], *names: str, required: bool = True) -> dict:
+    """Fields for UTC columns that staff edit in Paris time; `labels` are the view's label_columns."""
+    return {name: ParisDateTimeField(labels.get(name), _validators(required), description="Heure de Paris.")
+            for name in names}
+
+
+def date_fields(labels: dict[str, str], *names: str, required: bool = True) -> dict:
+    return {name: DateField(labels.get(name), _validators(required)) for name in names}
 
 
 FORMAT_DATETIME = datetime_fr
