@@ -69,7 +69,9 @@ def check_file_name(name: str | None) -> str:
     name = (name or "").strip()
     if not name:
         raise ValidationFailed(_("Choisissez un fichier à envoyer."), code="no_file", field="file")
-    if "/" in name or "\\" in name or "\x00" in name or name in (".", ".."):
+    # Browsers send a bare name; separators or a leading ".." mean a forged or mangled path
+    # (werkzeug drops the backslashes of "..\\..\\x.pdf", leaving "....x.pdf").
+    if "/" in name or "\\" in name or "\x00" in name or name.startswith(".."):
         raise ValidationFailed(
             _("Le nom du fichier n'est pas valide (il contient « / » ou « \\ »). Renommez le fichier, "
               "par exemple « attestation.pdf », puis recommencez. Rien n'a été enregistré."),
