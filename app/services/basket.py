@@ -513,8 +513,10 @@ def schedule_expiry(basket: Basket) -> None:
         from app.jobs.booking import expire_basket_job
         from app.jobs.queue import defer
 
-        defer(db.session, expire_basket_job, basket.id, job_id=f"expire-basket-{basket.id}",
-              at=basket.expires_at, unique=True)
+        # RQ schedules to the whole second (truncating): round up so the job never runs before the hold
+        # ends (it would find nothing due and leave the basket to the next sweep).
+        at = basket.expires_at.replace(microsecond=0) + timedelta(seconds=1)
+        defer(db.session, expire_basket_job, basket.id, job_id=f"expire-basket-{basket.id}", at=at, unique=True)
     except Exception:
         log.exception("could not schedule the expiry of basket %s; the sweeper will catch up", basket.id)
 
