@@ -1,5 +1,173 @@
-"""Not built yet."""
+"""Staff payment screens: list and detail (provider references, notifications received, refunds,
+flags), full or partial refund through the provider, cancellation of a confirmed week with or
+without refund, "dealt with" on a flagged payment; plus read-only lists of baskets and
+reservations. Thin over app.services.payments; every change is a CSRF-protected POST, audited by
+the services."""
+from __future__ import annotations
+
+import re
+
+from flask import abort, flash, g, redirect, request, url_for
+from flask_appbuilder import BaseView, ModelView, expose, has_access
+from flask_appbuilder.models.sqla.interface import SQLAInterface
+
+from app.models import Basket, Reservation, db
+from app.services.errors import ServiceError
+from app.services.payments import service as payments
+from app.services.payments import staff as staff_payments
+from app.views.filters import euros
+
+from .fields import FORMAT_DATETIME
+
+CATEGORY = "Paiements"
+
+BASKET_STATUS_FR = {"open": "Ouvert", "checkout": "Paiement en cours", "paid": "Payé", "expired": "Expiré",
+                    "cancelled": "Annulé"}
+RESERVATION_STATUS_FR = {"held": "Dans un panier (non payée)", "confirmed": "Confirmée", "expired": "Expirée",
+                         "removed": "Retirée du panier", "cancelled": "Annulée"}
+
+
+def parse_euros(text: str | None) -> int | None:
+    """'12,50' / '12.5' / '12' / '12,50 €' → cents; None when it is not an amount."""
+    value = (text or "").replace("€", "").replace("\u00a0", "").replace(" ", "").replace(",", ".").strip()
+    if not re.fullmatch(r"\d{1,7}(\.\d{1,2})?", value):
+        return None
+    whole, _, frac = value.partition(".")
+    return int(whole) * 100 + int((frac + "00")[:2])
+
+
+def _error(exc: ServiceError) -> None:
+    db.session.rollback()
+    flash(exc.message, "danger")
+
+
+class StaffPaymentsView(BaseView):
+    route_base = "/paiements"
+    default_view = "index"
+
+    @expose("/")
+    @has_access
+    def index(self):
+        status = request.args.get("statut") or None
+        flagged = request.args.get("signales") == "1"
+        q = (request.args.get("q") or "").strip()[:100]
+        rows = staff_payments.list_payments(status=status, flagged=flagged, q=q)
+        return self.render_template("staff/payments/list.html", rows=rows, status=status, flagged=flagged, q=q,
+                                    status_fr=staff_payments.STATUS_FR, provider_fr=staff_payments.PROVIDER_FR,
+                                    method_fr=staff_payments.METHOD_FR, title="Paiements")
+
+    @expose("/<int:payment_id>")
+    @has_access
+    def show(self, payment_id: int):
+        try:
+            detail = staff_payments.payment_detail(payment_id)
+        except ServiceError:
+            abort(404)
+        return self.render_template(
+            "staff/payments/detail.html", d=detail, p=detail.payment, title=f"Paiement n° {payment_id}",
+            status_fr=staff_payments.STATUS_FR, provider_fr=staff_payments.PROVIDER_FR,
+            method_fr=staff_payments.METHOD_FR, refund_fr=staff_payments.REFUND_FR,
+            line_status_fr=RESERVATION_STATUS_FR, label=payments.line_label)
+
+    @expose("/<int:payment_id>/rembourser", methods=["POST"])
+    @has_access
+    def refund(self, payment_id: int):
+        amount = parse_euros(request.form.get("amount"))
+        if amount is None or amount <= 0:
+            flash("Montant invalide : indiquez un montant en euros, par exemple 12,50.", "danger")
+            return redirect(url_for(".show", payment_id=payment_id))
+        try:
+            row = payments.refund(payment_id, amount, request.form.get("reason") or "", actor=g.user)
+        except ServiceError as exc:
+            _error(exc)
+            if exc.http_status == 404:
+                abort(404)
+            return redirect(url_for(".show", payment_id=payment_id))
+        if row.status == "succeeded":
+            flash(f"Remboursement de {euros(amount)} effectué.", "success")
+        else:
+            flash(f"Remboursement de {euros(amount)} enregistré : le service de paiement ne répond pas, "
+                  "il sera relancé automatiquement.", "warning")
+        return redirect(url_for(".show", payment_id=payment_id))
+
+    @expose("/<int:payment_id>/inscription/<int:reservation_id>/annuler", methods=["POST"])
+    @has_access
+    def cancel(self, payment_id: int, reservation_id: int):
+        refund = request.form.get("refund") in ("1", "on", "y")
+        try:
+            line = db.session.get(Reservation, reservation_id)
+            payment = staff_payments.payment_detail(payment_id).payment
+            if line is None or line.basket_id != payment.basket_id:
+                abort(404)
+            payments.cancel_reservation(reservation_id, reason=request.form.get("reason") or "", refund=refund,
+                                        actor=g.user)
+        except ServiceError as exc:
+            _error(exc)
+            if exc.http_status == 404:
+                abort(404)
+            return redirect(url_for(".show", payment_id=payment_id))
+        flash("Inscription annulée : la place est libérée" + (" et la semaine remboursée." if refund else "."),
+              "success")
+        return redirect(url_for(".show", payment_id=payment_id))
+
+    @expose("/<int:payment_id>/traite", methods=["POST"])
+    @has_access
+    def resolve(self, payment_id: int):
+        try:
+            staff_payments.resolve_flag(payment_id, request.form.get("note") or "", actor=g.user)
+        except ServiceError as exc:
+            _error(exc)
+            if exc.http_status == 404:
+                abort(404)
+            return redirect(url_for(".show", payment_id=payment_id))
+        flash("Signalement marqué comme traité.", "success")
+        return redirect(url_for(".show", payment_id=payment_id))
+
+
+class BasketListView(ModelView):
+    datamodel = SQLAInterface(Basket)
+    base_permissions = ["can_list", "can_show"]
+    list_title = show_title = "Paniers"
+    label_columns = {"id": "N°", "household": "Foyer", "status": "État", "created_at": "Créé le",
+                     "expires_at": "Places réservées jusqu'au", "confirmed_at": "Payé le", "expired_at": "Expiré le",
+                     "created_by": "Créé au guichet par", "lines": "Lignes", "payments": "Paiements"}
+    list_columns = ["id", "household", "status", "created_at", "expires_at", "confirmed_at"]
+    show_columns = ["id", "household", "status", "created_at", "expires_at", "confirmed_at", "expired_at",
+                    "created_by", "lines", "payments"]
+    search_columns = ["household", "status", "created_at", "expires_at"]
+    base_order = ("id", "desc")
+    formatters_columns = {"status": lambda s: BASKET_STATUS_FR.get(s, s), "created_at": FORMAT_DATETIME,
+                          "expires_at": FORMAT_DATETIME, "confirmed_at": FORMAT_DATETIME,
+                          "expired_at": FORMAT_DATETIME}
+
+
+class ReservationListView(ModelView):
+    datamodel = SQLAInterface(Reservation)
+    base_permissions = ["can_list", "can_show"]
+    list_title = show_title = "Réservations"
+    label_columns = {"id": "N°", "basket": "Panier", "household": "Foyer", "child": "Enfant", "week": "Semaine",
+                     "status": "État", "transport_mode": "Transport", "circuit": "Circuit", "stop": "Arrêt",
+                     "price_cents": "Prix", "bus_price_cents": "Bus", "hold_expires_at": "Réservée jusqu'au",
+                     "confirmed_at": "Confirmée le", "ended_at": "Terminée le", "cancel_reason": "Motif d'annulation",
+                     "created_at": "Créée le"}
+    list_columns = ["id", "child", "week", "household", "status", "transport_mode", "stop", "price_cents",
+                    "confirmed_at"]
+    show_columns = ["id", "basket", "household", "child", "week", "status", "transport_mode", "circuit", "stop",
+                    "price_cents", "bus_price_cents", "hold_expires_at", "confirmed_at", "ended_at",
+                    "cancel_reason", "created_at"]
+    search_columns = ["child", "week", "household", "status", "transport_mode", "circuit", "stop"]
+    base_order = ("id", "desc")
+    formatters_columns = {"status": lambda s: RESERVATION_STATUS_FR.get(s, s), "price_cents": euros,
+                          "bus_price_cents": euros, "hold_expires_at": FORMAT_DATETIME,
+                          "confirmed_at": FORMAT_DATETIME, "ended_at": FORMAT_DATETIME, "created_at": FORMAT_DATETIME,
+                          "transport_mode": lambda m: "Bus" if m == "bus" else "Sur site"}
 
 
 def register(appbuilder) -> None:
-    """Register this module's views on `appbuilder`."""
+    appbuilder.add_view(StaffPaymentsView, "Paiements", href="/paiements/", icon="fa-credit-card",
+                        category=CATEGORY, category_icon="fa-euro")
+    appbuilder.add_link("Paiements à vérifier", href="/paiements/?signales=1", icon="fa-flag",
+                        category=CATEGORY)
+    appbuilder.add_view(BasketListView, "Paniers", icon="fa-shopping-basket", category=CATEGORY)
+    appbuilder.add_view(ReservationListView, "Réservations", icon="fa-list", category=CATEGORY)
+
