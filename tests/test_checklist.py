@@ -182,3 +182,16 @@ def test_parent_page_and_staff_page_show_the_same_missing_items(app, factory, lo
     todo = re.findall(r'class="todo" data-code="([^"]+)"', parent_page)
     staff_todo = [c for c in re.findall(r'<li data-code="([^"]+)"><span class="text-danger">', staff_page)]
     assert todo == staff_todo == missing_codes
+
+
+def test_a_shared_child_asks_for_the_custody_judgement_not_its_sheet(app, factory):
+    """The other household's child has its sheet on file there; this household cannot see it before
+    staff confirm the link, so it is asked for the custody judgement instead."""
+    family = factory.household(status="draft")
+    fill_household(app, family.id)
+    other = factory.household(status="validated", children=[("Zoé", 9)])
+    factory.link_child(family.id, other.child_ids[0], status="pending")
+    items = _evaluate(app, family.id)
+    codes = _codes(items)
+    assert not any(str(other.child_ids[0]) in code for code in codes)
+    assert [i.code for i in items if not i.done] == ["doc:custody_judgement"]

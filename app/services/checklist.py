@@ -55,6 +55,13 @@ def active_links(household: Household) -> list[HouseholdChild]:
     return [link for link in household.child_links if link.status != LinkStatus.REFUSED]
 
 
+def own_children(links: list[HouseholdChild]) -> list[HouseholdChild]:
+    """Children whose sheet and vaccination pages this household must provide. A child shared with
+    another household already has them on file there (and this household sees the sheet only once staff
+    confirmed the link): what it must provide instead is the custody judgement."""
+    return [link for link in links if not link.shared_request]
+
+
 def latest_document(household: Household, kind: str, child_id: int | None = None) -> Document | None:
     candidates = [d for d in household.documents if d.kind == kind
                   and (child_id is None or d.child_id == child_id)]
@@ -114,7 +121,7 @@ def evaluate(household: Household) -> list[ChecklistItem]:
 
     links = active_links(household)
     add(ChecklistItem("children", _("Au moins un enfant"), bool(links), fix_url=f"{FILE_URL}/enfants/ajouter"))
-    for link in links:
+    for link in own_children(links):
         child = link.child
         child_url = f"{FILE_URL}/enfants/{child.id}"
         add(ChecklistItem(f"child:{child.id}:school",
@@ -134,7 +141,7 @@ def evaluate(household: Household) -> list[ChecklistItem]:
     if needs_qf_attestation(household):
         add(_document_item(household, DocumentKind.QF_ATTESTATION))
     add(_document_item(household, DocumentKind.INSURANCE))
-    for link in links:
+    for link in own_children(links):
         add(_document_item(household, DocumentKind.VACCINATIONS, link.child))
     if needs_custody_judgement(household):
         add(_document_item(household, DocumentKind.CUSTODY_JUDGEMENT))
