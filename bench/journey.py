@@ -196,7 +196,6 @@ class Journey:
         response, _ = self._call("pay", "POST", resolve(page_path, form.action), form=fields)
         if response.status >= 400:
             return f"pay_{response.status}"
-        location = response.headers.get("location")
-        if response.status in (302, 303) and location:
-            self._call("after_payment", "GET", location, headers={"Accept": "text/html"})
+        # The redirect goes to the portal's return page, a browser page (session login, not JWT):
+        # the payment is already confirmed at this point, a phone app would show its own screen.
         return "refused_card" if refuse else "paid"

@@ -22,6 +22,7 @@ import tempfile
 import threading
 import time
 import uuid
+from collections import Counter
 from pathlib import Path
 
 import redis
@@ -207,9 +208,35 @@ class Profiler:
             for fmt, suffix in (("speedscope", "speedscope.json"), ("raw", "folded")):
                 out = self.directory / f"worker-{pid}.{suffix}"
                 self.procs.append(subprocess.Popen(
-                    [exe, "record", "--pid", str(pid), "--rate", "200", "--format", fmt, "--output", str(out),
-                     "--nonblocking", "--threads"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+                    # --idle: a request waiting for a row lock or for the GIL is time the parent waits too.
+                    [exe, "record", "--pid", str(pid), "--rate", "250", "--format", fmt, "--output", str(out),
+                     "--nonblocking", "--idle"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
         self.log(f"py-spy recording {len(self.procs)} profiles into {self.directory}")
+
+    def sample_database(self, database_url: str, stop: threading.Event) -> None:
+        """What the portal's PostgreSQL sessions are doing, 10 times a second: running, waiting for a
+        lock, or idle in a transaction (the application holds locks while it runs Python)."""
+        import psycopg
+
+        counts: Counter = Counter()
+        waits: Counter = Counter()
+        name = database_url.rsplit("/", 1)[1]
+        with psycopg.connect(database_url.replace("postgresql+psycopg://", "postgresql://"), autocommit=True) as conn:
+            while not stop.wait(0.1):
+                rows = conn.execute(
+                    "SELECT state, wait_event_type, wait_event, left(query, 60) FROM pg_stat_activity "
+                    "WHERE datname = %s AND pid <> pg_backend_pid() AND backend_type = 'client backend'",
+                    (name,)).fetchall()
+                for state, wait_type, wait_event, query in rows:
+                    counts[(state or "?", wait_type or "CPU")] += 1
+                    if wait_type == "Lock" or state == "idle in transaction":
+                        waits[(state, wait_type, wait_event, " ".join(query.split()))] += 1
+        lines = ["PostgreSQL sessions of the portal (samples every 100 ms):"]
+        lines += [f"  {n:6d}  {state} / {wait}" for (state, wait), n in counts.most_common()]
+        lines += ["lock waits and idle-in-transaction, by last statement:"]
+        lines += [f"  {n:6d}  {state} / {wt} {we}: {q}" for (state, wt, we, q), n in waits.most_common(12)]
+        (self.directory / "pg_activity.txt").write_text("\n".join(lines) + "\n")
+        self.log("\n".join(lines))
 
     def stop(self) -> None:
         import signal
@@ -226,6 +253,7 @@ class Profiler:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     log = Log(args.quiet)
+    os.environ.setdefault("LOG_LEVEL", "WARNING")  # the seeding app's INFO lines would drown the report
     started = time.monotonic()
     server_url = os.environ.get("DATABASE_URL") or DEFAULT_DATABASE
     redis_url = os.environ.get("REDIS_URL") or DEFAULT_REDIS
@@ -277,11 +305,17 @@ def main(argv: list[str] | None = None) -> int:
         log(f"baseline: {baseline_rps:.0f} req/s on /health with {args.concurrency} clients")
 
         profiler = Profiler(args.profile, gunicorn.pid, log) if args.profile else None
+        sampling = threading.Event()
+        sampler = None
         if profiler:
             profiler.start()
+            sampler = threading.Thread(target=profiler.sample_database, args=(database_url, sampling), daemon=True)
+            sampler.start()
         log(f"rush: {args.households} households, {args.concurrency} in flight")
         rush_seconds = rush(port, seeded.accounts, args, stats)
         if profiler:
+            sampling.set()
+            sampler.join(timeout=10)
             profiler.stop()
         log(f"rush done in {rush_seconds:.1f}s")
 

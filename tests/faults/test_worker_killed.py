@@ -81,9 +81,13 @@ def test_worker_killed_during_a_mail_job_sends_it_exactly_once(app, real_redis_u
         os.kill(worker.pid, signal.SIGKILL)  # mid-send: the row is locked, the message not accepted
         worker.wait(timeout=10)
     finally:
-        if worker.poll() is None:
-            os.kill(worker.pid, signal.SIGKILL)
-            worker.wait(timeout=10)
+        # RQ runs the worker's scheduler in a child process, which SIGKILL on the worker orphans
+        # (as it would in production without a process supervisor): end the whole group we started.
+        try:
+            os.killpg(worker.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        worker.wait(timeout=10)
         handler.release.set()
 
     with web.app_context():
