@@ -242,3 +242,23 @@ def test_age_on_a_given_day():
 
     assert age_on(date(2015, 7, 14), date(2025, 7, 13)) == 9
     assert age_on(date(2015, 7, 14), date(2025, 7, 14)) == 10
+
+
+def test_takings_never_drop_money_that_has_no_period(app, factory):
+    """A paid basket whose lines cannot be found (data repaired by hand…) shows in its own row."""
+    from app.models import Basket, db
+    from app.services import reports
+
+    family = factory.household(last_name="Orphelin")
+    with app.app_context():
+        basket = Basket(household_id=family.id, status="paid", expires_at=ops_data.now())
+        db.session.add(basket)
+        db.session.commit()
+        basket_id = basket.id
+        db.session.remove()
+    payment = ops_data.pay(app, basket_id, family.id, 2500, method="cash")
+    ops_data.refund(app, payment, 500)
+    rows = _in_app(app, reports.takings)
+    assert [(t.period_id, t.paid_cents, t.refunded_cents, t.net_cents) for t in rows] == [(None, 2500, 500, 2000)]
+    assert rows[0].period_name.startswith("Sans période")
+    assert _in_app(app, reports.takings, establishment_id=1) == []

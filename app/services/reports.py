@@ -249,7 +249,7 @@ class Occupancy:
 class Takings:
     """Money of one period, in cents: what came in, what went back, and the difference."""
 
-    period_id: int
+    period_id: int | None
     period_name: str
     establishment_name: str
     paid_cents: int = 0
@@ -554,7 +554,11 @@ def takings(*, period_ids: Iterable[int] | None = None, establishment_id: int | 
     periods = db.session.execute(period_query).scalars().all()
     result = {p.id: Takings(period_id=p.id, period_name=p.name, establishment_name=p.establishment.name)
               for p in periods}
-    if not result:
+    # Money that cannot be tied to a period (a paid basket without lines) is shown apart, never dropped,
+    # so that the total of the table is the total of the payments.
+    everything = period_ids is None and not establishment_id
+    unassigned = Takings(period_id=None, period_name=_("Sans période (à vérifier)"), establishment_name="")
+    if not result and not everything:
         return []
 
     # Share of each paid basket per period (sum of line prices), in one aggregate.
@@ -570,19 +574,18 @@ def takings(*, period_ids: Iterable[int] | None = None, establishment_id: int | 
     ):
         shares[basket_id][period_id] = int(total or 0)
 
+    def split(amount: int, basket_id: int | None) -> dict[int | None, int]:
+        return _allocate(amount, shares.get(basket_id, {})) or {None: amount}
+
     payment_basket = {}
-    payment_method = {}
-    payment_amount = {}
     for payment_id, basket_id, method, amount in db.session.execute(
         select(Payment.id, Payment.basket_id, Payment.method, Payment.amount_cents)
         .where(Payment.status.in_(MONEY_IN_STATUSES))
     ):
         payment_basket[payment_id] = basket_id
-        payment_method[payment_id] = method
-        payment_amount[payment_id] = amount
-        for period_id, cents in _allocate(amount, shares.get(basket_id, {})).items():
-            if period_id in result:
-                entry = result[period_id]
+        for period_id, cents in split(amount, basket_id).items():
+            entry = result.get(period_id) if period_id is not None else (unassigned if everything else None)
+            if entry is not None:
                 entry.paid_cents += cents
                 entry.by_method[method] = entry.by_method.get(method, 0) + cents
 
@@ -592,11 +595,13 @@ def takings(*, period_ids: Iterable[int] | None = None, establishment_id: int | 
         .outerjoin(Week, Week.id == Reservation.week_id)
         .where(Refund.status == "succeeded")
     ):
-        if reservation_period is not None:
-            split = {reservation_period: amount}
-        else:
-            split = _allocate(amount, shares.get(payment_basket.get(payment_id), {}))
-        for period_id, cents in split.items():
-            if period_id in result:
-                result[period_id].refunded_cents += cents
-    return [result[p.id] for p in periods]
+        parts = {reservation_period: amount} if reservation_period is not None else \
+            split(amount, payment_basket.get(payment_id))
+        for period_id, cents in parts.items():
+            entry = result.get(period_id) if period_id is not None else (unassigned if everything else None)
+            if entry is not None:
+                entry.refunded_cents += cents
+    rows = [result[p.id] for p in periods]
+    if everything and (unassigned.paid_cents or unassigned.refunded_cents):
+        rows.append(unassigned)
+    return rows
