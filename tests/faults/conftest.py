@@ -12,13 +12,10 @@ import socket
 import subprocess
 import sys
 import time
-import uuid
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, text
-
-from tests.conftest import build_app, truncate_all, unavailable
+from tests.conftest import truncate_all, unavailable
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -73,24 +70,10 @@ def throwaway_redis(tmp_path):
 
 
 @pytest.fixture(scope="session")
-def faults_pg_url(pg_admin_url):
-    """A PostgreSQL database of the fault suite's own (its apps use short lock timeouts)."""
-    name = f"pf_faults_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(pg_admin_url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    yield f"{pg_admin_url.rsplit('/', 1)[0]}/{name}"
-    with admin.connect() as conn:
-        conn.execute(text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                          f"WHERE datname = '{name}' AND pid <> pg_backend_pid()"))
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
-    admin.dispose()
-
-
-@pytest.fixture(scope="session")
-def lock_app(faults_pg_url, tmp_path_factory):
-    """The portal on PostgreSQL with a half-second lock timeout."""
-    return build_app(faults_pg_url, tmp_path_factory, LOCK_TIMEOUT_SECONDS=0.5)
+def lock_app(pg_app, pg_url, tmp_path_factory):
+    """The portal on the suite's PostgreSQL database (schema and roles made by `pg_app`), with a
+    half-second lock timeout: a second process's view of the same data."""
+    return app_on(pg_url, tmp_path_factory, LOCK_TIMEOUT_SECONDS=0.5)
 
 
 @pytest.fixture
