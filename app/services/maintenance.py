@@ -1,32 +1,26 @@
-"""What the sweeper does every minute. Each task is idempotent and safe to run late or twice."""
+"""What the sweeper does every minute. Each task is idempotent and safe to run late or twice;
+a failing task is logged and does not stop the others."""
 from __future__ import annotations
 
 import logging
 
+from app.models import db
+
+from . import basket, dossier, mail
+
 log = logging.getLogger(__name__)
+
+TASKS = (
+    ("expired holds", basket.expire_due_baskets),
+    ("mails whose job was lost", mail.resend_stuck_mails),
+    ("staff digest of late files", dossier.send_staff_digest_if_due),
+)
 
 
 def sweep() -> None:
-    from . import mail
-
-    tasks = [("mails", mail.resend_stuck_mails)]
-    try:
-        from . import basket
-
-        tasks.append(("expired holds", basket.expire_due_baskets))
-    except (ImportError, AttributeError):
-        pass
-    try:
-        from . import dossier
-
-        tasks.append(("staff digest", dossier.send_staff_digest_if_due))
-    except (ImportError, AttributeError):
-        pass
-    for name, task in tasks:
+    for name, task in TASKS:
         try:
             task()
         except Exception:
-            log.exception("sweeper task %s failed", name)
-            from app.models import db
-
+            log.exception("sweeper task failed: %s", name)
             db.session.rollback()
