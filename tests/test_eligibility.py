@@ -291,3 +291,32 @@ def test_offers_run_a_bounded_number_of_queries(app, factory):
         data = offers(app, family.id, family.child_ids[0])
     assert len(data["establishments"]) == 10
     assert len(big) == len(small) <= 12
+
+
+def test_a_week_already_started_is_closed_for_parents_not_at_the_desk(app, factory):
+    from app.models import Establishment, Period, Week, db, utcnow
+    from app.services import eligibility
+
+    monday = date.today() - timedelta(days=date.today().weekday())
+    catalog = factory.catalog(starts_on=monday, capacities=(5, 5))  # week 1 has begun, week 2 has not
+    family = factory.household()
+    data = offers(app, family.id, family.child_ids[0])
+    _, period = only_period(data)
+    assert period["available"] is True
+    assert period["weeks"][0]["reason"]["code"] == "closed" and "déjà commencé" in period["weeks"][0]["reason"]["message"]
+    assert period["weeks"][1]["available"] is True
+    with app.app_context():
+        household, link, child = eligibility.load_person(family.id, family.child_ids[0])
+        args = (db.session.get(Week, catalog.week_ids[0]), db.session.get(Period, catalog.period_id),
+                db.session.get(Establishment, catalog.establishment_id), utcnow())
+        assert eligibility.check_week(household, link, child, *args).code == "closed"
+        assert eligibility.check_week(household, link, child, *args, desk=True) is None
+        db.session.remove()
+
+
+def test_a_refused_child_link_says_so(app, factory):
+    factory.catalog()
+    family = factory.household(link_status="refused")
+    data = offers(app, family.id, family.child_ids[0])
+    assert data["reason"]["code"] == "child_not_validated"
+    assert "refusé" in data["reason"]["message"]

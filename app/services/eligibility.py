@@ -120,6 +120,10 @@ def _household_reason(household: Household) -> Reason | None:
 def _child_reason(link: HouseholdChild, child: Child) -> Reason | None:
     if link.status == LinkStatus.VALIDATED:
         return None
+    if link.status == LinkStatus.REFUSED:
+        return Reason(CHILD_NOT_VALIDATED,
+                      _("Le rattachement de %(name)s à votre dossier a été refusé par le Pôle Jeunesse : "
+                        "contactez-le pour en connaître la raison.", name=child.first_name))
     return Reason(CHILD_NOT_VALIDATED,
                   _("Le rattachement de %(name)s à votre dossier n'est pas encore validé par le Pôle Jeunesse.",
                     name=child.first_name))
@@ -158,11 +162,14 @@ def period_reason(household: Household, link: HouseholdChild, child: Child, peri
 
 
 def week_reason(period_gate: Reason | None, week: Week, taken: int, child_line: ChildLine | None,
-                household_id: int) -> Reason | None:
+                household_id: int, today: date, *, desk: bool = False) -> Reason | None:
     """The whole rule for one week, given what the caller counted (the same code for the offer list
-    and for add_line). `taken` = confirmed + live held places of the week."""
+    and for add_line). `taken` = confirmed + live held places of the week; `today` in Paris."""
     if period_gate:
         return period_gate
+    if not desk and week.starts_on <= today:
+        return Reason(CLOSED, _("Cette semaine a déjà commencé : pour une inscription de dernière minute, "
+                                "contactez le Pôle Jeunesse."), {"week_started": True})
     if child_line is not None:
         if child_line.status == ReservationStatus.HELD and child_line.household_id == household_id:
             return Reason(ALREADY_IN_BASKET, _("Cette semaine est déjà dans votre panier."))
@@ -213,7 +220,7 @@ def check_week(household: Household, link: HouseholdChild, child: Child, week: W
         return gate
     taken = week_usage([week.id], now)[week.id]
     line = child_lines(child.id, [week.id], now).get(week.id)
-    return week_reason(None, week, taken, line, household.id)
+    return week_reason(None, week, taken, line, household.id, paris_today(now), desk=desk)
 
 
 # --- the offer list ------------------------------------------------------------------------
@@ -359,13 +366,14 @@ def offers(household_id: int, child_id: int, now: datetime | None = None) -> Chi
     lines = child_lines(child.id, week_ids, now)
 
     blocking = person_reason(household, link, child)
+    today = paris_today(now)
     by_establishment: dict[int, list[PeriodOffer]] = {e.id: [] for e in establishments}
     establishments_by_id = {e.id: e for e in establishments}
     for period in periods:
         establishment = establishments_by_id[period.establishment_id]
         gate = period_reason(household, link, child, period, establishment, now)
         weeks = [WeekOffer(week, max(0, week.capacity - taken.get(week.id, 0)),
-                           week_reason(gate, week, taken.get(week.id, 0), lines.get(week.id), household.id))
+                           week_reason(gate, week, taken.get(week.id, 0), lines.get(week.id), household.id, today))
                  for week in period.weeks]
         circuits = [CircuitOption(circuit, {w.id: max(0, circuit.seats - seats.get((circuit.id, w.id), 0))
                                             for w in period.weeks})
