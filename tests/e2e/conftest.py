@@ -21,7 +21,7 @@ ARTIFACTS = Path(__file__).resolve().parents[2] / "artifacts" / "screenshots"
 PHONE = {"width": 375, "height": 812}
 DESKTOP = {"width": 1280, "height": 800}
 LAUNCH_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-quic",
-               "--no-first-run", "--disable-component-update", "--disable-sync"]
+               "--no-first-run", "--disable-component-update", "--disable-sync", "--lang=fr-FR"]
 
 
 def pytest_collection_modifyitems(config, items):
@@ -63,7 +63,9 @@ def browser():
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=LAUNCH_ARGS)
+        # LANGUAGE makes the browser's own widgets French too (date fields, "Choisir un fichier").
+        env = dict(os.environ, LANGUAGE="fr_FR:fr", LANG="fr_FR.UTF-8")
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=LAUNCH_ARGS, env=env)
         yield browser
         browser.close()
 
@@ -89,32 +91,105 @@ def live_server_factory(tmp_path_factory):
 
 
 class Shots:
-    """Screenshots of each step at phone and desktop sizes, named journey/NN-step-size.png."""
+    """Screenshots of each step at phone and desktop sizes, named journey/NN-step-size.png.
+
+    At phone width nothing may stick out sideways; on the parent area's pages (the portal layout)
+    every form field must have a label and every text must be readable (WCAG AA contrast)."""
+
+    phone = PHONE
+    desktop = DESKTOP
 
     def __init__(self, journey: str):
         self.folder = ARTIFACTS / journey
         self.folder.mkdir(parents=True, exist_ok=True)
+        for old in self.folder.glob("*.png"):
+            old.unlink()
         self.count = 0
         self.taken: list[Path] = []
 
-    def __call__(self, page, step: str):
+    def __call__(self, page, step: str, phone_layout: bool = True):
+        """`phone_layout=False` for back-office screens, built for a desk computer: they are shot at
+        both sizes but only the parent area must fit a phone."""
         self.count += 1
-        name = f"{self.count:02d}-{re.sub(r'[^a-z0-9]+', '-', step.lower()).strip('-')}"
+        name = f"{self.count:02d}-{re.sub(r'[^a-z0-9]+', '-', _ascii(step.lower())).strip('-')}"
         original = page.viewport_size
         for label, size in (("phone", PHONE), ("desktop", DESKTOP)):
             page.set_viewport_size(size)
             path = self.folder / f"{name}-{label}.png"
             page.screenshot(path=str(path), full_page=True)
             self.taken.append(path)
-            if label == "phone":
+            if label == "phone" and phone_layout:
                 assert_no_horizontal_overflow(page, step)
         page.set_viewport_size(original or PHONE)
+        if is_parent_layout(page):
+            assert_accessible(page, step)
+
+
+def _ascii(text: str) -> str:
+    import unicodedata
+
+    return unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
 
 
 def assert_no_horizontal_overflow(page, step: str) -> None:
     """At phone width nothing may stick out sideways (the page must not scroll horizontally)."""
     overflow = page.evaluate("document.documentElement.scrollWidth - document.documentElement.clientWidth")
     assert overflow <= 1, f"layout breaks at phone width on step '{step}' ({overflow}px too wide)"
+
+
+def is_parent_layout(page) -> bool:
+    return bool(page.evaluate("document.body.classList.contains('portail')"))
+
+
+# Every visible field has a label (a <label for>, a wrapping label, aria-label or aria-labelledby);
+# every visible text has a contrast ratio of at least 4.5:1 (3:1 for large text) on its background.
+A11Y_SCRIPT = r"""
+() => {
+  const problems = [];
+  const visible = el => { const r = el.getBoundingClientRect(); const s = getComputedStyle(el);
+    return r.width > 0 && r.height > 0 && s.visibility !== 'hidden' && s.display !== 'none'; };
+  for (const field of document.querySelectorAll('input, select, textarea')) {
+    if (['hidden', 'submit', 'button'].includes(field.type) || !visible(field)) continue;
+    const named = (field.labels && field.labels.length) || field.getAttribute('aria-label')
+      || field.getAttribute('aria-labelledby');
+    if (!named) problems.push('field without a label: ' + (field.name || field.id || field.outerHTML.slice(0, 80)));
+  }
+  const rgba = text => { const m = text.match(/[\d.]+/g) || [0, 0, 0, 0];
+    return [+m[0], +m[1], +m[2], m.length > 3 ? +m[3] : 1]; };
+  const lum = ([r, g, b]) => { const c = [r, g, b].map(v => { v /= 255;
+    return v <= 0.03928 ? v / 12.92 : Math.pow((v + 0.055) / 1.055, 2.4); });
+    return 0.2126 * c[0] + 0.7152 * c[1] + 0.0722 * c[2]; };
+  const background = el => {
+    for (let node = el; node && node.nodeType === 1; node = node.parentElement) {
+      const c = rgba(getComputedStyle(node).backgroundColor);
+      if (c[3] > 0.5) return c;
+    }
+    return [255, 255, 255, 1];
+  };
+  const seen = new Set();
+  const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+  while (walker.nextNode()) {
+    const text = walker.currentNode.textContent.trim();
+    const el = walker.currentNode.parentElement;
+    if (!text || !el || seen.has(el) || !visible(el)) continue;
+    seen.add(el);
+    if (el.closest('.skip-link, script, style, option')) continue;
+    const style = getComputedStyle(el);
+    const fg = rgba(style.color), bg = background(el);
+    const [l1, l2] = [lum(fg), lum(bg)].sort((a, b) => b - a);
+    const ratio = (l1 + 0.05) / (l2 + 0.05);
+    const size = parseFloat(style.fontSize), bold = parseInt(style.fontWeight, 10) >= 700;
+    const needed = (size >= 24 || (bold && size >= 18.66)) ? 3 : 4.5;
+    if (ratio < needed) problems.push(`contrast ${ratio.toFixed(2)} < ${needed}: "${text.slice(0, 40)}"`);
+  }
+  return problems;
+}
+"""
+
+
+def assert_accessible(page, step: str) -> None:
+    problems = page.evaluate(A11Y_SCRIPT)
+    assert not problems, f"accessibility problems on step '{step}': {problems}"
 
 
 @pytest.fixture
@@ -124,14 +199,30 @@ def shots(request):
 
 @pytest.fixture
 def new_page(browser):
+    """A fresh browser (own cookies) per person. Every asset must come from the portal itself
+    (no CDN, the portal works offline) and load without error: checked when the test ends."""
     contexts = []
+    outside: list[str] = []
+    broken: list[str] = []
+
+    def watch(response):
+        if response.status >= 400 and response.request.resource_type in {"stylesheet", "script", "image", "font"}:
+            broken.append(f"{response.status} {response.url}")
 
     def make(viewport=PHONE):
         context = browser.new_context(viewport=viewport, locale="fr-FR", timezone_id="Europe/Paris")
-        context.set_default_timeout(15000)
+        context.set_default_timeout(20000)
+        context.set_default_navigation_timeout(30000)
+        # Browser-internal pages (chrome://, the PDF viewer's chrome-extension://) are not the portal's.
+        context.on("request", lambda request: outside.append(request.url)
+                   if re.match(r"^(https?|wss?|ftp):", request.url)
+                   and not re.match(r"^https?://127\.0\.0\.1[:/]", request.url) else None)
+        context.on("response", watch)
         contexts.append(context)
         return context.new_page()
 
     yield make
     for context in contexts:
         context.close()
+    assert not outside, f"the pages asked for assets outside the portal: {sorted(set(outside))}"
+    assert not broken, f"assets failed to load: {sorted(set(broken))}"
