@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
 
 import pytest
 
@@ -87,9 +88,9 @@ def test_move_into_a_full_week_is_refused(app, setup, factory):
     from app.models import Reservation, db
 
     with app.app_context():
+        lapsed = ops_data.now() - timedelta(minutes=1)
         db.session.query(Reservation).filter_by(household_id=other.id).update({"status": "held",
-                                                                                 "hold_expires_at": ops_data.now()
-                                                                                 - __import__("datetime").timedelta(minutes=1)})
+                                                                                 "hold_expires_at": lapsed})
         db.session.commit()
         db.session.remove()
     _move(app, s, s["r_lea"], week_id=s["cat"].week_ids[1])

@@ -12,7 +12,8 @@ def _mail(app, household_id: int) -> int:
     from app.models import MailLog, db
 
     with app.app_context():
-        mail = MailLog(kind="test", to_address="famille@example.test", subject="Objet <b>", body_text="Bonjour <script>",
+        mail = MailLog(kind="test", to_address="famille@example.test", subject="Objet <b>",
+                       body_text="Bonjour <script>",
                        body_html="<p>Bonjour</p><script>alert(1)</script>", household_id=household_id)
         db.session.add(mail)
         db.session.commit()
@@ -53,7 +54,8 @@ def pages(app, world):  # noqa: F811
             f"/operations/inscription/{world['r_lea']}",
         ],
         "post": [
-            (f"/guichet/foyer/{hid}/ajouter", {"child_id": world["tom"], "week_id": world["w2"], "transport": "onsite"}),
+            (f"/guichet/foyer/{hid}/ajouter",
+             {"child_id": world["tom"], "week_id": world["w2"], "transport": "onsite"}),
             (f"/guichet/foyer/{hid}/retirer/{world['r_lea']}", {}),
             (f"/guichet/foyer/{hid}/payer", {"method": "cash"}),
             (f"/operations/inscription/{world['r_lea']}/deplacer", {"week_id": world["w2"], "transport": "same"}),
@@ -63,7 +65,8 @@ def pages(app, world):  # noqa: F811
 
 
 @pytest.mark.parametrize("role", ["staff", "admin"])
-def test_staff_and_admin_reach_every_page_and_export(app, factory, make_client, login, pages, role, world):  # noqa: F811
+def test_staff_and_admin_reach_every_page_and_export(app, factory, make_client, login, pages, role,
+                                                    world):  # noqa: F811
     user = getattr(factory, role)()
     client = login(make_client(), user.email)
     for url in pages["get"]:

@@ -358,7 +358,8 @@ def _list_children(conditions, week_starts: dict[int, date]) -> dict[int, list[L
             allergies=(child.allergies or "").strip(), diet=(child.diet or "").strip(), pai=bool(child.pai),
             pai_details=(child.pai_details or "").strip(), medical_notes=(child.medical_notes or "").strip(),
             transport_mode=r.transport_mode,
-            circuit_name=r.circuit.name if r.circuit else "", stop_id=r.stop_id, stop_name=r.stop.name if r.stop else "",
+            circuit_name=r.circuit.name if r.circuit else "", stop_id=r.stop_id,
+            stop_name=r.stop.name if r.stop else "",
             pickup_time=r.stop.pickup_time if r.stop else None, dropoff_time=r.stop.dropoff_time if r.stop else None,
             household_id=r.household_id, household_name=r.household.name, contacts=contacts, pickups=pickup_rows,
         )

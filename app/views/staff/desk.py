@@ -4,6 +4,7 @@ the agent in French, and audited by the services."""
 from __future__ import annotations
 
 from flask import abort, flash, g, redirect, request, url_for
+from flask_babel import gettext as _
 from flask_appbuilder import BaseView, expose, has_access
 
 from app.models import ReservationStatus, db
@@ -36,7 +37,7 @@ class StaffDeskView(BaseView):
         text = (request.args.get("q") or "").strip()[:100]
         households = operations.find_households(text) if text else []
         return self.render_template("staff/operations/desk_search.html", q=text, households=households,
-                                    title="Inscription au guichet")
+                                    title=_("Inscription au guichet"))
 
     @expose("/foyer/<int:household_id>")
     @has_access
@@ -58,7 +59,8 @@ class StaffDeskView(BaseView):
         return self.render_template(
             "staff/operations/desk_household.html", household=household, links=links, weeks=weeks,
             child_id=child_id, week_id=week_id, chosen_week=chosen_week, transports=transports, summary=summary,
-            booked=booked, methods=operations.desk_methods(), title=f"Guichet — {household.name}")
+            booked=booked, methods=operations.desk_methods(),
+            title=_("Guichet — %(name)s", name=household.name))
 
     @expose("/foyer/<int:household_id>/ajouter", methods=["POST"])
     @has_access
@@ -67,17 +69,17 @@ class StaffDeskView(BaseView):
         transport = operations.parse_transport_choice(request.form.get("transport"))
         back = url_for(".household", household_id=household_id, child_id=child_id, week_id=week_id)
         if not child_id or not week_id:
-            flash("Choisissez l'enfant et la semaine.", "danger")
+            flash(_("Choisissez l'enfant et la semaine."), "danger")
             return redirect(back)
         if transport is None:
-            flash("Choisissez le transport : un arrêt de bus ou l'accueil sur site.", "danger")
+            flash(_("Choisissez le transport : un arrêt de bus ou l'accueil sur site."), "danger")
             return redirect(back)
         try:
             operations.desk_add_line(household_id, child_id, week_id, transport, actor=g.user)
         except ServiceError as exc:
             _error(exc)
             return redirect(back)
-        flash("Semaine ajoutée au panier de la famille : la place est réservée jusqu'au paiement.", "success")
+        flash(_("Semaine ajoutée au panier de la famille : la place est réservée jusqu'au paiement."), "success")
         return redirect(url_for(".household", household_id=household_id, child_id=child_id))
 
     @expose("/foyer/<int:household_id>/retirer/<int:line_id>", methods=["POST"])
@@ -85,7 +87,7 @@ class StaffDeskView(BaseView):
     def remove(self, household_id: int, line_id: int):
         try:
             operations.desk_remove_line(household_id, line_id, actor=g.user)
-            flash("Semaine retirée du panier.", "success")
+            flash(_("Semaine retirée du panier."), "success")
         except ServiceError as exc:
             _error(exc)
         return redirect(url_for(".household", household_id=household_id))
@@ -95,7 +97,7 @@ class StaffDeskView(BaseView):
     def pay(self, household_id: int):
         method = (request.form.get("method") or "").strip()
         if method not in operations.desk_methods():
-            flash("Choisissez le moyen de paiement.", "danger")
+            flash(_("Choisissez le moyen de paiement."), "danger")
             return redirect(url_for(".household", household_id=household_id))
         try:
             result = operations.desk_pay(household_id, method, actor=g.user)
@@ -103,11 +105,11 @@ class StaffDeskView(BaseView):
             _error(exc)
             return redirect(url_for(".household", household_id=household_id))
         if result.confirmed:
-            flash(f"Paiement enregistré ({operations.desk_methods()[method]}) : les inscriptions sont confirmées.",
-                  "success")
+            flash(_("Paiement enregistré (%(method)s) : les inscriptions sont confirmées.",
+                    method=operations.desk_methods()[method]), "success")
         else:
-            flash("Le paiement n'a pas pu confirmer les inscriptions : les places n'étaient plus libres. "
-                  "Le paiement est signalé pour remboursement.", "warning")
+            flash(_("Le paiement n'a pas pu confirmer les inscriptions : les places n'étaient plus libres. "
+                    "Le paiement est signalé pour remboursement."), "warning")
         return redirect(url_for(".household", household_id=household_id))
 
 
@@ -125,11 +127,11 @@ class StaffReservationView(BaseView):
         except ServiceError:
             abort(404)
         weeks = operations.period_weeks(line.week.period_id)
-        _, transports = operations.transport_choices(line.week_id)
+        transports = operations.transport_choices(line.week_id)[1]
         return self.render_template("staff/operations/reservation.html", line=line, weeks=weeks,
                                     transports=transports, status_fr=STATUS_FR,
                                     confirmed=line.status == ReservationStatus.CONFIRMED,
-                                    title=f"Inscription n° {line.id}")
+                                    title=_("Inscription n° %(id)s", id=line.id))
 
     @expose("/<int:reservation_id>/deplacer", methods=["POST"])
     @has_access
@@ -140,7 +142,7 @@ class StaffReservationView(BaseView):
         if raw_transport and raw_transport != "same":
             transport = operations.parse_transport_choice(raw_transport)
             if transport is None:
-                flash("Transport inconnu : choisissez un arrêt dans la liste ou l'accueil sur site.", "danger")
+                flash(_("Transport inconnu : choisissez un arrêt dans la liste ou l'accueil sur site."), "danger")
                 return redirect(url_for(".show", reservation_id=reservation_id))
         try:
             operations.move_reservation(reservation_id, week_id=week_id, transport=transport, actor=g.user)
@@ -149,7 +151,7 @@ class StaffReservationView(BaseView):
             if exc.code == "not_found":
                 abort(404)
             return redirect(url_for(".show", reservation_id=reservation_id))
-        flash("Inscription modifiée ; la famille est prévenue par courriel.", "success")
+        flash(_("Inscription modifiée ; la famille est prévenue par courriel."), "success")
         return redirect(url_for(".show", reservation_id=reservation_id))
 
     @expose("/<int:reservation_id>/annuler", methods=["POST"])
@@ -164,8 +166,8 @@ class StaffReservationView(BaseView):
             if exc.http_status == 404:
                 abort(404)
             return redirect(url_for(".show", reservation_id=reservation_id))
-        flash("Inscription annulée : la place est libérée" + (" et le remboursement est lancé." if refund else "."),
-              "success")
+        flash(_("Inscription annulée : la place est libérée et le remboursement est lancé.") if refund
+              else _("Inscription annulée : la place est libérée."), "success")
         return redirect(url_for(".show", reservation_id=reservation_id))
 
 

@@ -12,6 +12,7 @@ from datetime import datetime, time, timedelta
 from flask import flash, redirect, request, url_for
 from flask_appbuilder import BaseView, ModelView, expose, has_access
 from flask_appbuilder.models.sqla.interface import SQLAInterface
+from flask_babel import gettext as _
 from markupsafe import Markup
 from sqlalchemy import func, select
 
@@ -88,14 +89,14 @@ class StaffListsView(BaseView):
         sel = self._selection()
         groups, error = self._rosters(sel, onsite=False)
         return self._page("appel", "staff/operations/roster.html", groups=groups, error=error,
-                          title="Feuille de présence")
+                          title=_("Feuille de présence"))
 
     @expose("/appel/imprimer")
     @has_access
     def roster_print(self):
         groups, error = self._rosters(self._selection(), onsite=False)
         return self.render_template("staff/operations/print_roster.html", groups=groups, error=error,
-                                    title="Feuille de présence", printed_at=datetime.now(PARIS))
+                                    title=_("Feuille de présence"), printed_at=datetime.now(PARIS))
 
     @expose("/appel/csv")
     @has_access
@@ -113,14 +114,14 @@ class StaffListsView(BaseView):
         sel = self._selection()
         groups, error = self._rosters(sel, onsite=True)
         return self._page("sur-place", "staff/operations/roster.html", groups=groups, error=error,
-                          title="Accueil sur site")
+                          title=_("Accueil sur site"))
 
     @expose("/sur-place/imprimer")
     @has_access
     def onsite_print(self):
         groups, error = self._rosters(self._selection(), onsite=True)
         return self.render_template("staff/operations/print_roster.html", groups=groups, error=error,
-                                    title="Accueil sur site", printed_at=datetime.now(PARIS))
+                                    title=_("Accueil sur site"), printed_at=datetime.now(PARIS))
 
     @expose("/sur-place/csv")
     @has_access
@@ -137,7 +138,7 @@ class StaffListsView(BaseView):
     def bus(self):
         sel = self._selection()
         groups, error = self._bus_lists(sel)
-        return self._page("bus", "staff/operations/bus.html", groups=groups, error=error, title="Listes de bus")
+        return self._page("bus", "staff/operations/bus.html", groups=groups, error=error, title=_("Listes de bus"))
 
     @expose("/bus/imprimer")
     @has_access
@@ -145,7 +146,7 @@ class StaffListsView(BaseView):
         sel = self._selection()
         groups, error = self._bus_lists(sel)
         return self.render_template("staff/operations/print_bus.html", groups=groups, error=error,
-                                    title="Liste de bus", per_stop=sel["par_arret"], printed_at=datetime.now(PARIS))
+                                    title=_("Liste de bus"), per_stop=sel["par_arret"], printed_at=datetime.now(PARIS))
 
     @expose("/bus/csv")
     @has_access
@@ -203,7 +204,7 @@ class StaffDashboardView(BaseView):
         return self.render_template("staff/operations/dashboard.html", choices=choices, period_id=period_id,
                                     establishment_id=establishment_id, occupancy=occupancy, error=error,
                                     takings=takings, totals=totals, methods=csv_export.PAYMENT_METHODS_FR,
-                                    title="Tableau de bord")
+                                    title=_("Tableau de bord"))
 
     @expose("/occupation/csv")
     @has_access
@@ -293,7 +294,7 @@ class StaffAuditView(BaseView):
                 if v and k not in ("page",)}
         return self.render_template("staff/operations/audit.html", f=f, entries=entries, total=total, page=page,
                                     pages=pages, entities=entities, args=args, page_sizes=PAGE_SIZES,
-                                    title="Journal des modifications")
+                                    title=_("Journal des modifications"))
 
 
 def _like(text: str) -> str:
