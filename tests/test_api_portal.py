@@ -258,6 +258,9 @@ def test_unknown_week_is_404_and_bad_url_ids_are_404(app, factory, api):
     assert _post_line(client, headers, family.child_ids[0], 999999).status_code == 404
     assert client.get(f"{API}/children/abc/offers", headers=headers).status_code == 404
     assert client.delete(f"{API}/basket/lines/abc", headers=headers).status_code == 404
+    huge = 10**25  # larger than any database integer: still a plain 404
+    assert client.get(f"{API}/children/{huge}/offers", headers=headers).status_code == 404
+    assert client.delete(f"{API}/basket/lines/{huge}", headers=headers).status_code == 404
 
 
 # --- OpenAPI -------------------------------------------------------------------------------

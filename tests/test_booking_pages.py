@@ -60,6 +60,10 @@ def test_another_household_child_or_period_is_404(app, factory, login):
     assert client.post(f"/famille/inscrire/{stranger.child_ids[0]}/periode/{catalog.period_id}",
                        data={"week": catalog.week_ids[0], f"transport-{catalog.week_ids[0]}": "onsite"}).status_code == 404
     assert client.get(f"/famille/inscrire/{family.child_ids[0]}/periode/999999").status_code == 404
+    huge = 10**25
+    assert client.get(f"/famille/inscrire/{huge}").status_code == 404
+    assert client.post(f"/famille/panier/retirer/{huge}").status_code == 404
+    assert client.post(f"/famille/inscriptions/{huge}/arret", data={"transport": "stop-1"}).status_code == 404
     from app.models import Reservation
 
     assert count_rows(app, Reservation) == 0

@@ -62,7 +62,7 @@ def _as_id(value: Any) -> int | None:
     if isinstance(value, bool):
         return None
     if isinstance(value, int):
-        return value if value > 0 else None
+        return value if 0 < value < 2**31 else None
     if isinstance(value, str) and value.strip().isdigit():
         number = int(value.strip())
         return number if 0 < number < 2**31 else None

@@ -200,6 +200,8 @@ def load_person(household_id: int, child_id: int, *, for_update: bool = False
                 ) -> tuple[Household, HouseholdChild, Child]:
     """The household, the child's link to it and the child, in one query; NotFound when the child is
     not linked to this household (whatever its other households)."""
+    if isinstance(child_id, bool) or not isinstance(child_id, int) or not 0 < child_id < 2**31:
+        raise NotFound(_("Cet enfant n'est pas rattaché à votre dossier."), code="not_found")
     query = (select(Household, HouseholdChild, Child)
              .join(HouseholdChild, HouseholdChild.household_id == Household.id)
              .join(Child, Child.id == HouseholdChild.child_id)
