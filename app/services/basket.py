@@ -556,11 +556,15 @@ def change_stop(household_id: int, reservation_id: int, transport: dict, *, acto
 
 
 def _change_stop(household_id, reservation_id, mode, stop_id, actor, by_staff, now) -> Reservation:
-    week_id = db.session.execute(
-        select(Reservation.week_id).where(Reservation.id == reservation_id, Reservation.household_id == household_id)
-    ).scalar_one_or_none()
-    if week_id is None:
+    row = db.session.execute(
+        select(Reservation.week_id, Reservation.basket_id, Reservation.status)
+        .where(Reservation.id == reservation_id, Reservation.household_id == household_id)
+    ).first()
+    if row is None:
         raise NotFound(_("Cette inscription est introuvable."), code="not_found")
+    week_id, basket_id, status = row
+    if status == ReservationStatus.HELD:
+        _lock_basket(basket_id)  # same order as add_line and checkout: basket, then week
     week = lock_weeks([week_id])[week_id]
     line = db.session.execute(
         select(Reservation).where(Reservation.id == reservation_id).execution_options(populate_existing=True)
