@@ -443,3 +443,48 @@ def test_the_sweeper_sends_the_digest(app, factory, monkeypatch):
         maintenance.sweep()
         maintenance.sweep()
     assert len(mails(app, "staff_digest")) == 1
+
+
+def test_a_child_added_by_mistake_can_be_removed_until_confirmed(app, factory, login):
+    from pathlib import Path
+
+    from app.models import Child, Document, db
+
+    family = factory.household(status="draft", children=[("Léa", 8), ("Erreur", 4)])
+    fill_household(app, family.id)
+    mistaken = family.child_ids[1]
+    with app.app_context():
+        key = db.session.query(Document.storage_key).filter_by(child_id=mistaken).scalar()
+        db.session.remove()
+    stored = [p for p in Path(app.config["UPLOAD_DIR"]).rglob(key)]
+    assert len(stored) == 1
+    client = login(app.test_client(), family.email)
+    page = client.post(f"/famille/dossier/enfants/{mistaken}/retirer", follow_redirects=True).get_data(as_text=True)
+    assert "Enfant retiré" in page and "Erreur" not in page
+    with app.app_context():
+        assert db.session.get(Child, mistaken) is None
+        assert db.session.query(Document).filter_by(child_id=mistaken).count() == 0
+        db.session.remove()
+    assert not stored[0].exists()
+    assert "child.removed" in audit_actions(app, family.id)
+    # A confirmed child stays.
+    validated = factory.household(status="validated")
+    other = login(app.test_client(), validated.email)
+    page = other.post(f"/famille/dossier/enfants/{validated.child_ids[0]}/retirer",
+                      follow_redirects=True).get_data(as_text=True)
+    assert "contactez-le pour le retirer" in page
+    with app.app_context():
+        assert db.session.get(Child, validated.child_ids[0]) is not None
+        db.session.remove()
+
+
+def test_validation_audits_the_accepted_documents(app, factory):
+    from app.models import AuditLog, db
+    from app.services import dossier
+
+    family = _submitted(app, factory)
+    with app.app_context():
+        dossier.validate(family.id, _user(app, factory.staff().id), "700")
+        entry = db.session.query(AuditLog).filter_by(action="document.accepted").one()
+        assert len(json.loads(entry.after)["document_ids"]) == 3
+        db.session.remove()

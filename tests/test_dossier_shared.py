@@ -7,7 +7,7 @@ import io
 
 import pytest
 
-from tests.dossier_helpers import PDF, audit_actions, fill_household
+from tests.dossier_helpers import PDF, audit_actions, fill_household, mails
 
 ADD = "/famille/dossier/enfants/ajouter"
 
@@ -108,6 +108,8 @@ def test_staff_confirm_with_the_custody_judgement_then_both_see_the_health_sheet
     with app.app_context():
         assert db.session.get(HouseholdChild, link_id).status == "validated"
         db.session.remove()
+    [(kind, to, subject, body, status)] = mails(app, "dossier_child_link")
+    assert to == father.email and "confirmé" in subject and "fiche sanitaire" in body
 
     child_id = mother.child_ids[0]
     health = client.get(f"/famille/dossier/enfants/{child_id}/sante").get_data(as_text=True)
@@ -182,6 +184,29 @@ def test_staff_refuse_a_shared_link(app, mother, father, factory, login):
     assert "Rattachement refusé" in home
     assert client.get(f"/famille/dossier/enfants/{mother.child_ids[0]}/sante").status_code == 404
     assert "child_link.refused" in audit_actions(app, father.id)
+    [(kind, to, subject, body, status)] = mails(app, "dossier_child_link")
+    assert to == father.email and "refusé" in subject and "Pas de lien de filiation" in body
+    # Removing the refused link leaves the child with its other household.
+    client.post(f"/famille/dossier/enfants/{mother.child_ids[0]}/retirer")
+    from app.models import Child
+
+    with app.app_context():
+        assert [link.household_id for link in db.session.get(Child, mother.child_ids[0]).household_links] \
+            == [mother.id]
+        db.session.remove()
+
+
+def test_a_pending_shared_link_can_be_withdrawn_without_touching_the_child(app, mother, father, login):
+    from app.models import Child, db
+
+    client = login(app.test_client(), father.email)
+    _add_lea(client, mother)
+    assert "Retirer Léa du dossier" in client.get("/famille/dossier/").get_data(as_text=True)
+    client.post(f"/famille/dossier/enfants/{mother.child_ids[0]}/retirer")
+    with app.app_context():
+        child = db.session.get(Child, mother.child_ids[0])
+        assert child is not None and [link.household_id for link in child.household_links] == [mother.id]
+        db.session.remove()
 
 
 def test_validating_the_file_keeps_the_shared_link_pending(app, mother, father, factory, login):

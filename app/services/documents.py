@@ -122,6 +122,11 @@ def _write(storage_key: str, data: bytes) -> Path:
     return path
 
 
+def remove_stored_file(storage_key: str) -> None:
+    """Delete a stored file after its row is gone (a missing file is not an error)."""
+    _remove(storage_key)
+
+
 def _remove(storage_key: str) -> None:
     try:
         _path_for(storage_key).unlink(missing_ok=True)

@@ -455,6 +455,34 @@ def add_child(household: Household, data: Mapping[str, Any], actor=None) -> Adde
     return AddedChild(link, False)
 
 
+def remove_child(household: Household, child_id: int, actor=None) -> None:
+    """Take back a child added by mistake, as long as staff have not confirmed it (a confirmed child
+    may have reservations: staff handle that). The child record goes too unless another household
+    has it; this household's documents about the child go with it."""
+    link = child_link(household.id, child_id)
+    if link.status == LinkStatus.VALIDATED:
+        raise Conflict(_("Cet enfant est confirmé par le Pôle Jeunesse : contactez-le pour le retirer de votre "
+                         "dossier."), code="link_validated")
+    child = link.child
+    removed_files = []
+    for document in [d for d in household.documents if d.child_id == child.id]:
+        removed_files.append(document.storage_key)
+        household.documents.remove(document)
+    audit.record("child.removed", "household_child", link.id, actor=actor, household_id=household.id,
+                 before={"child_id": child.id, "first_name": child.first_name, "last_name": child.last_name,
+                         "status": link.status, "shared_request": link.shared_request,
+                         "documents": len(removed_files)})
+    household.child_links.remove(link)
+    db.session.flush()
+    if not child.household_links:
+        db.session.delete(child)
+    db.session.commit()
+    from .documents import remove_stored_file
+
+    for key in removed_files:
+        remove_stored_file(key)
+
+
 def visible_link(household: Household, child_id: int) -> HouseholdChild:
     """The link of a child this household may see and edit the details of."""
     link = child_link(household.id, child_id)
@@ -623,9 +651,14 @@ def _validate_locked(household: Household, staff, quotient: int | None) -> None:
             audit.record("child_link.validated", "household_child", link.id, actor=staff,
                          household_id=household.id, before={"status": LinkStatus.PENDING},
                          after={"status": LinkStatus.VALIDATED, "child_id": link.child_id})
-    for kind_documents in _latest_documents(household).values():
-        if kind_documents.status == "pending":
-            kind_documents.status = "accepted"
+    accepted = []
+    for document in _latest_documents(household).values():
+        if document.status == "pending":
+            document.status = "accepted"
+            accepted.append(document.id)
+    if accepted:
+        audit.record("document.accepted", "household", household.id, actor=staff, household_id=household.id,
+                     after={"document_ids": accepted})
     _mail(household, "dossier_validated", _("Votre dossier famille est validé : vous pouvez réserver"),
           "dossier_validated", booking_url=public_url("/famille/inscrire"))
 
@@ -759,6 +792,9 @@ def confirm_shared_link(link_id: int, staff) -> HouseholdChild:
     audit.record("child_link.validated", "household_child", link.id, actor=staff, household_id=link.household_id,
                  before={"status": LinkStatus.PENDING},
                  after={"status": LinkStatus.VALIDATED, "child_id": link.child_id, "shared_request": True})
+    _mail(link.household, "dossier_child_link", _("Rattachement de %(child)s à votre dossier confirmé",
+                                                   child=link.child.first_name),
+          "dossier_child_link", child=link.child, confirmed=True, note=None)
     db.session.commit()
     return link
 
@@ -769,6 +805,9 @@ def refuse_shared_link(link_id: int, staff, note: str | None = None) -> Househol
     audit.record("child_link.refused", "household_child", link.id, actor=staff, household_id=link.household_id,
                  before={"status": LinkStatus.PENDING},
                  after={"status": LinkStatus.REFUSED, "child_id": link.child_id, "note": (note or "").strip() or None})
+    _mail(link.household, "dossier_child_link", _("Rattachement de %(child)s à votre dossier refusé",
+                                                   child=link.child.first_name),
+          "dossier_child_link", child=link.child, confirmed=False, note=(note or "").strip() or None)
     db.session.commit()
     return link
 

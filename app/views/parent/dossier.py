@@ -208,6 +208,20 @@ class ParentDossierView(BaseView):
                           levels=dossier.SCHOOL_LEVELS, pickup_values=pickup_values, pickup_errors=pickup_errors,
                           link_labels=dossier.LINK_LABELS)
 
+    @expose("/enfants/<int:child_id>/retirer", methods=["POST"])
+    @has_access
+    def child_remove(self, child_id):
+        household = _household()
+        try:
+            dossier.remove_child(household, child_id, actor=g.user)
+        except NotFound as exc:
+            return self._error_page(exc)
+        except ServiceError as exc:
+            flash(exc.message, "danger")
+        else:
+            flash(_("Enfant retiré de votre dossier."), "success")
+        return redirect("/famille/dossier/")
+
     @expose("/enfants/<int:child_id>/sante", methods=["GET", "POST"])
     @has_access
     def child_health(self, child_id):
