@@ -65,7 +65,9 @@ def test_receipts_and_return_pages_are_scoped_to_the_household(app, factory, cli
     b = make_basket(app, factory)
     login(client, b.household.email)
     url = client.post("/famille/paiement/commencer").headers["Location"]
+    assert client.get(f"/famille/recu/{b.basket_id}").status_code == 404  # not paid yet: no receipt
     client.post(url, data={"action": "pay"})
+    assert client.get(f"/famille/recu/{b.basket_id}").status_code == 200
     intruder = factory.household()
     other = make_client()
     login(other, intruder.email)

@@ -282,8 +282,9 @@ def start_checkout(household_id: int, *, actor=None, now: datetime | None = None
         payment = _pending_payment(basket)
         if payment is not None:
             if payment.provider_ref and payment.checkout_url:
+                result = CheckoutResult(basket.id, payment.amount_cents, payment.checkout_url, payment.id)
                 db.session.rollback()
-                return CheckoutResult(basket.id, payment.amount_cents, payment.checkout_url, payment.id)
+                return result
             db.session.rollback()
             # The page of this attempt was never confirmed to us (network error): ask again with
             # the same idempotency key, which finds the same page if it was created.
@@ -312,12 +313,13 @@ def start_checkout(household_id: int, *, actor=None, now: datetime | None = None
         db.session.flush()
         audit.record("payment.created", "payment", payment.id, actor=actor, household_id=basket.household_id,
                      after=_payment_snapshot(payment))
-        result = _fulfil_locked(basket, payment, source="free", actor=actor, now=now)
+        outcome, refund_ids = _fulfil_locked(basket, payment, source="free", actor=actor, now=now)
+        result = CheckoutResult(basket.id, 0, None, payment.id,
+                                status="confirmed" if outcome in (FulfilOutcome.CONFIRMED,
+                                                                  FulfilOutcome.LATE_CONFIRMED) else outcome)
         _commit()
-        _send_refunds(result[1])
-        return CheckoutResult(basket.id, 0, None, payment.id,
-                              status="confirmed" if result[0] in (FulfilOutcome.CONFIRMED,
-                                                                  FulfilOutcome.LATE_CONFIRMED) else result[0])
+        _send_refunds(refund_ids)
+        return result
     provider = get_provider()
     payment = Payment(basket_id=basket.id, household_id=basket.household_id, provider=provider.name,
                       method="card", attempt=attempt, amount_cents=total, currency="EUR",
@@ -357,18 +359,16 @@ def _open_provider_page(payment_id: int) -> CheckoutResult:
                          before=before, after=_payment_snapshot(payment))
             _commit()
         raise
-    basket = _lock(Basket, request.basket_id)
+    _lock(Basket, request.basket_id)
     payment = _lock(Payment, payment_id)
     if payment.provider_ref is None:
         payment.provider_ref = session.ref
         payment.checkout_url = session.url
         audit.record("payment.checkout_opened", "payment", payment.id, household_id=payment.household_id,
                      after={"provider_ref": session.ref, "checkout_expires_at": payment.checkout_expires_at})
-        _commit()
-    else:
-        db.session.rollback()
-    payment = db.session.get(Payment, payment_id)
-    return CheckoutResult(request.basket_id, payment.amount_cents, payment.checkout_url, payment.id)
+    result = CheckoutResult(request.basket_id, payment.amount_cents, payment.checkout_url, payment.id)
+    _commit()
+    return result
 
 
 # --- fulfilment ---------------------------------------------------------------------------------
@@ -1031,8 +1031,7 @@ def sandbox_complete(token: str, outcome: str) -> Payment:
 
 def receipt(household_id: int, basket_id: int) -> Basket:
     basket = db.session.get(Basket, basket_id)
-    if basket is None or basket.household_id != household_id or not any(
-            p.status in PAID_STATES for p in basket.payments):
+    if basket is None or basket.household_id != household_id or basket.status != BasketStatus.PAID:
         raise NotFound(_("Reçu introuvable."), code="receipt_not_found")
     return basket
 
