@@ -138,3 +138,11 @@ def test_a_parent_without_household_gets_404(app, factory, login):
     assert client.get("/famille/").status_code == 404
     assert client.get("/famille/dossier/").status_code == 404
     assert client.post("/famille/dossier/envoyer").status_code == 404
+
+
+def test_no_household_page_is_french(app, factory, login):
+    lonely = factory.user()
+    client = login(app.test_client(), lonely.email)
+    response = client.get("/famille/dossier/foyer")
+    assert response.status_code == 404
+    assert "Aucun dossier famille n'est associé à ce compte" in response.get_data(as_text=True).replace("&#39;", "'")

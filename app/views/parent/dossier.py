@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 from datetime import date
 
-from flask import abort, current_app, flash, g, redirect, request, send_file
+from flask import abort, current_app, flash, g, make_response, redirect, render_template, request, send_file
 from flask_appbuilder import BaseView, expose, has_access
 from flask_babel import gettext as _
 from werkzeug.exceptions import RequestEntityTooLarge
@@ -28,8 +28,8 @@ DOCUMENTS_URL = "/famille/dossier/pieces"
 def _household():
     try:
         return require_household(g.user)
-    except NotFound:
-        abort(404)
+    except NotFound as exc:
+        abort(make_response(render_template("parent/dossier/error.html", message=exc.message), 404))
 
 
 def _form_values() -> dict:

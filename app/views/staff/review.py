@@ -14,6 +14,20 @@ from app.services.errors import NotFound, ServiceError
 
 CATEGORY = "Familles"
 QUEUE_URL = "/revue-dossiers/"
+ACTION_LABELS = {
+    "account.confirmed": "Compte activé", "household.created": "Dossier créé",
+    "household.updated": "Foyer modifié", "household.submitted": "Dossier envoyé",
+    "household.back_to_review": "Dossier validé modifié : renvoyé en vérification",
+    "household.validated": "Dossier validé", "household.incomplete": "Dossier marqué incomplet",
+    "guardian.added": "Responsable ajouté", "guardian.updated": "Responsable modifié",
+    "guardian.removed": "Responsable retiré", "child.added": "Enfant ajouté", "child.updated": "Enfant modifié",
+    "child.removed": "Enfant retiré", "child.shared_request": "Enfant déjà connu d'un autre foyer : rattachement demandé",
+    "child.health_updated": "Fiche sanitaire modifiée", "child_link.validated": "Rattachement confirmé",
+    "child_link.refused": "Rattachement refusé", "pickup.added": "Personne autorisée ajoutée",
+    "pickup.removed": "Personne autorisée retirée", "document.uploaded": "Pièce envoyée",
+    "document.deleted": "Pièce supprimée", "document.refused": "Pièce refusée",
+    "document.accepted": "Pièces acceptées",
+}
 
 
 def _review_url(household_id: int) -> str:
@@ -61,7 +75,7 @@ class DossierReviewView(BaseView):
             status_label=dossier.status_label(household), link_labels=dossier.LINK_LABELS,
             kind_labels=documents.KIND_LABELS, history=history, errors=errors or {}, values=values or {},
             health_changed=dossier.health_changed_since_validation(household), waited=waited,
-            threshold=dossier.DIGEST_THRESHOLD_HOURS)
+            threshold=dossier.DIGEST_THRESHOLD_HOURS, action_labels=ACTION_LABELS)
 
     @expose("/dossier/<int:household_id>/valider", methods=["POST"])
     @has_access
