@@ -15,6 +15,7 @@ from __future__ import annotations
 import logging
 
 from flask import abort, flash, g, redirect, request
+from flask_babel import gettext as _
 from flask_appbuilder import BaseView, expose, has_access
 
 from app.services import basket as basket_service
@@ -31,7 +32,7 @@ BASKET_URL = "/famille/panier/"
 def _household():
     household = household_for_user(g.user)
     if household is None:
-        flash(NO_HOUSEHOLD, "warning")
+        flash(_(NO_HOUSEHOLD), "warning")
     return household
 
 
@@ -53,7 +54,7 @@ class ParentPaymentView(BaseView):
             flash(exc.message, "danger")
             return redirect(BASKET_URL)
         if result.payment_url is None:
-            flash("Vos inscriptions sont confirmées : le total de votre panier était de 0 €.", "success")
+            flash(_("Vos inscriptions sont confirmées : le total de votre panier était de 0 €."), "success")
             return redirect(f"/famille/recu/{result.basket_id}")
         return redirect(result.payment_url, code=303)
 
@@ -99,10 +100,10 @@ class ParentPaymentView(BaseView):
             flash(exc.message, "danger")
             return redirect("/famille/paiement/annule")
         if result == "paid":
-            flash("Votre paiement avait déjà abouti : vos inscriptions sont confirmées.", "success")
+            flash(_("Votre paiement avait déjà abouti : vos inscriptions sont confirmées."), "success")
             return redirect("/famille/recus")
-        flash("La page de paiement est fermée : vous pouvez modifier votre panier. "
-              "Vos places restent réservées jusqu'à l'heure indiquée.", "info")
+        flash(_("La page de paiement est fermée : vous pouvez modifier votre panier. "
+                "Vos places restent réservées jusqu'à l'heure indiquée."), "info")
         return redirect(BASKET_URL)
 
     @expose("/recus", methods=["GET"])

@@ -8,6 +8,7 @@ from __future__ import annotations
 import re
 
 from flask import abort, flash, g, redirect, request, url_for
+from flask_babel import gettext as _
 from flask_appbuilder import BaseView, ModelView, expose, has_access
 from flask_appbuilder.models.sqla.interface import SQLAInterface
 
@@ -74,7 +75,7 @@ class StaffPaymentsView(BaseView):
     def refund(self, payment_id: int):
         amount = parse_euros(request.form.get("amount"))
         if amount is None or amount <= 0:
-            flash("Montant invalide : indiquez un montant en euros, par exemple 12,50.", "danger")
+            flash(_("Montant invalide : indiquez un montant en euros, par exemple 12,50."), "danger")
             return redirect(url_for(".show", payment_id=payment_id))
         try:
             row = payments.refund(payment_id, amount, request.form.get("reason") or "", actor=g.user)
@@ -84,10 +85,10 @@ class StaffPaymentsView(BaseView):
                 abort(404)
             return redirect(url_for(".show", payment_id=payment_id))
         if row.status == "succeeded":
-            flash(f"Remboursement de {euros(amount)} effectué.", "success")
+            flash(_("Remboursement de %(amount)s effectué.", amount=euros(amount)), "success")
         else:
-            flash(f"Remboursement de {euros(amount)} enregistré : le service de paiement ne répond pas, "
-                  "il sera relancé automatiquement.", "warning")
+            flash(_("Remboursement de %(amount)s enregistré : le service de paiement ne répond pas, "
+                    "il sera relancé automatiquement.", amount=euros(amount)), "warning")
         return redirect(url_for(".show", payment_id=payment_id))
 
     @expose("/<int:payment_id>/inscription/<int:reservation_id>/annuler", methods=["POST"])
@@ -106,8 +107,8 @@ class StaffPaymentsView(BaseView):
             if exc.http_status == 404:
                 abort(404)
             return redirect(url_for(".show", payment_id=payment_id))
-        flash("Inscription annulée : la place est libérée" + (" et la semaine remboursée." if refund else "."),
-              "success")
+        flash(_("Inscription annulée : la place est libérée et la semaine remboursée.") if refund
+              else _("Inscription annulée : la place est libérée."), "success")
         return redirect(url_for(".show", payment_id=payment_id))
 
     @expose("/<int:payment_id>/traite", methods=["POST"])
@@ -120,7 +121,7 @@ class StaffPaymentsView(BaseView):
             if exc.http_status == 404:
                 abort(404)
             return redirect(url_for(".show", payment_id=payment_id))
-        flash("Signalement marqué comme traité.", "success")
+        flash(_("Signalement marqué comme traité."), "success")
         return redirect(url_for(".show", payment_id=payment_id))
 
 
