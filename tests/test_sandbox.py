@@ -120,22 +120,3 @@ def test_production_refuses_the_sandbox(app, factory, client, monkeypatch):
     assert client.get(f"/payments/sandbox/{token}").status_code == 404
     assert client.post(f"/payments/sandbox/{token}", data={"action": "pay"}).status_code == 404
     assert state(app, b.basket_id).status == "checkout"
-
-
-def test_sandbox_page_is_csrf_protected(app, factory, tmp_path_factory):
-    from tests.conftest import build_app
-
-    csrf_app = build_app(f"sqlite:///{tmp_path_factory.mktemp('csrf') / 'db.sqlite'}", tmp_path_factory,
-                         WTF_CSRF_ENABLED=True)
-    from tests.factories import Factory
-
-    b = make_basket(csrf_app, Factory(csrf_app))
-    from app.services.payments import service
-
-    with csrf_app.app_context():
-        result = service.start_checkout(b.household.id)
-    client = csrf_app.test_client()
-    page = client.get(result.payment_url).get_data(as_text=True)
-    assert 'name="csrf_token"' in page
-    assert client.post(result.payment_url, data={"action": "pay"}).status_code == 400
-    assert state(csrf_app, b.basket_id).status == "checkout"

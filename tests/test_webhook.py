@@ -211,12 +211,21 @@ def test_webhook_refused_when_stripe_is_not_configured(app, client):
     assert client.post(URL, data=payload.encode(), headers=sign(payload)).status_code == 400
 
 
-def test_webhook_is_csrf_exempt(tmp_path_factory, monkeypatch):
+def test_csrf_protects_the_sandbox_page_but_not_the_webhook(tmp_path_factory, monkeypatch):
+    """With CSRF on (production settings): the sandbox's buttons need the token, Stripe's webhook
+    (no browser, signed instead) does not."""
     from tests.conftest import build_app
     from tests.factories import Factory
 
-    csrf_app = build_app(f"sqlite:///{tmp_path_factory.mktemp('csrfwh') / 'db.sqlite'}", tmp_path_factory,
+    csrf_app = build_app(f"sqlite:///{tmp_path_factory.mktemp('csrf') / 'db.sqlite'}", tmp_path_factory,
                          WTF_CSRF_ENABLED=True)
+    sandbox = make_basket(csrf_app, Factory(csrf_app))
+    result = call(csrf_app, service.start_checkout, sandbox.household.id)
+    browser = csrf_app.test_client()
+    assert 'name="csrf_token"' in browser.get(result.payment_url).get_data(as_text=True)
+    assert browser.post(result.payment_url, data={"action": "pay"}).status_code == 400
+    assert state(csrf_app, sandbox.basket_id).status == "checkout"
+
     fake = use_stripe(csrf_app, monkeypatch)
     b = make_basket(csrf_app, Factory(csrf_app))
     call(csrf_app, service.start_checkout, b.household.id)
