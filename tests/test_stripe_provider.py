@@ -262,3 +262,21 @@ def test_expired_basket_refuses_checkout_without_calling_stripe(app, factory, fa
     with pytest.raises(Conflict):
         call(app, service.start_checkout, b.household.id)
     assert fake.requests == []
+
+
+def test_expiry_waits_while_stripe_refuses_to_expire_an_open_session(app, factory, fake):
+    """A payment in progress on the page: Stripe will not expire it; nothing is released yet."""
+    b = make_basket(app, factory)
+    call(app, service.start_checkout, b.household.id)
+    session_id = state(app, b.basket_id).payments[0].provider_ref
+    lapse(app, b.basket_id)
+    fake.refuse_expire.add(session_id)
+    from app.services import basket as basket_service
+
+    with pytest.raises(ProviderUnavailable):
+        call(app, basket_service.expire_basket, b.basket_id)
+    assert state(app, b.basket_id).status == "checkout"
+    fake.refuse_expire.clear()
+    fake.pay(session_id)  # the payment in progress went through
+    assert call(app, basket_service.expire_basket, b.basket_id) is False
+    assert state(app, b.basket_id).status == "paid"
