@@ -15,6 +15,8 @@ from datetime import datetime
 
 from flask import abort, flash, g, redirect, request
 from flask_appbuilder import BaseView, expose, has_access
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext
 
 from app.models import TransportMode
 from app.services import basket as basket_service
@@ -22,14 +24,14 @@ from app.services import eligibility
 from app.services.errors import NotFound, ServiceError
 from app.services.households import household_for_user
 
-NO_HOUSEHOLD = "Aucun dossier famille n'est associé à ce compte : complétez d'abord votre dossier."
-TRANSPORT_REQUIRED = "Choisissez le bus (circuit et arrêt) ou l'accueil sur site pour cette semaine."
+NO_HOUSEHOLD = lazy_gettext("Aucun dossier famille n'est associé à ce compte : complétez d'abord votre dossier.")
+TRANSPORT_REQUIRED = lazy_gettext("Choisissez le bus (circuit et arrêt) ou l'accueil sur site pour cette semaine.")
 
 
 def _household_or_redirect():
     household = household_for_user(g.user)
     if household is None:
-        flash(NO_HOUSEHOLD, "warning")
+        flash(str(NO_HOUSEHOLD), "warning")
     return household
 
 
@@ -102,10 +104,10 @@ class ParentBookingView(BaseView):
                     chosen.add(int(raw))
             transports = {week_id: request.form.get(f"transport-{week_id}", "") for week_id in offered}
             if not chosen:
-                form_error = "Cochez au moins une semaine."
+                form_error = _("Cochez au moins une semaine.")
             for week_id in sorted(chosen):
                 if _transport_from_form(transports.get(week_id)) is None:
-                    errors[week_id] = TRANSPORT_REQUIRED
+                    errors[week_id] = str(TRANSPORT_REQUIRED)
             if not form_error and not errors:
                 added = []
                 for week_id in sorted(chosen):
@@ -120,8 +122,9 @@ class ParentBookingView(BaseView):
                     until = summary.get("expires_at_dt")
                     from app.views.filters import datetime_fr
 
-                    flash(f"{len(added)} semaine(s) ajoutée(s) à votre panier. Les places sont réservées "
-                          f"jusqu'au {datetime_fr(until)} : validez et payez votre panier avant.", "success")
+                    flash(_("%(count)s semaine(s) ajoutée(s) à votre panier. Les places sont réservées jusqu'au "
+                            "%(until)s : validez et payez votre panier avant.",
+                            count=len(added), until=datetime_fr(until)), "success")
                 if not errors:
                     return redirect(f"/famille/inscrire/?ajoute={child_id}")
                 chosen -= set(added)
@@ -157,7 +160,7 @@ class ParentBasketView(BaseView):
             return redirect("/famille/")
         try:
             basket_service.remove_line(household.id, line_id, actor=g.user)
-            flash("La semaine a été retirée de votre panier : sa place est libérée.", "success")
+            flash(_("La semaine a été retirée de votre panier : sa place est libérée."), "success")
         except NotFound:
             abort(404)
         except ServiceError as exc:
@@ -198,14 +201,14 @@ class ParentReservationsView(BaseView):
             return redirect("/famille/")
         transport = _transport_from_form(request.form.get("transport"))
         if transport is None or transport["mode"] != TransportMode.BUS:
-            return self._render(household.id, {line_id: "Choisissez un arrêt dans la liste."}, 400)
+            return self._render(household.id, {line_id: _("Choisissez un arrêt dans la liste.")}, 400)
         try:
             basket_service.change_stop(household.id, line_id, transport, actor=g.user)
         except NotFound:
             abort(404)
         except ServiceError as exc:
             return self._render(household.id, {line_id: exc.message}, 409 if exc.http_status == 409 else 400)
-        flash("L'arrêt de bus a été modifié.", "success")
+        flash(_("L'arrêt de bus a été modifié."), "success")
         return redirect("/famille/inscriptions/")
 
 
