@@ -3,10 +3,12 @@ label, every text is readable (checked by `shots` on each page), and a refused v
 right under its own field, tied to it for screen readers (aria-describedby, aria-invalid)."""
 from __future__ import annotations
 
+import pytest
 from playwright.sync_api import expect
 
 from tests import dossier_helpers, factories
 from tests.e2e import helpers
+from tests.e2e.conftest import assert_accessible, assert_no_horizontal_overflow
 
 
 def assert_error_under(page, field_id: str, text: str) -> None:
@@ -114,3 +116,14 @@ def test_parent_pages_fit_a_phone(live_server_factory, new_page, shots):
     page.goto(f"{server.url}/famille/dossier/enfants/999999")
     expect(page.locator("main")).to_contain_text("Retour à mon dossier")
     shots(page, "enfant introuvable")
+
+    # The checks above can fail: an unlabelled field and pale text on this very page are caught.
+    page.evaluate("""() => { const main = document.querySelector('main');
+        main.insertAdjacentHTML('beforeend', '<input id="sans-label" name="x"><p style="color:#aaa">Pâle</p>'); }""")
+    with pytest.raises(AssertionError) as caught:
+        assert_accessible(page, "contre-épreuve")
+    assert "field without a label: x" in str(caught.value) and 'contrast' in str(caught.value)
+    page.evaluate("document.querySelector('main').insertAdjacentHTML('beforeend', "
+                  "'<div style=\"width:600px\">trop large</div>')")
+    with pytest.raises(AssertionError, match="layout breaks at phone width"):
+        assert_no_horizontal_overflow(page, "contre-épreuve")
