@@ -70,19 +70,30 @@ def _get(obj, key, default=None):
 
 
 def _int_or_none(value) -> int | None:
-    try:
-        return int(value)
-    except (TypeError, ValueError):
+    """Integers for our own columns (ids, cents): anything else, or out of range, is None."""
+    if isinstance(value, bool):
         return None
+    if isinstance(value, str) and value.strip().isdigit():
+        value = int(value.strip())
+    if isinstance(value, int) and 0 <= value < 2**31:
+        return value
+    return None
+
+
+def _clean_str(value, max_length: int = 255) -> str | None:
+    """A provider id we will store or look up: a short printable string, else None."""
+    if not isinstance(value, str) or not value or len(value) > max_length or not value.isprintable():
+        return None
+    return value
 
 
 def _id_of(value) -> str | None:
     """An expandable field: either an id string or an expanded object."""
-    if value is None:
-        return None
-    if isinstance(value, str):
-        return value
-    return _get(value, "id")
+    if isinstance(value, dict):
+        value = value.get("id")
+    elif value is not None and not isinstance(value, str):
+        value = _get(value, "id")
+    return _clean_str(value)
 
 
 class StripeProvider(PaymentProvider):
@@ -216,6 +227,9 @@ class StripeProvider(PaymentProvider):
 
     # --- notifications -----------------------------------------------------------------------
     def verify_and_parse_notification(self, raw_body: bytes, headers: Mapping[str, str]) -> Notification:
+        """Verify the signature on the raw bytes, then read the event defensively: Stripe signs what
+        it sends, but shapes change with API versions; anything unexpected is ignored or refused
+        (400), never trusted."""
         if not self.webhook_secret:
             raise InvalidNotification(_("Notification refusée : STRIPE_WEBHOOK_SECRET n'est pas configuré."))
         signature = headers.get("Stripe-Signature")
@@ -224,21 +238,30 @@ class StripeProvider(PaymentProvider):
                                                   self.webhook_tolerance)
             payload = raw_body.decode("utf-8")
             data = json.loads(payload)
-        except (stripe.SignatureVerificationError, UnicodeDecodeError, ValueError) as exc:
+        except (stripe.SignatureVerificationError, UnicodeDecodeError, ValueError, RecursionError) as exc:
             raise InvalidNotification(_("Signature de notification invalide.")) from exc
-        event_id, event_type = data.get("id"), data.get("type")
-        obj = (data.get("data") or {}).get("object") or {}
-        if not event_id or not event_type or not isinstance(obj, dict):
+        if not isinstance(data, dict):
             raise InvalidNotification(_("Notification illisible."))
-        metadata = obj.get("metadata") or {}
+        event_id = _clean_str(data.get("id"))
+        event_type = _clean_str(data.get("type"), max_length=100)
+        if not event_id or not event_type:
+            raise InvalidNotification(_("Notification illisible."))
+        envelope = data.get("data")
+        obj = envelope.get("object") if isinstance(envelope, dict) else None
+        if not isinstance(obj, dict):
+            obj = {}
+        metadata = obj.get("metadata")
+        if not isinstance(metadata, dict):
+            metadata = {}
         common = dict(event_id=event_id, event_type=event_type, payload=payload,
                       payment_id=_int_or_none(metadata.get("payment_id")),
-                      basket_id=_int_or_none(metadata.get("basket_id") or obj.get("client_reference_id")))
+                      basket_id=_int_or_none(metadata.get("basket_id", obj.get("client_reference_id"))))
         if event_type.startswith("checkout.session."):
-            common.update(checkout_ref=obj.get("id"), payment_ref=_id_of(obj.get("payment_intent")),
+            common.update(checkout_ref=_clean_str(obj.get("id")), payment_ref=_id_of(obj.get("payment_intent")),
                           amount_cents=_int_or_none(obj.get("amount_total")))
-            if obj.get("currency") and obj["currency"].lower() != "eur":
-                common["extra"] = {"currency": obj["currency"]}
+            currency = obj.get("currency")
+            if currency is not None and (not isinstance(currency, str) or currency.lower() != "eur"):
+                common["extra"] = {"currency": str(currency)[:10]}
         if event_type in ("checkout.session.completed", "checkout.session.async_payment_succeeded"):
             paid = obj.get("payment_status") in ("paid", "no_payment_required")
             kind = NotificationKind.PAYMENT_SUCCEEDED if paid else NotificationKind.PAYMENT_PENDING
