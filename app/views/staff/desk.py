@@ -14,7 +14,7 @@ from app.services.errors import ServiceError
 
 from .ops_helpers import int_arg, today_paris
 
-CATEGORY = "Listes du jour"
+CATEGORY = "Guichet"
 
 STATUS_FR = {"held": "Dans un panier (non payé)", "confirmed": "Confirmée", "expired": "Expirée",
              "removed": "Retirée du panier", "cancelled": "Annulée"}
@@ -173,5 +173,5 @@ class StaffReservationView(BaseView):
 
 def register(appbuilder) -> None:
     appbuilder.add_view(StaffDeskView, "Inscription au guichet", href="/guichet/", icon="fa-handshake-o",
-                        category=CATEGORY)
+                        category=CATEGORY, category_icon="fa-desktop")
     appbuilder.add_view_no_menu(StaffReservationView)
