@@ -119,7 +119,7 @@ def test_embedded_worker_runs_a_scheduled_job_at_its_time(app):
     try:
         time.sleep(0.4)
         assert CALLS == []  # not before its time
-        deadline = time.monotonic() + 5
+        deadline = time.monotonic() + 30  # generous: CI machines can be very busy
         while not CALLS and time.monotonic() < deadline:
             time.sleep(0.1)
         assert CALLS == ["later"]
