@@ -3,8 +3,6 @@ confirm the link with the custody judgement; each household then sees the child 
 never anything of the other household (guardians, documents, pick-up people, address)."""
 from __future__ import annotations
 
-import io
-
 import pytest
 
 from tests.dossier_helpers import PDF, audit_actions, fill_household, mails
@@ -16,7 +14,7 @@ ADD = "/famille/dossier/enfants/ajouter"
 def mother(app, factory):
     """Household A: validated, child Léa with a health sheet, a pick-up person and documents."""
     family = factory.household(status="validated", last_name="Martin", children=[("Léa", 8)])
-    from app.models import AuthorizedPickup, Child, Guardian, Household, HouseholdChild, db
+    from app.models import AuthorizedPickup, Child, Household, HouseholdChild, db
 
     with app.app_context():
         household = db.session.get(Household, family.id)

@@ -8,7 +8,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from tests.conftest import build_app
-from tests.dossier_helpers import PDF, PNG, fill_household, mails, set_status
+from tests.dossier_helpers import fill_household, mails, set_status
 
 
 def _text(response) -> str:
