@@ -188,3 +188,16 @@ def test_parse_euros():
     assert parse_euros("12,50") == 1250 and parse_euros("12.5") == 1250 and parse_euros("12 €") == 1200
     assert parse_euros("1 234,05") == 123405
     assert parse_euros("abc") is None and parse_euros("-3") is None and parse_euros("1,234") is None
+
+
+def test_ids_beyond_database_integers_are_not_found(app, factory, client, login, make_client):
+    b = make_basket(app, factory)
+    login(client, b.household.email)
+    huge = 2**64
+    assert client.get(f"/famille/recu/{huge}").status_code == 404
+    staff = make_client()
+    login(staff, factory.staff().email)
+    assert staff.get(f"/paiements/{huge}").status_code == 404
+    assert staff.post(f"/paiements/{huge}/rembourser", data={"amount": "1", "reason": "x"}).status_code == 404
+    assert staff.post(f"/paiements/{huge}/inscription/{huge}/annuler", data={"reason": "x"}).status_code == 404
+    assert staff.post(f"/paiements/{huge}/traite", data={"note": "x"}).status_code == 404

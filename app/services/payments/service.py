@@ -165,6 +165,13 @@ def _held_lines(basket: Basket) -> list[Reservation]:
     return [line for line in basket.lines if line.status == ReservationStatus.HELD]
 
 
+def _db_id(value) -> int | None:
+    """An id from a URL or a form that a database integer column can hold, else None (→ not found)."""
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 < value < 2**31:
+        return None
+    return value
+
+
 def _actor_id(actor) -> int | None:
     return getattr(actor, "id", None)
 
@@ -376,7 +383,7 @@ def _open_provider_page(payment_id: int) -> CheckoutResult:
 def fulfil(payment_id: int, *, source: str, provider_payment_ref: str | None = None,
            now: datetime | None = None, actor=None) -> FulfilResult:
     """The provider says this payment is paid: confirm its basket (once, all lines or none)."""
-    payment = db.session.get(Payment, payment_id)
+    payment = db.session.get(Payment, payment_id) if _db_id(payment_id) else None
     if payment is None:
         raise NotFound(_("Paiement introuvable."), code="payment_not_found")
     basket_id = payment.basket_id
@@ -622,7 +629,7 @@ def refund(payment_id: int, amount_cents: int, reason: str, *, actor, reservatio
     reason = (reason or "").strip()
     if not reason:
         raise ValidationFailed(_("Indiquez le motif du remboursement."), code="reason_required")
-    payment = db.session.get(Payment, payment_id)
+    payment = db.session.get(Payment, payment_id) if _db_id(payment_id) else None
     if payment is None:
         raise NotFound(_("Paiement introuvable."), code="payment_not_found")
     _lock(Basket, payment.basket_id)
@@ -668,7 +675,7 @@ def cancel_reservation(reservation_id: int, *, reason: str, refund: bool, actor)
     reason = (reason or "").strip()
     if not reason:
         raise ValidationFailed(_("Indiquez le motif de l'annulation."), code="reason_required")
-    line = db.session.get(Reservation, reservation_id)
+    line = db.session.get(Reservation, reservation_id) if _db_id(reservation_id) else None
     if line is None:
         raise NotFound(_("Inscription introuvable."), code="reservation_not_found")
     basket = _lock(Basket, line.basket_id)
@@ -718,7 +725,7 @@ def record_desk_payment(basket_id: int, method: str, *, actor) -> FulfilResult:
     basket through the same fulfilment as card payments."""
     if method not in DESK_METHODS:
         raise ValidationFailed(_("Mode de paiement inconnu."), code="invalid_method")
-    basket = _lock(Basket, basket_id)
+    basket = _lock(Basket, basket_id) if _db_id(basket_id) else None
     if basket is None:
         db.session.rollback()
         raise NotFound(_("Panier introuvable."), code="basket_not_found")
@@ -1030,7 +1037,7 @@ def sandbox_complete(token: str, outcome: str) -> Payment:
 
 
 def receipt(household_id: int, basket_id: int) -> Basket:
-    basket = db.session.get(Basket, basket_id)
+    basket = db.session.get(Basket, basket_id) if _db_id(basket_id) else None
     if basket is None or basket.household_id != household_id or basket.status != BasketStatus.PAID:
         raise NotFound(_("Reçu introuvable."), code="receipt_not_found")
     return basket

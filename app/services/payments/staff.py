@@ -12,7 +12,7 @@ from app.models import AuditLog, Household, Payment, ProviderEvent, db
 from app.services import audit
 from app.services.errors import NotFound, ValidationFailed
 
-from .service import PAID_STATES, _commit, _lock, event_summary, refundable_cents
+from .service import PAID_STATES, _commit, _db_id, _lock, event_summary, refundable_cents
 
 STATUS_FR = {"pending": "En attente", "paid": "Payé", "failed": "Échoué", "expired": "Expiré",
              "refunded": "Remboursé", "partially_refunded": "Remboursé en partie"}
@@ -52,7 +52,7 @@ class PaymentDetail:
 
 
 def payment_detail(payment_id: int) -> PaymentDetail:
-    payment = db.session.get(Payment, payment_id)
+    payment = db.session.get(Payment, payment_id) if _db_id(payment_id) else None
     if payment is None:
         raise NotFound(_("Paiement introuvable."), code="payment_not_found")
     events = db.session.execute(select(ProviderEvent).where(ProviderEvent.payment_id == payment_id)
@@ -76,7 +76,7 @@ def resolve_flag(payment_id: int, note: str, *, actor) -> Payment:
     note = (note or "").strip()
     if not note:
         raise ValidationFailed(_("Indiquez ce qui a été fait."), code="note_required")
-    payment = db.session.get(Payment, payment_id)
+    payment = db.session.get(Payment, payment_id) if _db_id(payment_id) else None
     if payment is None:
         raise NotFound(_("Paiement introuvable."), code="payment_not_found")
     _lock(type(payment.basket), payment.basket_id)

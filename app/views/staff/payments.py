@@ -96,7 +96,7 @@ class StaffPaymentsView(BaseView):
     def cancel(self, payment_id: int, reservation_id: int):
         refund = request.form.get("refund") in ("1", "on", "y")
         try:
-            line = db.session.get(Reservation, reservation_id)
+            line = db.session.get(Reservation, reservation_id) if reservation_id < 2**31 else None
             payment = staff_payments.payment_detail(payment_id).payment
             if line is None or line.basket_id != payment.basket_id:
                 abort(404)
