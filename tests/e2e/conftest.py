@@ -56,12 +56,14 @@ class LiveServer:
 
 @pytest.fixture(scope="session")
 def browser():
+    """Debian's Chromium, headless. Timeouts are generous: CI machines may be slow, never a reason to fail."""
     if not Path(CHROMIUM).exists():
         if IN_CI:
             pytest.fail(f"Chromium is required under CI=true ({CHROMIUM} missing)")
         pytest.skip(f"no browser at {CHROMIUM}: install it with `apt-get install chromium` to run the journeys")
-    from playwright.sync_api import sync_playwright
+    from playwright.sync_api import expect, sync_playwright
 
+    expect.set_options(timeout=15000)  # the default 5 s is short for a loaded machine
     with sync_playwright() as playwright:
         # LANGUAGE makes the browser's own widgets French too (date fields, "Choisir un fichier").
         env = dict(os.environ, LANGUAGE="fr_FR:fr", LANG="fr_FR.UTF-8")

@@ -14,7 +14,7 @@ from playwright.sync_api import expect
 from tests import factories
 from tests.e2e import helpers
 
-HOLD_SECONDS = 15
+HOLD_SECONDS = 18
 
 
 def test_hold_expires_while_the_basket_page_is_open(live_server_factory, new_page, shots):
