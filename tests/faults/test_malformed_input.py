@@ -351,7 +351,7 @@ def test_booking_form_and_add_api_answer_hostile_fields_without_a_5xx(app, facto
 # database can hold; this test sends 2**31 and 2**63 to every parent route taking an id. Routes that
 # crash today are strict xfails (fix: one before_request guard in app/views/hardening.py, see
 # bench/README.md "Findings"); once fixed they XPASS, which fails, and the entry goes.
-KNOWN_ID_OVERFLOW = True  # the household-file pages (/famille/dossier/…) crash today
+KNOWN_ID_OVERFLOW = False  # fixed by the guard in app/views/hardening.py
 
 
 def _int_routes(app):
