@@ -43,10 +43,15 @@ DOCUMENT_LABELS = {
 }
 
 
+def of_name(first_name: str) -> str:
+    """French elision: « de Léa », « d'Inès », « d'Hugo »."""
+    return f"d'{first_name}" if first_name[:1].lower() in "aeiouyhàâéèêëîïôöûüÿæœ" else f"de {first_name}"
+
+
 def document_label(kind: str, child=None) -> str:
     label = _(DOCUMENT_LABELS.get(kind, kind))
     if child is not None:
-        return _("%(label)s de %(child)s", label=label, child=child.first_name)
+        return _("%(label)s %(of_child)s", label=label, of_child=of_name(child.first_name))
     return label
 
 
@@ -125,17 +130,17 @@ def evaluate(household: Household) -> list[ChecklistItem]:
         child = link.child
         child_url = f"{FILE_URL}/enfants/{child.id}"
         add(ChecklistItem(f"child:{child.id}:school",
-                          _("École et classe de %(child)s", child=child.first_name),
+                          _("École et classe %(of_child)s", of_child=of_name(child.first_name)),
                           not _blank(child.school) and not _blank(child.school_level) and child.sex in ("F", "M"),
                           fix_url=child_url, child_id=child.id))
         add(ChecklistItem(f"child:{child.id}:health",
-                          _("Fiche sanitaire de %(child)s (dont le médecin traitant)", child=child.first_name),
+                          _("Fiche sanitaire %(of_child)s (dont le médecin traitant)", of_child=of_name(child.first_name)),
                           child.health_updated_at is not None and not _blank(child.doctor_name)
                           and not _blank(child.doctor_phone),
                           fix_url=f"{child_url}/sante", child_id=child.id))
         add(ChecklistItem(f"child:{child.id}:vaccinations",
-                          _("Vaccinations obligatoires de %(child)s à jour (case à cocher dans la fiche sanitaire)",
-                            child=child.first_name),
+                          _("Vaccinations obligatoires %(of_child)s à jour (case à cocher dans la fiche sanitaire)",
+                            of_child=of_name(child.first_name)),
                           bool(child.vaccinations_up_to_date), fix_url=f"{child_url}/sante", child_id=child.id))
 
     if needs_qf_attestation(household):

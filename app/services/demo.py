@@ -161,8 +161,15 @@ def seed_demo(appbuilder, today: date | None = None) -> dict:
                  allergies="Arachide", pai=True, pai_details="Trousse d'urgence dans le sac")
     hugo = _child(martin, "Hugo", "Martin", age_day.replace(year=age_day.year - 8) - timedelta(days=90), "validated")
     _child(julien, hugo.first_name, hugo.last_name, hugo.birth_date, "validated")
-    _child(new, "Inès", "Nouveau", age_day.replace(year=age_day.year - 7) - timedelta(days=30), LinkStatus.PENDING)
+    ines = _child(new, "Inès", "Nouveau", age_day.replace(year=age_day.year - 7) - timedelta(days=30),
+                  LinkStatus.PENDING, sex="F", school="École Jean Moulin", school_level="CE1", doctor_name="Dr Roux",
+                  doctor_phone="04 94 00 00 00", health_updated_at=utcnow())
     db.session.commit()
+    if not new.documents:  # a complete file, so that staff can validate it in the demo
+        from . import documents
+
+        for kind, child_id in (("qf_attestation", None), ("insurance", None), ("vaccinations", ines.id)):
+            documents.add_document(new, kind, f"{kind}-demo.pdf", b"%PDF-1.4\n%demo\n%%EOF\n", child_id=child_id)
     return {
         "password": DEMO_PASSWORD,
         "accounts": ["admin@demo.test (Admin)", "agent@demo.test (Pôle Jeunesse)",

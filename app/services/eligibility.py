@@ -105,7 +105,8 @@ class ChildLine:
     household_id: int
 
 
-def _household_reason(household: Household) -> Reason | None:
+def household_reason(household: Household) -> Reason | None:
+    """What blocks every booking of this household (its file not validated), or None."""
     if household.is_validated:
         return None
     if household.status == "incomplete":
@@ -131,7 +132,7 @@ def _child_reason(link: HouseholdChild, child: Child) -> Reason | None:
 
 def person_reason(household: Household, link: HouseholdChild, child: Child) -> Reason | None:
     """What blocks every booking for this child in this household, whatever the week."""
-    return _household_reason(household) or _child_reason(link, child)
+    return household_reason(household) or _child_reason(link, child)
 
 
 def period_reason(household: Household, link: HouseholdChild, child: Child, period: Period,

@@ -1,7 +1,13 @@
-"""Small guards around Flask-AppBuilder routes that would otherwise answer 500 to bad input."""
+"""Guards shared by every route: bad ids are 404, unknown FAB actions are 404, and the parent area's
+errors are French pages in the portal's layout."""
 from __future__ import annotations
 
-from flask import Flask, abort, current_app, request
+from flask import Flask, abort, current_app, render_template, request
+from werkzeug.exceptions import HTTPException
+
+# Paths of the parent area, whose errors are shown in French in the portal's layout; staff screens
+# keep Flask-AppBuilder's.
+PARENT_PREFIXES = ("/famille", "/compte", "/payments/sandbox")
 
 
 # Ids are INTEGER columns: PostgreSQL refuses values beyond 32 bits with an error (a 500), while
@@ -10,6 +16,14 @@ MAX_ID = 2**31 - 1
 
 
 def register_hardening(app: Flask) -> None:
+    def _parent_http_error(error):
+        if not isinstance(error, HTTPException) or not request.path.startswith(PARENT_PREFIXES):
+            return error
+        return render_template("parent/http_error.html", code=error.code), error.code
+
+    for code in (403, 404, 405, 500):
+        app.register_error_handler(code, _parent_http_error)
+
     @app.before_request
     def _ids_beyond_the_database_are_404():
         if request.view_args and any(isinstance(v, int) and not isinstance(v, bool) and v > MAX_ID

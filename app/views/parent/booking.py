@@ -59,9 +59,7 @@ class ParentBookingView(BaseView):
         if household is None:
             return redirect("/famille/")
         children = eligibility.household_children(household.id)
-        blocking = None
-        if not household.is_validated:
-            blocking = eligibility.person_reason(household, children[0][0], children[0][1]) if children else None
+        blocking = eligibility.household_reason(household)
         summary = basket_service.basket_summary(household.id)
         return self.render_template("parent/booking/children.html", household=household, children=children,
                                     blocking=blocking, summary=summary)
