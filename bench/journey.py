@@ -45,11 +45,14 @@ class Stats:
     lock_timeouts: int = 0
     transport_errors: int = 0
     samples_5xx: list = field(default_factory=list)
+    finished: list = field(default_factory=list)  # (perf_counter at the answer, step)
+    rush_started: float = 0.0
 
     def record(self, step: str, response: Response, started: float | None = None) -> dict | None:
         body = response.json() if response.headers.get("content-type", "").startswith("application/json") else None
         code = body.get("code") if isinstance(body, dict) and isinstance(body.get("code"), str) else None
         with self.lock:
+            self.finished.append((time.perf_counter(), step))
             self.timings[step].append(response.elapsed_ms)
             self.statuses[(step, response.status)] += 1
             if code:

@@ -55,8 +55,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--concurrency", type=int, default=200, help="households in flight at once (default 200)")
     p.add_argument("--workers", type=int, default=cpus, help=f"gunicorn worker processes (default {cpus})")
     p.add_argument("--threads", type=int, default=4, help="threads per gunicorn worker (default 4)")
-    p.add_argument("--baseline-seconds", type=float, default=8.0,
-                   help="length of the /health ceiling measurement (default 8)")
+    p.add_argument("--baseline-seconds", type=float, default=10.0,
+                   help="length of the /health ceiling measurement, half before and half after the rush "
+                        "(default 10)")
     p.add_argument("--lock-timeout", type=float, default=None,
                    help="LOCK_TIMEOUT_SECONDS of the server (default: the portal's own, 5)")
     p.add_argument("--password-hash", default="pbkdf2:sha256:1000",
@@ -181,9 +182,9 @@ def rush(port: int, accounts: list[str], args: argparse.Namespace, stats: Stats)
         finally:
             client.close()
 
-    started = time.perf_counter()
+    stats.rush_started = time.perf_counter()
     run_threads(min(args.concurrency, len(accounts)), parent)
-    return time.perf_counter() - started
+    return time.perf_counter() - stats.rush_started
 
 
 class Profiler:
@@ -301,8 +302,10 @@ def main(argv: list[str] | None = None) -> int:
 
         warm_up(port, seeded.accounts[: args.workers * args.threads * 2], seed.PASSWORD,
                 args.workers * args.threads)
-        baseline_rps = measure_baseline(port, args.concurrency, args.baseline_seconds, stats)
-        log(f"baseline: {baseline_rps:.0f} req/s on /health with {args.concurrency} clients")
+        # The ceiling is measured in two halves, just before and just after the rush, so that a
+        # neighbour's load that comes or goes during the run weighs on both sides of the ratio.
+        baseline_before = measure_baseline(port, args.concurrency, args.baseline_seconds / 2, stats)
+        log(f"baseline: {baseline_before:.0f} req/s on /health with {args.concurrency} clients")
 
         profiler = Profiler(args.profile, gunicorn.pid, log) if args.profile else None
         sampling = threading.Event()
@@ -318,6 +321,9 @@ def main(argv: list[str] | None = None) -> int:
             sampler.join(timeout=10)
             profiler.stop()
         log(f"rush done in {rush_seconds:.1f}s")
+        baseline_after = measure_baseline(port, args.concurrency, args.baseline_seconds / 2, stats)
+        baseline_rps = (baseline_before + baseline_after) / 2
+        log(f"baseline after the rush: {baseline_after:.0f} req/s; ceiling taken as {baseline_rps:.0f} req/s")
 
         audit = checks.audit(engine)
         engine.dispose()
@@ -383,6 +389,16 @@ def report(stats: Stats, audit: dict, rush_seconds: float, log: Log) -> None:
               f"{percentile(values, 99):8.1f}   {statuses}", file=out)
     total = sum(len(v) for step, v in stats.timings.items() if step != "baseline")
     print(f"\nrush: {total} requests in {rush_seconds:.1f}s = {total / rush_seconds:.0f} req/s", file=out)
+    slices = 10
+    width = rush_seconds / slices
+    counts = [[0, 0] for _ in range(slices)]
+    for at, step in stats.finished:
+        index = int((at - stats.rush_started) / width) if width else 0
+        if step != "baseline" and 0 <= index < slices:
+            counts[index][0] += 1
+            counts[index][1] += step == "add"
+    print("timeline (requests/s, of which adds/s): " + "  ".join(
+        f"{n / width:.0f}/{a / width:.0f}" for n, a in counts), file=out)
     print("refusal codes: " + ", ".join(f"{step}:{code}×{n}" for (step, code), n in stats.codes.most_common()),
           file=out)
     print("journeys: " + ", ".join(f"{name}×{n}" for name, n in stats.outcomes.most_common()), file=out)

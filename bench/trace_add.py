@@ -24,6 +24,8 @@ def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(prog="python -m bench.trace_add")
     p.add_argument("--bus", action="store_true", help="ask for the bus (two more capacity checks)")
     p.add_argument("--repeat", type=int, default=200, help="requests timed after the traced one")
+    p.add_argument("--cprofile", type=int, default=0, metavar="N",
+                   help="print the N functions with the most cumulative time over the repeated adds")
     args = p.parse_args(argv)
     os.environ.setdefault("LOG_LEVEL", "WARNING")
     server_url = os.environ.get("DATABASE_URL") or "postgresql://postgres@127.0.0.1:5432/test"
@@ -92,13 +94,27 @@ def main(argv: list[str] | None = None) -> None:
                   f"{(lock_end - lock_start) * 1000:.2f} ms from the lock to the commit")
 
         timings = []
+        warm_statements = []
+        event.listen(engine, "before_cursor_execute", lambda *a: warm_statements.append(1))
+        profiler = None
+        if args.cprofile:
+            import cProfile
+
+            profiler = cProfile.Profile()
+            profiler.enable()
         for n in range(1, args.repeat + 1):
             t = time.perf_counter()
             r = client.post("/api/v1/portal/basket/lines", json=bodies[n], headers=hdrs[n])
             timings.append((time.perf_counter() - t) * 1000)
             assert r.status_code == 201, r.get_data(as_text=True)
+        if profiler is not None:
+            import pstats
+
+            profiler.disable()
+            pstats.Stats(profiler).sort_stats("cumulative").print_stats(args.cprofile)
         print(f"warm: median {statistics.median(timings):.2f} ms, "
-              f"p90 {sorted(timings)[int(len(timings) * 0.9)]:.2f} ms over {len(timings)} adds (one at a time)")
+              f"p90 {sorted(timings)[int(len(timings) * 0.9)]:.2f} ms over {len(timings)} adds (one at a time), "
+              f"{len(warm_statements) / len(timings):.1f} statements per add")
         with app.app_context():
             db.session.remove()
             db.engine.dispose()
