@@ -36,3 +36,19 @@ def test_draft_household_is_told_why_it_cannot_book(app, factory, login):
     client = login(app.test_client(), family.email)
     page = client.get("/famille/inscrire").get_data(as_text=True)
     assert "pas encore validé" in page
+
+
+def test_wrong_password_keeps_the_typed_email(app, factory):
+    family = factory.household()
+    response = app.test_client().post("/login/", data={"username": family.email, "password": "faux"})
+    assert response.status_code == 200
+    page = response.get_data(as_text=True)
+    assert f'value="{family.email}"' in page and "Identifiant ou mot de passe incorrect" in page
+
+
+def test_login_follows_a_safe_next_only(app, factory):
+    family = factory.household()
+    client = app.test_client()
+    response = client.post("/login/?next=https://evil.example/", data={"username": family.email,
+                                                                       "password": "Motdepasse-solide-42"})
+    assert response.status_code == 302 and "evil.example" not in response.headers["Location"]

@@ -9,16 +9,35 @@ from __future__ import annotations
 
 from flask import current_app, flash, g, redirect, render_template, request
 from flask_appbuilder import BaseView, expose
+from flask_appbuilder.security.decorators import no_cache
+from flask_appbuilder.security.forms import LoginForm_db
 from flask_appbuilder.security.views import AuthDBView as _FabAuthDBView
+from flask_appbuilder.utils.base import get_safe_redirect
 from flask_babel import gettext as _
 from flask_login import login_user
 
 
 class AuthDBView(_FabAuthDBView):
-    """FAB's login, on a phone-first French page that says the login is the e-mail address."""
+    """FAB's login, on a phone-first French page that says the login is the e-mail address.
+    A wrong password shows the form again with the e-mail kept (FAB's redirect would lose it)."""
 
     login_template = "auth/login.html"
     title = "Connexion"
+
+    @expose("/login/", methods=["GET", "POST"])
+    @no_cache
+    def login(self):
+        next_arg = request.args.get("next")
+        if g.user is not None and g.user.is_authenticated:
+            return redirect(get_safe_redirect(next_arg) if next_arg else self.appbuilder.get_url_for_index)
+        form = LoginForm_db()
+        if form.validate_on_submit():
+            user = self.appbuilder.sm.auth_user_db(form.username.data, form.password.data)
+            if user:
+                login_user(user, remember=False)
+                return redirect(get_safe_redirect(next_arg) if next_arg else self.appbuilder.get_url_for_index)
+            flash(_("Identifiant ou mot de passe incorrect. Veuillez réessayer."), "warning")
+        return self.render_template(self.login_template, title=self.title, form=form, appbuilder=self.appbuilder)
 
 
 class RegisterUserDBView(BaseView):
