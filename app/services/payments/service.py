@@ -881,6 +881,14 @@ def handle_notification(provider_name: str, raw_body: bytes, headers: Mapping[st
     provider = get_provider(name=provider_name)
     note = provider.verify_and_parse_notification(raw_body, headers)
     payment = _find_payment(provider_name, note)
+    basket = None
+    if payment is not None:
+        # Locks first, in the usual order (basket, payment), then the event row: inserting the
+        # event takes a key-share lock on its payment, which taken first would deadlock with a
+        # concurrent fulfilment (success page) holding the basket and waiting for the payment.
+        payment_id = payment.id
+        basket = _lock(Basket, payment.basket_id)
+        payment = _lock(Payment, payment_id)
     event = ProviderEvent(provider=provider_name, event_id=note.event_id, type=note.event_type,
                           payment_id=payment.id if payment else None, payload=note.payload[:100_000])
     try:
@@ -901,9 +909,6 @@ def handle_notification(provider_name: str, raw_body: bytes, headers: Mapping[st
         return NotificationResult("ignored" if note.kind == NotificationKind.IGNORED else "unknown_payment",
                                   note.event_id)
     if note.kind == NotificationKind.PAYMENT_SUCCEEDED:
-        payment_id = payment.id
-        basket = _lock(Basket, payment.basket_id)
-        payment = _lock(Payment, payment_id)
         if note.amount_cents is not None and note.amount_cents != payment.amount_cents:
             _flag(payment, _("Montant reçu (%(got)s centimes) différent du montant attendu.", got=note.amount_cents))
         if note.extra.get("currency"):
@@ -1000,7 +1005,12 @@ def confirm_return(household_id: int, checkout_ref: str) -> Payment:
         except ProviderUnavailable:
             state = None  # the webhook will finish the job; the page says we are checking
         if state is not None and state.status == CheckoutStatus.PAID:
-            fulfil(payment_id, source="return", provider_payment_ref=state.payment_ref)
+            try:
+                fulfil(payment_id, source="return", provider_payment_ref=state.payment_ref)
+            except Busy:
+                # The webhook holds the basket right now: it is confirming this very payment. The
+                # page says "being checked" and refreshes itself.
+                log.info("return page for payment %s: busy, leaving it to the notification", payment_id)
         payment = db.session.get(Payment, payment_id)
     return payment
 
