@@ -312,8 +312,11 @@ def test_pending_refunds_are_retried_by_the_sweeper_hook(app, factory, monkeypat
         db.session.remove()
     s = state(app, b.basket_id)
     assert s.payments[0].flagged and s.payments[0].refunded_cents == 0
+    assert call(app, service.retry_pending_refunds) == 1  # still down: retried, reason not repeated
+    assert state(app, b.basket_id).payments[0].flag_reason == s.payments[0].flag_reason
     monkeypatch.undo()
     assert call(app, service.retry_pending_refunds) == 1
     s = state(app, b.basket_id)
     assert s.refunds[0].status == "succeeded" and s.payments[0].status == "refunded"
-    assert s.refunds[0].provider_ref == f"sandbox_{calls[0]}"  # same idempotency key as the lost attempt
+    assert calls == [calls[0]] * 2  # every retry uses the refund row's one idempotency key
+    assert s.refunds[0].provider_ref == f"sandbox_{calls[0]}"

@@ -182,6 +182,8 @@ def _payment_snapshot(payment: Payment) -> dict:
 
 def _flag(payment: Payment, reason: str) -> None:
     payment.flagged = True
+    if payment.flag_reason and reason in payment.flag_reason:
+        return  # the sweeper retrying a refund every minute must not grow the reason
     payment.flag_reason = f"{payment.flag_reason}\n{reason}" if payment.flag_reason else reason
 
 
