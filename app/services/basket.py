@@ -508,17 +508,18 @@ def expire_due_baskets(now: datetime | None = None) -> int:
 
 def schedule_expiry(basket: Basket) -> None:
     """Schedule the expiry job at the hold's end, after the commit. Never raises: if Redis is down the
-    booking still succeeds (the failure is logged) and the sweeper catches up."""
-    try:
-        from app.jobs.booking import expire_basket_job
-        from app.jobs.queue import defer
+    booking still succeeds (`enqueue` logs the failure) and the sweeper catches up. Retries cover a
+    payment provider that cannot be reached when a basket in checkout expires."""
+    from rq import Retry
 
-        # RQ schedules to the whole second (truncating): round up so the job never runs before the hold
-        # ends (it would find nothing due and leave the basket to the next sweep).
-        at = basket.expires_at.replace(microsecond=0) + timedelta(seconds=1)
-        defer(db.session, expire_basket_job, basket.id, job_id=f"expire-basket-{basket.id}", at=at, unique=True)
-    except Exception:
-        log.exception("could not schedule the expiry of basket %s; the sweeper will catch up", basket.id)
+    from app.jobs.booking import expire_basket_job
+    from app.jobs.queue import defer
+
+    # RQ schedules to the whole second (truncating): round up so the job never runs before the hold
+    # ends (it would find nothing due and leave the basket to the next sweep).
+    at = basket.expires_at.replace(microsecond=0) + timedelta(seconds=1)
+    defer(db.session, expire_basket_job, basket.id, job_id=f"expire-basket-{basket.id}", at=at, unique=True,
+          retry=Retry(max=5, interval=[30, 60, 120, 300, 600]))
 
 
 # --- transport changes ---------------------------------------------------------------------

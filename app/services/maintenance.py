@@ -7,6 +7,7 @@ import logging
 from app.models import db
 
 from . import basket, dossier, mail
+from .payments import retry_pending_refunds
 
 log = logging.getLogger(__name__)
 
@@ -14,6 +15,7 @@ TASKS = (
     ("expired holds", basket.expire_due_baskets),
     ("mails whose job was lost", mail.resend_stuck_mails),
     ("staff digest of late files", dossier.send_staff_digest_if_due),
+    ("refunds awaiting the provider", retry_pending_refunds),
 )
 
 
