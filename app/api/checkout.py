@@ -6,35 +6,13 @@ test page), which sends the parent back to the portal's return page.
 """
 from __future__ import annotations
 
-import functools
-
-from flask import g, jsonify, make_response
+from flask import g
 from flask_appbuilder.api import BaseApi, expose
 from flask_appbuilder.security.decorators import protect
 
-from app.services.errors import Busy, ServiceError
+from app.api.common import json_response, service_errors
 from app.services.households import require_household
 from app.services.payments import service as payments
-
-
-def _json(status: int, body: dict):
-    response = make_response(jsonify(body), status)
-    response.headers["Content-Type"] = "application/json; charset=utf-8"
-    return response
-
-
-def _service_errors(fn):
-    @functools.wraps(fn)
-    def wrapper(self, *args, **kwargs):
-        try:
-            return fn(self, *args, **kwargs)
-        except ServiceError as exc:
-            response = _json(exc.http_status, {"code": exc.code, "message": exc.message})
-            if isinstance(exc, Busy) or exc.http_status == 503:
-                response.headers["Retry-After"] = "5"
-            return response
-
-    return wrapper
 
 
 class PortalCheckoutApi(BaseApi):
@@ -45,7 +23,7 @@ class PortalCheckoutApi(BaseApi):
 
     @expose("/basket/checkout", methods=["POST"])
     @protect()
-    @_service_errors
+    @service_errors
     def checkout(self):
         """Valider le panier : ouvrir (ou retrouver) la page de paiement.
         ---
@@ -81,7 +59,7 @@ class PortalCheckoutApi(BaseApi):
         """
         household = require_household(g.user)
         result = payments.start_checkout(household.id, actor=g.user)
-        return _json(200, {"basket_id": result.basket_id, "amount_cents": result.amount_cents,
+        return json_response(200, {"basket_id": result.basket_id, "amount_cents": result.amount_cents,
                            "payment_url": result.payment_url,
                            "status": "confirmed" if result.payment_url is None else "payment_required"})
 

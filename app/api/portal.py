@@ -6,50 +6,24 @@ checkout endpoint lives in app/api/checkout.py (PortalCheckoutApi).
 """
 from __future__ import annotations
 
-import functools
 import logging
 
-from flask import g, jsonify, make_response, request
+from flask import g, request
 from flask_appbuilder.api import BaseApi, expose
 from flask_appbuilder.security.decorators import protect
+
+from app.api.common import json_response, service_errors
 from flask_babel import gettext as _
 
 from app.services import basket as basket_service
 from app.services import eligibility
-from app.services.errors import Busy, ServiceError
 from app.services.households import require_household
 
 log = logging.getLogger(__name__)
 
 
-def _json(status: int, body: dict):
-    """JSON response; BaseApi.response() cannot carry a "code" key (its first parameter)."""
-    response = make_response(jsonify(body), status)
-    response.headers["Content-Type"] = "application/json; charset=utf-8"
-    return response
-
-
-def _service_errors(fn):
-    """Typed service errors become JSON {"code", "message"} with their HTTP status."""
-
-    @functools.wraps(fn)
-    def wrapper(self, *args, **kwargs):
-        try:
-            return fn(self, *args, **kwargs)
-        except ServiceError as exc:
-            body = {"code": exc.code, "message": exc.message}
-            if exc.details:
-                body["details"] = exc.details
-            response = _json(exc.http_status, body)
-            if isinstance(exc, Busy):
-                response.headers["Retry-After"] = "5"
-            return response
-
-    return wrapper
-
-
 def _bad_request(api: BaseApi, message: str, code: str = "invalid"):
-    return _json(400, {"code": code, "message": message})
+    return json_response(400, {"code": code, "message": message})
 
 
 def _positive_int(value) -> int | None:
@@ -66,7 +40,7 @@ class PortalApi(BaseApi):
 
     @expose("/children", methods=["GET"])
     @protect()
-    @_service_errors
+    @service_errors
     def children(self):
         """Les enfants du foyer, avec le statut de leur rattachement.
         ---
@@ -114,7 +88,7 @@ class PortalApi(BaseApi):
 
     @expose("/children/<int:child_id>/offers", methods=["GET"])
     @protect()
-    @_service_errors
+    @service_errors
     def offers(self, child_id: int):
         """Établissements, périodes et semaines ouverts à l'enfant, ou la raison du refus.
         ---
@@ -155,7 +129,7 @@ class PortalApi(BaseApi):
 
     @expose("/basket", methods=["GET"])
     @protect()
-    @_service_errors
+    @service_errors
     def basket(self):
         """Le panier : lignes, prix, total et fin de la réservation des places.
         ---
@@ -187,7 +161,7 @@ class PortalApi(BaseApi):
 
     @expose("/basket/lines", methods=["POST"])
     @protect()
-    @_service_errors
+    @service_errors
     def add_line(self):
         """Ajouter une semaine au panier (la place est réservée une heure).
         ---
@@ -269,7 +243,7 @@ class PortalApi(BaseApi):
 
     @expose("/basket/lines/<int:line_id>", methods=["DELETE"])
     @protect()
-    @_service_errors
+    @service_errors
     def remove_line(self, line_id: int):
         """Retirer une ligne du panier (la place est libérée aussitôt).
         ---
@@ -306,7 +280,7 @@ class PortalApi(BaseApi):
 
     @expose("/reservations", methods=["GET"])
     @protect()
-    @_service_errors
+    @service_errors
     def reservations(self):
         """Les inscriptions confirmées (payées) du foyer.
         ---

@@ -6,7 +6,7 @@ however many workers start it; a worker (re)start calls `ensure_sweeper`.
 from __future__ import annotations
 
 import logging
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 
 from flask import Flask, current_app
 

@@ -173,8 +173,40 @@ class BusList:
         return sum(len(s.children) for s in self.stops)
 
 
+class _BucketUsage:
+    """Taken, free and shares of one capacity bucket: a week's places or a bus's seats (`limit`)."""
+
+    confirmed: int
+    held: int
+
+    @property
+    def limit(self) -> int:
+        raise NotImplementedError
+
+    @property
+    def taken(self) -> int:
+        return self.confirmed + self.held
+
+    @property
+    def free(self) -> int:
+        return max(self.limit - self.taken, 0)
+
+    @property
+    def percent(self) -> int:
+        """Share of the bucket taken, for the bars (0 to 100)."""
+        if self.limit <= 0:
+            return 100 if self.taken else 0
+        return min(round(100 * self.taken / self.limit), 100)
+
+    @property
+    def confirmed_percent(self) -> int:
+        if self.limit <= 0:
+            return 0
+        return min(round(100 * self.confirmed / self.limit), 100)
+
+
 @dataclass
-class WeekOccupancy:
+class WeekOccupancy(_BucketUsage):
     week_id: int
     label: str
     starts_on: date
@@ -183,29 +215,12 @@ class WeekOccupancy:
     held: int
 
     @property
-    def taken(self) -> int:
-        return self.confirmed + self.held
-
-    @property
-    def free(self) -> int:
-        return max(self.capacity - self.taken, 0)
-
-    @property
-    def percent(self) -> int:
-        """Share of the capacity taken, for the bars (0 to 100)."""
-        if self.capacity <= 0:
-            return 100 if self.taken else 0
-        return min(round(100 * self.taken / self.capacity), 100)
-
-    @property
-    def confirmed_percent(self) -> int:
-        if self.capacity <= 0:
-            return 0
-        return min(round(100 * self.confirmed / self.capacity), 100)
+    def limit(self) -> int:
+        return self.capacity
 
 
 @dataclass
-class CircuitOccupancy:
+class CircuitOccupancy(_BucketUsage):
     circuit_id: int
     circuit_name: str
     week_id: int
@@ -215,24 +230,8 @@ class CircuitOccupancy:
     held: int
 
     @property
-    def taken(self) -> int:
-        return self.confirmed + self.held
-
-    @property
-    def free(self) -> int:
-        return max(self.seats - self.taken, 0)
-
-    @property
-    def percent(self) -> int:
-        if self.seats <= 0:
-            return 100 if self.taken else 0
-        return min(round(100 * self.taken / self.seats), 100)
-
-    @property
-    def confirmed_percent(self) -> int:
-        if self.seats <= 0:
-            return 0
-        return min(round(100 * self.confirmed / self.seats), 100)
+    def limit(self) -> int:
+        return self.seats
 
 
 @dataclass

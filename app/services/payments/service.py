@@ -49,7 +49,7 @@ from app.models import (
     utcnow,
 )
 from app.services import audit
-from app.services.capacity import BUSY_MESSAGE, circuit_usage, is_lock_timeout, live_condition, lock_weeks, week_usage
+from app.services.capacity import BUSY_MESSAGE, circuit_usage, is_lock_timeout, lock_weeks, week_usage
 from app.services.errors import Busy, Conflict, NotFound, ValidationFailed
 from app.services.pricing import price_line
 
