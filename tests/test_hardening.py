@@ -24,6 +24,8 @@ def test_ids_beyond_the_database_integers_are_not_found(app, factory, login):
     assert client.get(f"/famille/inscrire/{2**40}").status_code == 404
     staff = login(app.test_client(), factory.staff().email)
     assert staff.get(f"/establishmentview/show/{2**40}").status_code == 404
+    assert staff.get("/establishmentview/show/abc").status_code == 404
+    assert staff.get("/establishmentview/edit/1.5").status_code == 404
 
 
 def test_unknown_staff_action_is_not_found(app, factory, login):

@@ -26,9 +26,14 @@ def register_hardening(app: Flask) -> None:
 
     @app.before_request
     def _ids_beyond_the_database_are_404():
-        if request.view_args and any(isinstance(v, int) and not isinstance(v, bool) and v > MAX_ID
-                                     for v in request.view_args.values()):
-            abort(404)
+        for name, value in (request.view_args or {}).items():
+            if isinstance(value, str) and (name == "pk" or name.endswith("_id")):
+                # FAB's routes take the primary key as a string: only a number the database can hold
+                # may reach it.
+                if not value.isdigit() or int(value) > MAX_ID:
+                    abort(404)
+            elif isinstance(value, int) and not isinstance(value, bool) and value > MAX_ID:
+                abort(404)
         return None
 
     @app.before_request
