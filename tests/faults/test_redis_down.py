@@ -2,14 +2,16 @@
 
 The portal uses a throw-away redis-server without persistence, so killing it loses every queued
 and scheduled job, like a real crash. Parents keep adding weeks while it is down (no 500, no
-overbooking); then Redis comes back empty, an hour passes, a worker starts (which starts the
-sweeper) and every lapsed hold is released and mailed once, although no expiry job survived.
+overbooking) and one of them pays; then Redis comes back empty, an hour passes, a worker starts
+(which starts the sweeper): every lapsed hold is released and mailed once although no expiry job survived, the paid
+basket is left alone and its confirmation mail, logged while Redis was down, is sent once.
 """
 from __future__ import annotations
 
 import threading
 import uuid
 from collections import Counter
+from datetime import timedelta
 
 import pytest
 from sqlalchemy import func, select, update
@@ -72,7 +74,7 @@ def test_bookings_go_on_while_redis_is_down_and_holds_are_released_by_the_sweepe
     from app.jobs.queue import get_queue
     from app.jobs.sweeper import ensure_sweeper
     from app.jobs.worker import run_pending
-    from app.models import Basket, MailLog, Reservation, Week, db, utcnow
+    from app.models import Basket, MailLog, Reservation, db, utcnow
     from tests.factories import Factory
 
     web = app_on(app.config["SQLALCHEMY_DATABASE_URI"], tmp_path_factory, REDIS_URL=throwaway_redis.url,
@@ -102,7 +104,23 @@ def test_bookings_go_on_while_redis_is_down_and_holds_are_released_by_the_sweepe
         assert all(count <= SEATS for _, count in bus)
         baskets = db.session.execute(select(Basket.id, Basket.household_id).where(Basket.status == "open")).all()
         assert baskets and db.session.execute(select(func.count()).select_from(Basket)).scalar() == len(baskets)
-        basket_ids = [basket_id for basket_id, _ in baskets]
+        db.session.remove()
+
+    # Still without Redis, the first household with a basket pays it: the payment goes through; its
+    # confirmation mail is logged but its send job cannot be queued.
+    payer_basket, payer_household = baskets[0]
+    payer = next(f for f in families if f.id == payer_household)
+    client = web.test_client()
+    checkout = client.post("/api/v1/portal/basket/checkout", json={}, headers=jwt_headers(client, payer.email))
+    assert checkout.status_code == 200, checkout.get_data(as_text=True)
+    paid = client.post(checkout.get_json()["payment_url"].split("portail.test", 1)[-1], data={"action": "pay"})
+    assert paid.status_code in (302, 303)
+    baskets = [(b, h) for b, h in baskets if b != payer_basket]
+    basket_ids = [basket_id for basket_id, _ in baskets]
+    with web.app_context():
+        assert db.session.get(Basket, payer_basket).status == "paid"
+        confirmation = db.session.execute(select(MailLog).where(MailLog.kind == "payment_confirmation")).scalar_one()
+        assert confirmation.status == "queued"
         db.session.remove()
 
     # Redis comes back empty: every expiry job is gone (those scheduled before the crash and those
@@ -115,6 +133,7 @@ def test_bookings_go_on_while_redis_is_down_and_holds_are_released_by_the_sweepe
         db.session.execute(update(Basket).where(Basket.id.in_(basket_ids)).values(expires_at=past))
         db.session.execute(update(Reservation).where(Reservation.basket_id.in_(basket_ids))
                            .values(hold_expires_at=past))
+        db.session.execute(update(MailLog).values(created_at=past - timedelta(hours=1)))
         db.session.commit()
         db.session.remove()
 
@@ -127,7 +146,7 @@ def test_bookings_go_on_while_redis_is_down_and_holds_are_released_by_the_sweepe
         run_pending(web, scheduler)
         with web.app_context():
             still_open = db.session.execute(select(func.count()).select_from(Basket)
-                                            .where(Basket.status != "expired")).scalar()
+                                            .where(Basket.status.in_(("open", "checkout")))).scalar()
             unsent = db.session.execute(select(func.count()).select_from(MailLog)
                                         .where(MailLog.status != "sent")).scalar()
             db.session.remove()
@@ -137,18 +156,23 @@ def test_bookings_go_on_while_redis_is_down_and_holds_are_released_by_the_sweepe
     scheduler.release_locks()
 
     with web.app_context():
-        assert db.session.execute(select(func.count()).select_from(Basket)
-                                  .where(Basket.status != "expired")).scalar() == 0
+        statuses = dict(db.session.execute(select(Basket.id, Basket.status)).all())
+        assert statuses == {**{b: "expired" for b in basket_ids}, payer_basket: "paid"}
         assert db.session.execute(select(func.count()).select_from(Reservation)
                                   .where(Reservation.status == "held")).scalar() == 0
+        assert {r.status for r in db.session.execute(select(Reservation).where(
+            Reservation.basket_id == payer_basket)).scalars()} == {"confirmed"}  # the sweep left it alone
+        confirmation = db.session.execute(select(MailLog).where(MailLog.kind == "payment_confirmation")).scalar_one()
+        assert (confirmation.status, confirmation.attempts) == ("sent", 1)  # re-queued by the sweeper, once
         mails = db.session.execute(select(MailLog.household_id, MailLog.status)
                                    .where(MailLog.kind == "basket_expired")).all()
         assert sorted(h for h, _ in mails) == sorted(h for _, h in baskets)  # one mail per basket
         assert {status for _, status in mails} == {"sent"}
-        # The places are back in the pool.
-        week = db.session.get(Week, catalog.week_ids[0])
+        # The places are back in the pool, but for the paid ones.
         from app.services.capacity import week_usage
 
-        assert week_usage([week.id])[week.id] == 0
+        confirmed = Counter(db.session.execute(select(Reservation.week_id).where(
+            Reservation.status == "confirmed")).scalars())
+        assert week_usage(catalog.week_ids) == {w: confirmed.get(w, 0) for w in catalog.week_ids}
         db.session.remove()
     queue.connection.flushdb()
