@@ -235,11 +235,8 @@ class PortalApi(BaseApi):
         if stop_id is not None and _positive_int(stop_id) is None:
             return _bad_request(self, _("stop_id doit être l'identifiant (nombre entier) d'un arrêt."),
                                 code="invalid_stop")
-        line = basket_service.add_line(household.id, child_id, week_id, body["transport"], actor=g.user)
-        summary = basket_service.basket_summary(household.id)
-        item = next((l for l in summary["lines"] if l["id"] == line.id), None)
-        return self.response(201, line=item, basket_id=summary["basket_id"], expires_at=summary["expires_at"],
-                             total_cents=summary["total_cents"])
+        return self.response(201, **basket_service.add_line_summary(household.id, child_id, week_id,
+                                                                    body["transport"], actor=g.user))
 
     @expose("/basket/lines/<int:line_id>", methods=["DELETE"])
     @protect()

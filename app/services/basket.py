@@ -20,7 +20,7 @@ from typing import Any
 
 from flask import current_app
 from flask_babel import gettext as _
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import joinedload, selectinload
 
@@ -161,15 +161,35 @@ def add_line(household_id: int, child_id: int, week_id: int, transport: dict, *,
 
     Raises Conflict (code = eligibility reason, or basket_in_checkout), ValidationFailed (transport),
     NotFound (child not linked, unknown week), Busy (lock wait timed out: try again)."""
-    now = now or utcnow()
+    child_id, week_id, mode, stop_id = _parse_add(child_id, week_id, transport)
+    return _run(_add_line, household_id, child_id, week_id, mode, stop_id, actor, desk, now or utcnow())
+
+
+def _parse_add(child_id, week_id, transport) -> tuple[int, int, str, int | None]:
     mode, stop_id = parse_transport(transport)
     child_id, week_id = _as_id(child_id), _as_id(week_id)
     if child_id is None or week_id is None:
         raise NotFound(_("Cette semaine ou cet enfant est introuvable."), code="not_found")
-    return _run(_add_line, household_id, child_id, week_id, mode, stop_id, actor, desk, now)
+    return child_id, week_id, mode, stop_id
 
 
-def _add_line(household_id, child_id, week_id, mode, stop_id, actor, desk, now) -> Reservation:
+def _add_line(household_id, child_id, week_id, mode, stop_id, actor, desk, now,
+              describe: dict | None = None) -> Reservation:
+    # What needs no lock is read before any lock: every statement run while the week row is locked
+    # makes every other parent booking that week wait.
+    row = db.session.execute(
+        select(Period, Establishment).join(Establishment, Establishment.id == Period.establishment_id)
+        .join(Week, Week.period_id == Period.id).where(Week.id == week_id).options(selectinload(Period.tariffs))
+    ).first()
+    if row is None:
+        raise NotFound(_("Cette semaine est introuvable."), code="not_found")
+    period, establishment = row
+    if not establishment.active:
+        raise NotFound(_("Cet accueil n'est plus proposé."), code="not_found")
+    stop = circuit = None
+    if mode == TransportMode.BUS:
+        stop, circuit = _load_stop(stop_id, period.id)
+
     household, link, child = load_person(household_id, child_id, for_update=True)
     basket = _lock_active_basket(household_id)
     if basket is not None and basket.status == BasketStatus.CHECKOUT:
@@ -177,26 +197,16 @@ def _add_line(household_id, child_id, week_id, mode, stop_id, actor, desk, now) 
     if basket is not None and basket.expires_at <= now:
         _expire_locked(basket, now)  # lapsed but not tidied yet: its places are free, start afresh
         basket = None
+    _expire_lapsed_lines(child_id, week_id, now)  # lapsed lines take no place: no week lock needed
 
     week = lock_weeks([week_id]).get(week_id)
     if week is None:
         raise NotFound(_("Cette semaine est introuvable."), code="not_found")
-    row = db.session.execute(
-        select(Period, Establishment).join(Establishment, Establishment.id == Period.establishment_id)
-        .where(Period.id == week.period_id).options(selectinload(Period.tariffs))
-    ).first()
-    period, establishment = row
-    if not establishment.active:
-        raise NotFound(_("Cet accueil n'est plus proposé."), code="not_found")
-
-    _expire_lapsed_lines(child_id, week_id, now)
     reason = check_week(household, link, child, week, period, establishment, now, desk=desk)
     if reason:
         raise Conflict(reason.message, code=reason.code, **reason.details)
 
-    stop = circuit = None
     if mode == TransportMode.BUS:
-        stop, circuit = _load_stop(stop_id, period.id)
         if circuit_usage([(circuit.id, week.id)], now)[(circuit.id, week.id)] >= circuit.seats:
             reason = bus_full_reason(circuit)
             raise Conflict(reason.message, code=reason.code, **reason.details)
@@ -224,7 +234,31 @@ def _add_line(household_id, child_id, week_id, mode, stop_id, actor, desk, now) 
                         "stop_id": line.stop_id, "price_cents": line.price_cents,
                         "bus_price_cents": line.bus_price_cents, "hold_expires_at": line.hold_expires_at,
                         "desk": desk})
+    if describe is not None:
+        # Every row the description needs is loaded and referenced here: no query. After the
+        # commit they would all be expired and read again.
+        describe["item"] = _line_dict(line, household)
     return line
+
+
+def add_line_summary(household_id: int, child_id: int, week_id: int, transport: dict, *, actor=None,
+                     now: datetime | None = None) -> dict:
+    """add_line for the JSON API: the new line as the basket shows it, built from the rows the
+    transaction already holds (no re-read after the commit), and the basket's new total."""
+    now = now or utcnow()
+    child_id, week_id, mode, stop_id = _parse_add(child_id, week_id, transport)
+    described: dict = {}
+
+    def operation():
+        line = _add_line(household_id, child_id, week_id, mode, stop_id, actor, False, now, describe=described)
+        return described["item"], line.basket_id, line.hold_expires_at
+
+    item, basket_id, expires_at = _run(operation)
+    total = db.session.execute(
+        select(func.coalesce(func.sum(Reservation.price_cents + Reservation.bus_price_cents), 0))
+        .where(Reservation.basket_id == basket_id, Reservation.status == ReservationStatus.HELD)
+    ).scalar()
+    return {"line": item, "basket_id": basket_id, "expires_at": expires_at.isoformat(), "total_cents": int(total)}
 
 
 # --- remove a line -------------------------------------------------------------------------
