@@ -187,6 +187,20 @@ def rush(port: int, accounts: list[str], args: argparse.Namespace, stats: Stats)
     return time.perf_counter() - stats.rush_started
 
 
+def wait_for_jobs(connection, queue_name: str, timeout: float) -> bool:
+    """Let the worker send the mails the rush queued, so that it does not share the cores with the
+    ceiling measured after the rush (it did not share them with the one before)."""
+    from rq import Queue
+
+    queue = Queue(queue_name, connection=connection)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if queue.count == 0 and queue.started_job_registry.count == 0:
+            return True
+        time.sleep(0.5)
+    return False
+
+
 class Profiler:
     """py-spy attached to every gunicorn worker for the length of the rush."""
 
@@ -321,6 +335,8 @@ def main(argv: list[str] | None = None) -> int:
             sampler.join(timeout=10)
             profiler.stop()
         log(f"rush done in {rush_seconds:.1f}s")
+        drained = wait_for_jobs(redis_conn, queue_name, timeout=60)
+        log(f"RQ queue {'drained' if drained else 'still busy after 60 s'} (confirmation mails)")
         baseline_after = measure_baseline(port, args.concurrency, args.baseline_seconds / 2, stats)
         baseline_rps = (baseline_before + baseline_after) / 2
         log(f"baseline after the rush: {baseline_after:.0f} req/s; ceiling taken as {baseline_rps:.0f} req/s")
