@@ -69,6 +69,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--profile", metavar="DIR", default=None,
                    help="record py-spy flame graphs and top-style profiles of the gunicorn workers into DIR")
     p.add_argument("--quiet", action="store_true", help="only the JSON on stdout")
+    p.add_argument("--flush-redis", action="store_true",
+                   help="empty the REDIS_URL database even if it holds keys (it is emptied at the end anyway)")
     args = p.parse_args(argv)
     if args.children is None:
         args.children = args.households * 3 // 2
@@ -277,10 +279,21 @@ def main(argv: list[str] | None = None) -> int:
     database_url = gunicorn = worker = None
     redis_conn = redis.Redis.from_url(redis_url)
     stats = Stats()
+    if not server_url.startswith("postgresql"):
+        print(f"bench.rush: DATABASE_URL must name a PostgreSQL server (got {server_url.split(':', 1)[0]})",
+              file=sys.stderr)
+        return 2
     try:
-        redis_conn.ping()
+        if redis_conn.dbsize() and not args.flush_redis:
+            print(f"bench.rush: the Redis database {redis_url} is not empty; the bench empties its database at "
+                  "the end: give it one of its own (REDIS_URL), or pass --flush-redis", file=sys.stderr)
+            return 2
+    except redis.RedisError as exc:
+        print(f"bench.rush: Redis at {redis_url} does not answer: {exc}", file=sys.stderr)
+        return 2
+    try:
         database_url = seed.create_database(server_url)
-        log(f"database {database_url.rsplit('/', 1)[1]} created; Redis {redis_url} (emptied at start and end)")
+        log(f"database {database_url.rsplit('/', 1)[1]} created; Redis {redis_url} (emptied at the end)")
         redis_conn.flushdb()
 
         from werkzeug.security import generate_password_hash
