@@ -28,7 +28,7 @@ def test_tiny_rush_books_every_place_once_and_reports_it(pg_admin_url, real_redi
     run = subprocess.run(
         [sys.executable, "-m", "bench.rush", "--households", "20", "--places", "12", "--weeks", "2",
          "--concurrency", "8", "--workers", "1", "--threads", "4", "--baseline-seconds", "1",
-         "--json", str(out)],
+         "--flush-redis", "--json", str(out)],
         cwd=ROOT, env=env, capture_output=True, text=True, timeout=240)
     assert run.returncode == 0, run.stderr[-3000:]
     result = json.loads(out.read_text())
