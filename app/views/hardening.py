@@ -2,7 +2,7 @@
 errors are French pages in the portal's layout."""
 from __future__ import annotations
 
-from flask import Flask, abort, current_app, render_template, request
+from flask import Flask, abort, current_app, jsonify, render_template, request
 from werkzeug.exceptions import HTTPException
 
 # Paths of the parent area, whose errors are shown in French in the portal's layout; staff screens
@@ -23,6 +23,15 @@ def register_hardening(app: Flask) -> None:
 
     for code in (403, 404, 405, 500):
         app.register_error_handler(code, _parent_http_error)
+
+    @app.before_request
+    def _jwt_login_needs_its_provider():
+        # FAB 5.3's login schema leaves "provider" optional but its view reads it (KeyError → 500).
+        if request.endpoint == "SecurityApi.login" and request.is_json:
+            body = request.get_json(silent=True)
+            if isinstance(body, dict) and "provider" not in body:
+                return jsonify(message={"provider": ["Champ obligatoire : « db »."]}), 400
+        return None
 
     @app.before_request
     def _ids_beyond_the_database_are_404():

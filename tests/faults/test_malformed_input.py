@@ -302,7 +302,7 @@ def test_every_parent_form_answers_malformed_input_without_a_5xx(app, factory, l
 # Flask-AppBuilder's login schema does not require "provider" but its login view reads
 # login_payload["provider"]: a body without it is a KeyError, answered 500 "Fatal error" by FAB's
 # @safe. Strict xfail until the portal guards it (e.g. in app/views/hardening.py); then set False.
-KNOWN_LOGIN_WITHOUT_PROVIDER = True
+KNOWN_LOGIN_WITHOUT_PROVIDER = False  # guarded in app/views/hardening.py
 
 
 @pytest.mark.xfail(KNOWN_LOGIN_WITHOUT_PROVIDER, strict=True, reason="FAB reads a provider it does not require")
