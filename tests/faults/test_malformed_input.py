@@ -301,7 +301,8 @@ def test_every_parent_form_answers_malformed_input_without_a_5xx(app, factory, l
 
 # Flask-AppBuilder's login schema does not require "provider" but its login view reads
 # login_payload["provider"]: a body without it is a KeyError, answered 500 "Fatal error" by FAB's
-# @safe. Strict xfail until the portal guards it (e.g. in app/views/hardening.py); then set False.
+# @safe. app/views/hardening.py answers 400 first; set True to mark a regression as expected
+# while it is fixed (the fuzzers then leave that body shape to this test).
 KNOWN_LOGIN_WITHOUT_PROVIDER = False  # guarded in app/views/hardening.py
 
 
