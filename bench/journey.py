@@ -29,6 +29,7 @@ class Options:
     abandon_share: float = 0.03  # parents who leave their basket unpaid
     refuse_share: float = 0.02  # parents whose card is refused on the sandbox page
     busy_retries: int = 3
+    double_tap_share: float = 0.05  # impatient parents whose "add" leaves twice at once (two tabs, a double tap)
 
 
 @dataclass
@@ -158,7 +159,7 @@ class Journey:
             status, code, details = self._add(child_id, week_id, transport)
             if status == 409 and code == "full" and (details or {}).get("bucket") == "bus":
                 status, code, details = self._add(child_id, week_id, {"mode": "onsite"})  # no seat: drive the child
-            if status == 201:
+            if status == 201 or code == "already_in_basket":  # the double tap got there first
                 added += 1
             else:
                 refused += 1
@@ -175,8 +176,35 @@ class Journey:
             return f"checkout_{response.status}"
         return self._pay(body["payment_url"], refuse=rng.random() < opts.refuse_share)
 
+    def _double_tap(self, payload: dict) -> threading.Thread:
+        """The same add from a second connection at the same moment: one of the two must be refused
+        (already in the basket), never both accepted; the database check counts what got through."""
+        twin = Client(self.client.host, self.client.port, self.client.timeout)
+        twin.token = self.client.token
+
+        def send():
+            started = time.perf_counter()
+            try:
+                self.stats.record("add", twin.post(LINES, json=payload), started)
+            except TransportError as exc:
+                self.stats.transport_error("add", exc)
+            finally:
+                twin.close()
+
+        thread = threading.Thread(target=send, daemon=True)
+        thread.start()
+        return thread
+
     def _add(self, child_id: int, week_id: int, transport: dict) -> tuple[int, str | None, dict | None]:
         payload = {"child_id": child_id, "week_id": week_id, "transport": transport}
+        twin = self._double_tap(payload) if self.rng.random() < self.options.double_tap_share else None
+        try:
+            return self._add_once(payload)
+        finally:
+            if twin is not None:
+                twin.join(timeout=120)
+
+    def _add_once(self, payload: dict) -> tuple[int, str | None, dict | None]:
         for attempt in range(self.options.busy_retries + 1):
             response, body = self._call("add", "POST", LINES, json=payload)
             code = (body or {}).get("code") if isinstance(body, dict) else None
