@@ -20,6 +20,15 @@ def snapshot(obj, fields: list[str]) -> dict:
     return {f: getattr(obj, f) for f in fields}
 
 
+def apply_changes(obj, values: dict) -> tuple[dict, dict]:
+    """Set `values` on `obj` and return (before, after) of the fields that really changed, for `record`."""
+    before = snapshot(obj, list(values))
+    for field, value in values.items():
+        setattr(obj, field, value)
+    changed = [field for field in values if before[field] != values[field]]
+    return {f: before[f] for f in changed}, {f: values[f] for f in changed}
+
+
 def record(action: str, entity: str, entity_id: int | None, *, actor=None, household_id: int | None = None,
            before: dict | None = None, after: dict | None = None) -> AuditLog:
     """Add an audit row to the current session; it commits (or rolls back) with the change it describes.

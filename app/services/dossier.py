@@ -213,15 +213,6 @@ class Input:
                                      "Rien n'a été enregistré."), code="invalid", errors=dict(self.errors))
 
 
-def _snapshot(obj, fields: list[str]) -> dict:
-    return {f: getattr(obj, f) for f in fields}
-
-
-def _changes(before: dict, after: dict) -> tuple[dict, dict]:
-    keys = [k for k in after if before.get(k) != after.get(k)]
-    return {k: before.get(k) for k in keys}, {k: after[k] for k in keys}
-
-
 def _normalise_name(value: str) -> str:
     folded = unicodedata.normalize("NFKD", value or "")
     folded = "".join(ch for ch in folded if not unicodedata.combining(ch))
@@ -314,10 +305,7 @@ def update_household(household: Household, data: Mapping[str, Any], actor=None) 
         if values["declared_quotient"] is None and "declared_quotient" not in form.errors:
             form.errors["declared_quotient"] = _("Indiquez le quotient familial figurant sur votre attestation CAF.")
     form.check()
-    before = _snapshot(household, HOUSEHOLD_FIELDS)
-    for field, value in values.items():
-        setattr(household, field, value)
-    old, new = _changes(before, values)
+    old, new = audit.apply_changes(household, values)
     if new:
         audit.record("household.updated", "household", household.id, actor=actor, household_id=household.id,
                      before=old, after=new)
@@ -360,10 +348,7 @@ def save_guardian(household: Household, data: Mapping[str, Any], guardian_id: in
                      after=values)
         after_parent_change(household, actor, "guardians")
     else:
-        before = _snapshot(guardian, GUARDIAN_FIELDS)
-        for field, value in values.items():
-            setattr(guardian, field, value)
-        old, new = _changes(before, values)
+        old, new = audit.apply_changes(guardian, values)
         if new:
             audit.record("guardian.updated", "guardian", guardian.id, actor=actor, household_id=household.id,
                          before=old, after=new)
@@ -377,7 +362,7 @@ def remove_guardian(household: Household, guardian_id: int, actor=None) -> None:
     if len(household.guardians) <= 1:
         raise Conflict(_("Le dossier doit garder au moins un responsable légal."), code="last_guardian")
     audit.record("guardian.removed", "guardian", guardian.id, actor=actor, household_id=household.id,
-                 before=_snapshot(guardian, GUARDIAN_FIELDS))
+                 before=audit.snapshot(guardian, GUARDIAN_FIELDS))
     household.guardians.remove(guardian)
     after_parent_change(household, actor, "guardians")
     db.session.commit()
@@ -508,11 +493,7 @@ def update_child(household: Household, child_id: int, data: Mapping[str, Any], a
     if identity_editable(link):
         values.update(_child_identity(form))
     form.check()
-    fields = list(values)
-    before = _snapshot(child, fields)
-    for field, value in values.items():
-        setattr(child, field, value)
-    old, new = _changes(before, values)
+    old, new = audit.apply_changes(child, values)
     if new:
         audit.record("child.updated", "child", child.id, actor=actor, household_id=household.id,
                      before=old, after=new)
@@ -540,10 +521,7 @@ def update_health(household: Household, child_id: int, data: Mapping[str, Any], 
     if pai and not values["pai_details"]:
         form.errors["pai_details"] = _("Décrivez le PAI (traitement, conduite à tenir, où se trouve la trousse).")
     form.check()
-    before = _snapshot(child, HEALTH_FIELDS)
-    for field, value in values.items():
-        setattr(child, field, value)
-    old, new = _changes(before, values)
+    old, new = audit.apply_changes(child, values)
     if new or child.health_updated_at is None:
         child.health_updated_at = utcnow()
         audit.record("child.health_updated", "child", child.id, actor=actor, household_id=household.id,
