@@ -38,7 +38,7 @@ def create_app(overrides: dict | None = None) -> Flask:
     # Before AppBuilder: FAB exempts its REST API blueprints only if CSRFProtect is already there.
     csrf.init_app(app)
 
-    from .jobs import queue as job_queue
+    from .services import tasks as job_queue
 
     with app.app_context():
         _configure_database(app, db)

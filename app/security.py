@@ -95,7 +95,7 @@ from app.views.auth import AuthDBView, RegisterUserDBView, too_many_requests  # 
 
 class PortalSecurityManager(SecurityManager):
     """The portal's account rules: login with the e-mail, parent sign-up confirmed by a mail sent
-    through the job queue (app.services.accounts), password reset, throttled forms, French 429."""
+    through the job queue (app.services.household.accounts), password reset, throttled forms, French 429."""
 
     authdbview = AuthDBView
     registeruserdbview = RegisterUserDBView

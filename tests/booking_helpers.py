@@ -12,7 +12,7 @@ PASSWORD = "Motdepasse-solide-42"
 def add(app, household_id, child_id, week_id, transport=None, **kwargs):
     """add_line in its own app context; returns the line id."""
     from app.models import db
-    from app.services import basket
+    from app.services.booking import basket
 
     with app.app_context():
         try:

@@ -103,7 +103,7 @@ def _clean_database(request):
 
 
 def _flush_jobs(app) -> None:
-    from app.jobs import queue as job_queue
+    from app.services import tasks as job_queue
 
     try:
         job_queue.state(app).connection.flushdb()

@@ -13,7 +13,7 @@ MZ = b"MZ\x90\x00\x03\x00\x00\x00" + b"\x00" * 120
 def fill_household(app, household_id: int, documents: bool = True, separated: bool = False) -> None:
     """Make a factory household's file complete, the way a parent would (documents through the service)."""
     from app.models import DocumentKind, Household, db
-    from app.services import documents as document_service
+    from app.services.household import documents as document_service
 
     with app.app_context():
         household = db.session.get(Household, household_id)

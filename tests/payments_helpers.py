@@ -223,7 +223,7 @@ def make_basket(app, factory, *, children=(("Léa", 8),), weeks=(0,), bus=False,
                 status="open", quotient=650):
     """A household (or the given one) with an active basket holding one line per child × week."""
     from app.models import Basket, Household, Reservation, db
-    from app.services.pricing import price_line
+    from app.services.booking.pricing import price_line
 
     if catalog is None:
         kwargs = {"capacities": capacities, "seats": seats, "bus_price_cents": bus_price_cents}

@@ -167,7 +167,7 @@ def test_reservations_lists_confirmed_lines(app, factory, api):
 
 
 def test_busy_is_503_with_a_french_message(app, factory, api, monkeypatch):
-    from app.services import basket
+    from app.services.booking import basket
     from app.services.errors import Busy
 
     catalog = factory.catalog()

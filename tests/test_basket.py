@@ -23,7 +23,7 @@ def _error(app, fn, *args, **kwargs):
 
 
 def _add_error(app, *args, **kwargs):
-    from app.services import basket
+    from app.services.booking import basket
 
     return _error(app, basket.add_line, *args, **kwargs)
 
@@ -31,7 +31,7 @@ def _add_error(app, *args, **kwargs):
 # --- adding lines --------------------------------------------------------------------------
 
 def test_first_line_opens_a_basket_holding_the_place_for_one_hour(app, factory):
-    from app.jobs import queue as job_queue
+    from app.services import tasks as job_queue
     from app.models import AuditLog, Basket, Reservation, db, utcnow
 
     catalog = factory.catalog()
@@ -225,7 +225,7 @@ def test_desk_booking_skips_the_registration_window(app, factory):
     assert _add_error(app, family.id, family.child_ids[0], catalog.week_ids[0], {"mode": "onsite"}).code == "not_open_yet"
     with app.app_context():
         staff_user = app.appbuilder.sm.get_user_by_id(agent.id)
-        from app.services import basket
+        from app.services.booking import basket
 
         line = basket.add_line(family.id, family.child_ids[0], catalog.week_ids[0], {"mode": "onsite"},
                                actor=staff_user, desk=True)
@@ -238,7 +238,7 @@ def test_the_unique_index_is_the_last_guard(app, factory, monkeypatch):
     """Even if the rule were fooled (a race the locks did not cover), the index refuses a second
     live line for the child × week, and the parent gets the same already_booked answer."""
     from app.models import Reservation
-    from app.services import eligibility
+    from app.services.booking import eligibility
 
     catalog = factory.catalog()
     mother = factory.household()
@@ -256,7 +256,7 @@ def test_lock_timeout_is_busy_and_writes_nothing(app, factory, monkeypatch):
     from sqlalchemy.exc import OperationalError
 
     from app.models import Basket, Reservation
-    from app.services import basket
+    from app.services.booking import basket
 
     catalog = factory.catalog()
     family = factory.household()
@@ -289,7 +289,8 @@ def test_add_line_runs_few_queries_whatever_the_load(app, factory):
 
 def test_remove_line_frees_the_place_and_closes_an_empty_basket(app, factory):
     from app.models import Basket, Reservation, db
-    from app.services import basket, eligibility
+    from app.services.booking import basket
+    from app.services.booking import eligibility
 
     catalog = factory.catalog(capacities=(1,))
     family = factory.household()
@@ -308,7 +309,7 @@ def test_remove_line_frees_the_place_and_closes_an_empty_basket(app, factory):
 
 def test_remove_keeps_the_basket_when_lines_remain(app, factory):
     from app.models import Basket, Reservation, db
-    from app.services import basket
+    from app.services.booking import basket
 
     catalog = factory.catalog()
     family = factory.household()
@@ -323,7 +324,7 @@ def test_remove_keeps_the_basket_when_lines_remain(app, factory):
 
 def test_remove_line_of_another_household_is_not_found(app, factory):
     from app.models import Reservation, db
-    from app.services import basket
+    from app.services.booking import basket
 
     catalog = factory.catalog()
     family = factory.household()
@@ -337,7 +338,7 @@ def test_remove_line_of_another_household_is_not_found(app, factory):
 
 def test_remove_line_refused_during_checkout_and_after_removal(app, factory):
     from app.models import Reservation, db
-    from app.services import basket
+    from app.services.booking import basket
 
     catalog = factory.catalog()
     family = factory.household()
@@ -360,7 +361,7 @@ def test_remove_line_refused_during_checkout_and_after_removal(app, factory):
 
 def test_basket_summary_lists_lines_with_transport_prices_and_total(app, factory):
     from app.models import db
-    from app.services import basket
+    from app.services.booking import basket
 
     catalog = factory.catalog(bus_price_cents=500)
     family = factory.household(quotient=650)
@@ -384,7 +385,7 @@ def test_basket_summary_lists_lines_with_transport_prices_and_total(app, factory
 
 def test_open_basket_is_none_once_the_hold_lapsed(app, factory):
     from app.models import db, utcnow
-    from app.services import basket
+    from app.services.booking import basket
 
     catalog = factory.catalog()
     family = factory.household()
@@ -411,7 +412,7 @@ def _confirmed_bus_line(app, factory, **catalog_options):
 
 def test_parent_changes_the_stop_before_the_deadline(app, factory):
     from app.models import AuditLog, Reservation, db
-    from app.services import basket
+    from app.services.booking import basket
 
     catalog, family, line_id = _confirmed_bus_line(app, factory)
     with app.app_context():
@@ -425,7 +426,7 @@ def test_parent_changes_the_stop_before_the_deadline(app, factory):
 
 def test_after_the_deadline_only_staff_change_the_stop(app, factory):
     from app.models import Reservation, db
-    from app.services import basket
+    from app.services.booking import basket
 
     catalog, family, line_id = _confirmed_bus_line(app, factory, stop_change_deadline_in=-timedelta(hours=1))
     error = _error(app, basket.change_stop, family.id, line_id, {"mode": "bus", "stop_id": catalog.stop_ids[1]})
@@ -438,7 +439,7 @@ def test_after_the_deadline_only_staff_change_the_stop(app, factory):
 
 def test_change_to_a_full_circuit_is_refused(app, factory):
     from app.models import Circuit, Stop, db
-    from app.services import basket
+    from app.services.booking import basket
 
     catalog, family, line_id = _confirmed_bus_line(app, factory)
     with app.app_context():
@@ -455,7 +456,7 @@ def test_change_to_a_full_circuit_is_refused(app, factory):
 
 
 def test_parent_cannot_switch_a_paid_week_between_bus_and_onsite(app, factory):
-    from app.services import basket
+    from app.services.booking import basket
 
     _, family, line_id = _confirmed_bus_line(app, factory)
     error = _error(app, basket.change_stop, family.id, line_id, {"mode": "onsite"})
@@ -464,7 +465,7 @@ def test_parent_cannot_switch_a_paid_week_between_bus_and_onsite(app, factory):
 
 def test_held_line_can_switch_mode_and_is_repriced(app, factory):
     from app.models import Reservation, db
-    from app.services import basket
+    from app.services.booking import basket
 
     catalog = factory.catalog(bus_price_cents=500)
     family = factory.household()
@@ -477,7 +478,7 @@ def test_held_line_can_switch_mode_and_is_repriced(app, factory):
 
 
 def test_change_stop_of_another_household_is_not_found(app, factory):
-    from app.services import basket
+    from app.services.booking import basket
 
     catalog, family, line_id = _confirmed_bus_line(app, factory)
     stranger = factory.household()
@@ -487,7 +488,7 @@ def test_change_stop_of_another_household_is_not_found(app, factory):
 
 def test_reservations_lists_confirmed_weeks_only(app, factory):
     from app.models import db
-    from app.services import basket
+    from app.services.booking import basket
 
     catalog = factory.catalog()
     family = factory.household()

@@ -13,7 +13,7 @@ def _codes(items):
 
 def _evaluate(app, household_id):
     from app.models import Household, db
-    from app.services import checklist
+    from app.services.household import checklist
 
     with app.app_context():
         items = checklist.evaluate(db.session.get(Household, household_id))
@@ -37,7 +37,7 @@ def test_a_complete_file_has_nothing_missing(app, factory):
 def test_a_new_file_lists_every_missing_item_in_french(app, factory):
     family = factory.household(status="draft")
     from app.models import Household, HouseholdChild, db
-    from app.services import checklist
+    from app.services.household import checklist
 
     with app.app_context():
         db.session.query(HouseholdChild).filter_by(household_id=family.id).delete()
@@ -59,7 +59,7 @@ def test_no_caf_number_drops_the_qf_and_its_attestation(app, factory):
     family = factory.household(status="draft")
     fill_household(app, family.id, documents=False)
     from app.models import Household, db
-    from app.services import checklist
+    from app.services.household import checklist
 
     with app.app_context():
         household = db.session.get(Household, family.id)
@@ -78,7 +78,8 @@ def test_separated_parents_need_the_custody_judgement(app, factory):
     family = factory.household(status="draft")
     fill_household(app, family.id)
     from app.models import Household, db
-    from app.services import checklist, documents
+    from app.services.household import checklist
+    from app.services.household import documents
 
     with app.app_context():
         household = db.session.get(Household, family.id)
@@ -94,7 +95,8 @@ def test_a_refused_document_shows_the_reason_until_replaced(app, factory):
     family = factory.household(status="draft")
     fill_household(app, family.id)
     from app.models import Document, Household, db
-    from app.services import checklist, documents
+    from app.services.household import checklist
+    from app.services.household import documents
 
     with app.app_context():
         household = db.session.get(Household, family.id)

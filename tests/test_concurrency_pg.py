@@ -19,7 +19,7 @@ RACERS = 50
 def _race(app, attempts):
     """Run add_line for each (household_id, child_id, week_id, transport) at once; return outcomes."""
     from app.models import db
-    from app.services import basket
+    from app.services.booking import basket
     from app.services.errors import ServiceError
 
     barrier = threading.Barrier(len(attempts))
@@ -49,7 +49,7 @@ def _race(app, attempts):
 
 def _live_count(app, **filters):
     from app.models import Reservation, db, utcnow
-    from app.services.capacity import live_condition
+    from app.services.booking.capacity import live_condition
 
     with app.app_context():
         query = select(func.count()).select_from(Reservation).where(live_condition(utcnow()))
@@ -119,7 +119,7 @@ def test_same_household_racing_tabs_share_one_basket(pg_app, pg_factory):
 def test_a_lock_held_too_long_answers_busy_and_writes_nothing(pg_app, pg_factory, pg_url, tmp_path_factory):
     from app import create_app
     from app.models import Basket, Reservation, db
-    from app.services import basket
+    from app.services.booking import basket
     from app.services.errors import Busy
     from tests.conftest import TEST_OVERRIDES
 

@@ -19,7 +19,7 @@ def parse(data: bytes) -> list[list[str]]:
 
 
 def test_values_are_written_the_french_way():
-    from app.services.csv_export import Amount, to_csv
+    from app.services.operations.csv_export import Amount, to_csv
 
     data = to_csv(["Nom", "Date", "Heure", "Montant", "PAI", "Quand", "Note"],
                   [["Léa; « la petite »", date(2026, 7, 6), time(7, 30), Amount(123456), True,
@@ -33,7 +33,7 @@ def test_values_are_written_the_french_way():
 
 
 def test_formula_like_cells_are_neutralised_but_phones_stay():
-    from app.services.csv_export import to_csv
+    from app.services.operations.csv_export import to_csv
 
     rows = parse(to_csv(["a", "b", "c", "d"], [["=HYPERLINK(\"x\")", "+33 6 12 34 56 78", "@SUM(A1)", "- noix"]]))
     assert rows[1] == ["'=HYPERLINK(\"x\")", "+33 6 12 34 56 78", "'@SUM(A1)", "- noix"]
@@ -50,7 +50,8 @@ def _in_app(app, func, *args, **kwargs):
 
 
 def test_roster_csv_parses_back(app, world):  # noqa: F811
-    from app.services import csv_export, reports
+    from app.services.operations import csv_export
+    from app.services.operations import reports
 
     rows = parse(_in_app(app, lambda: csv_export.roster_csv(reports.rosters([world["w1"], world["w2"]]))))
     header, body = rows[0], rows[1:]
@@ -75,7 +76,8 @@ def _ddmm(world, index):
 
 
 def test_bus_list_csv_parses_back_in_route_order(app, world, factory):  # noqa: F811
-    from app.services import csv_export, reports
+    from app.services.operations import csv_export
+    from app.services.operations import reports
 
     eglise = world["stops"][0]
     extra = factory.household(last_name="Abel", children=[("Noé", 7)])
@@ -87,14 +89,16 @@ def test_bus_list_csv_parses_back_in_route_order(app, world, factory):  # noqa: 
 
 
 def test_onsite_csv_parses_back(app, world):  # noqa: F811
-    from app.services import csv_export, reports
+    from app.services.operations import csv_export
+    from app.services.operations import reports
 
     rows = parse(_in_app(app, lambda: csv_export.onsite_csv(reports.onsite_lists([world["w1"]]))))
     assert [dict(zip(rows[0], r))["Prénom"] for r in rows[1:]] == ["Tom"]
 
 
 def test_occupancy_and_takings_csv_parse_back(app, world):  # noqa: F811
-    from app.services import csv_export, reports
+    from app.services.operations import csv_export
+    from app.services.operations import reports
 
     payment = ops_data.pay(app, world["basket"], world["dupont"].id, 9500)
     ops_data.refund(app, payment, 4550, reservation_id=world["r_tom"])

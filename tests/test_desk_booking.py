@@ -49,7 +49,7 @@ def test_staff_book_outside_the_window_and_record_a_cheque(app, factory, make_cl
     client = login(make_client(), staff.email)
 
     # Parents cannot book this period yet: the very same service says so.
-    from app.services import basket
+    from app.services.booking import basket
     from app.services.errors import Conflict
 
     with app.app_context():

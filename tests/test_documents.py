@@ -137,7 +137,8 @@ def test_unknown_kind_is_refused(app, parent):
 
 def test_a_database_failure_leaves_no_file_behind(app, factory, monkeypatch):
     from app.models import Household, db
-    from app.services import audit, documents
+    from app.services import audit
+    from app.services.household import documents
 
     family = factory.household(status="draft")
 

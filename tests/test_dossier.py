@@ -27,7 +27,7 @@ def _household(app, household_id):
 # --- submit --------------------------------------------------------------------------------
 
 def test_submit_refuses_an_incomplete_file_with_what_is_missing(app, factory):
-    from app.services import dossier
+    from app.services.household import dossier
     from app.services.errors import ValidationFailed
 
     family = factory.household(status="draft")
@@ -41,7 +41,7 @@ def test_submit_refuses_an_incomplete_file_with_what_is_missing(app, factory):
 
 
 def test_submit_a_complete_file_logs_audits_and_mails(app, factory):
-    from app.services import dossier
+    from app.services.household import dossier
 
     family = factory.household(status="draft")
     fill_household(app, family.id)
@@ -56,7 +56,7 @@ def test_submit_a_complete_file_logs_audits_and_mails(app, factory):
 
 
 def test_submit_twice_is_refused(app, factory):
-    from app.services import dossier
+    from app.services.household import dossier
     from app.services.errors import Conflict
 
     family = factory.household(status="draft")
@@ -78,7 +78,7 @@ def _submitted(app, factory, **kwargs):
 
 
 def test_validate_sets_the_qf_and_validates_the_child_links_and_documents(app, factory):
-    from app.services import dossier
+    from app.services.household import dossier
 
     family = _submitted(app, factory, children=[("Léa", 8), ("Hugo", 6)])
     agent = factory.staff()
@@ -98,7 +98,7 @@ def test_validate_sets_the_qf_and_validates_the_child_links_and_documents(app, f
 
 @pytest.mark.parametrize("raw", ["", "abc", "-5", "12,5"])
 def test_validate_needs_a_valid_qf_when_the_family_has_a_caf_number(app, factory, raw):
-    from app.services import dossier
+    from app.services.household import dossier
     from app.services.errors import ValidationFailed
 
     family = _submitted(app, factory)
@@ -112,7 +112,7 @@ def test_validate_needs_a_valid_qf_when_the_family_has_a_caf_number(app, factory
 
 def test_validate_without_caf_number_means_top_tariff(app, factory):
     from app.models import Household, db
-    from app.services import dossier
+    from app.services.household import dossier
 
     family = _submitted(app, factory)
     with app.app_context():
@@ -127,7 +127,7 @@ def test_validate_without_caf_number_means_top_tariff(app, factory):
 def test_validate_rechecks_the_checklist(app, factory):
     """Staff cannot validate what the parent's checklist says is incomplete (and vice versa)."""
     from app.models import Child, db
-    from app.services import dossier
+    from app.services.household import dossier
     from app.services.errors import ValidationFailed
 
     family = _submitted(app, factory)
@@ -140,7 +140,7 @@ def test_validate_rechecks_the_checklist(app, factory):
 
 
 def test_validate_a_draft_is_refused(app, factory):
-    from app.services import dossier
+    from app.services.household import dossier
     from app.services.errors import Conflict
 
     family = factory.household(status="draft")
@@ -151,7 +151,8 @@ def test_validate_a_draft_is_refused(app, factory):
 
 
 def test_mark_incomplete_refuses_documents_and_mails_reasons(app, factory):
-    from app.services import checklist, dossier
+    from app.services.household import checklist
+    from app.services.household import dossier
 
     family = _submitted(app, factory)
     agent = factory.staff()
@@ -174,7 +175,7 @@ def test_mark_incomplete_refuses_documents_and_mails_reasons(app, factory):
 @pytest.mark.parametrize("reasons, note, field", [([], "x", "reasons"), (["nope"], "", "reasons"),
                                                   (["other"], "", "note")])
 def test_mark_incomplete_needs_known_reasons(app, factory, reasons, note, field):
-    from app.services import dossier
+    from app.services.household import dossier
     from app.services.errors import ValidationFailed
 
     family = _submitted(app, factory)
@@ -186,7 +187,8 @@ def test_mark_incomplete_needs_known_reasons(app, factory, reasons, note, field)
 
 
 def test_incomplete_then_fixed_then_resubmitted_then_validated(app, factory):
-    from app.services import documents, dossier
+    from app.services.household import documents
+    from app.services.household import dossier
 
     family = _submitted(app, factory)
     agent = factory.staff()
@@ -206,7 +208,7 @@ def test_incomplete_then_fixed_then_resubmitted_then_validated(app, factory):
 
 def test_bulk_validate_rechecks_each_row(app, factory):
     from app.models import Child, db
-    from app.services import dossier
+    from app.services.household import dossier
 
     good = _submitted(app, factory)
     broken = _submitted(app, factory)
@@ -226,7 +228,7 @@ def test_bulk_validate_rechecks_each_row(app, factory):
 
 
 def test_validate_concurrently_validates_once(app, factory):
-    from app.services import dossier
+    from app.services.household import dossier
     from app.services.errors import Conflict
 
     family = _submitted(app, factory)
@@ -242,7 +244,7 @@ def test_validate_concurrently_validates_once(app, factory):
 # --- after validation ----------------------------------------------------------------------
 
 def _validated(app, factory, **kwargs):
-    from app.services import dossier
+    from app.services.household import dossier
 
     family = _submitted(app, factory, **kwargs)
     with app.app_context():
@@ -259,7 +261,7 @@ def _household_form(family, **changes):
 
 def test_an_address_change_sends_a_validated_file_back_to_review_without_touching_reservations(app, factory):
     from app.models import Basket, Reservation, db, utcnow
-    from app.services import dossier
+    from app.services.household import dossier
 
     family = _validated(app, factory)
     catalog = factory.catalog()
@@ -282,7 +284,7 @@ def test_an_address_change_sends_a_validated_file_back_to_review_without_touchin
 
 
 def test_a_phone_change_does_not_need_review(app, factory):
-    from app.services import dossier
+    from app.services.household import dossier
 
     family = _validated(app, factory)
     with app.app_context():
@@ -292,7 +294,8 @@ def test_a_phone_change_does_not_need_review(app, factory):
 
 
 def test_guardian_and_document_changes_send_back_to_review(app, factory):
-    from app.services import documents, dossier
+    from app.services.household import documents
+    from app.services.household import dossier
 
     first = _validated(app, factory)
     second = _validated(app, factory)
@@ -305,7 +308,7 @@ def test_guardian_and_document_changes_send_back_to_review(app, factory):
 
 
 def test_health_sheet_changes_are_audited_without_review(app, factory):
-    from app.services import dossier
+    from app.services.household import dossier
 
     family = _validated(app, factory)
     with app.app_context():
@@ -321,7 +324,7 @@ def test_health_sheet_changes_are_audited_without_review(app, factory):
 
 
 def test_health_sheet_requires_doctor_and_pai_details(app, factory):
-    from app.services import dossier
+    from app.services.household import dossier
     from app.services.errors import ValidationFailed
 
     family = factory.household(status="draft")
@@ -332,7 +335,7 @@ def test_health_sheet_requires_doctor_and_pai_details(app, factory):
 
 
 def test_guardians_are_one_or_two(app, factory):
-    from app.services import dossier
+    from app.services.household import dossier
     from app.services.errors import Conflict
 
     family = factory.household(status="draft")
@@ -349,7 +352,7 @@ def test_guardians_are_one_or_two(app, factory):
 
 
 def test_household_form_reports_every_bad_field_at_once(app, factory):
-    from app.services import dossier
+    from app.services.household import dossier
     from app.services.errors import ValidationFailed
 
     family = factory.household(status="draft")
@@ -371,7 +374,7 @@ def _paris(*args):
 
 
 def test_working_hours_skip_weekends_and_public_holidays():
-    from app.services.dossier import is_working_day, working_hours_between
+    from app.services.household.dossier import is_working_day, working_hours_between
 
     # Friday 10:00 → Monday 10:00: 14 h on Friday + 10 h on Monday.
     assert working_hours_between(_paris(2026, 3, 6, 10), _paris(2026, 3, 9, 10)) == pytest.approx(24)
@@ -393,7 +396,7 @@ def _submitted_at(app, factory, when):
 
 
 def test_queue_is_oldest_first_with_overdue_flag(app, factory):
-    from app.services import dossier
+    from app.services.household import dossier
 
     now = _paris(2026, 3, 13, 10)  # a Friday
     recent = _submitted_at(app, factory, _paris(2026, 3, 12, 9))
@@ -406,7 +409,7 @@ def test_queue_is_oldest_first_with_overdue_flag(app, factory):
 
 
 def test_staff_digest_once_a_working_day(app, factory):
-    from app.services import dossier
+    from app.services.household import dossier
 
     _submitted_at(app, factory, _paris(2026, 3, 2, 9))
     _submitted_at(app, factory, _paris(2026, 3, 12, 9))  # not overdue
@@ -426,7 +429,7 @@ def test_staff_digest_once_a_working_day(app, factory):
 
 
 def test_no_digest_when_nothing_is_overdue(app, factory):
-    from app.services import dossier
+    from app.services.household import dossier
 
     _submitted_at(app, factory, _paris(2026, 3, 9, 9))
     with app.app_context():
@@ -435,7 +438,8 @@ def test_no_digest_when_nothing_is_overdue(app, factory):
 
 
 def test_the_sweeper_sends_the_digest(app, factory, monkeypatch):
-    from app.services import dossier, maintenance
+    from app.services import maintenance
+    from app.services.household import dossier
 
     _submitted_at(app, factory, _paris(2026, 3, 2, 9))
     monkeypatch.setattr(dossier, "utcnow", lambda: _paris(2026, 3, 10, 9).astimezone(timezone.utc))
@@ -480,7 +484,7 @@ def test_a_child_added_by_mistake_can_be_removed_until_confirmed(app, factory, l
 
 def test_validation_audits_the_accepted_documents(app, factory):
     from app.models import AuditLog, db
-    from app.services import dossier
+    from app.services.household import dossier
 
     family = _submitted(app, factory)
     with app.app_context():

@@ -25,7 +25,7 @@ def mother(app, factory):
         link = db.session.query(HouseholdChild).filter_by(household_id=family.id).one()
         link.pickups.append(AuthorizedPickup(name="Voisine Rosalie", phone="0612121212"))
         db.session.commit()
-        from app.services import documents
+        from app.services.household import documents
 
         documents.add_document(db.session.get(Household, family.id), "insurance", "assurance-maman.pdf", PDF)
         db.session.get(Household, family.id).status = "validated"
@@ -158,7 +158,7 @@ def test_confirming_needs_a_custody_judgement(app, mother, factory, login):
     assert "jugement de garde valable" in page.get_data(as_text=True)
     # The custody judgement is required by the checklist as soon as a shared child is added.
     from app.models import Household
-    from app.services import checklist
+    from app.services.household import checklist
 
     with app.app_context():
         household = db.session.get(Household, other.id)
@@ -210,7 +210,7 @@ def test_a_pending_shared_link_can_be_withdrawn_without_touching_the_child(app, 
 def test_validating_the_file_keeps_the_shared_link_pending(app, mother, father, factory, login):
     """Validate confirms the plain children; a shared child waits for its own confirmation."""
     from app.models import HouseholdChild, db
-    from app.services import dossier
+    from app.services.household import dossier
 
     client = login(app.test_client(), father.email)
     _add_lea(client, mother)

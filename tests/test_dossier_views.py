@@ -59,7 +59,7 @@ def test_home_of_a_validated_file_opens_booking(app, factory, login):
 
 
 def test_home_of_an_incomplete_file_shows_staff_reasons(app, factory, login):
-    from app.services import dossier
+    from app.services.household import dossier
 
     family = factory.household(status="draft")
     fill_household(app, family.id)

@@ -10,7 +10,7 @@ from tests.booking_helpers import add, confirm_basket, count_queries, set_birth_
 
 def offers(app, household_id, child_id, now=None):
     from app.models import db
-    from app.services import eligibility
+    from app.services.booking import eligibility
 
     with app.app_context():
         try:
@@ -118,7 +118,7 @@ def test_age_is_computed_on_the_period_first_day_upper_bound(app, factory, birth
 
 
 def test_not_open_yet_says_when_in_paris_time(app, factory):
-    from app.services.eligibility import paris_datetime
+    from app.services.booking.eligibility import paris_datetime
 
     catalog = factory.catalog(opens_in=timedelta(days=2))
     family = factory.household()
@@ -132,7 +132,7 @@ def test_not_open_yet_says_when_in_paris_time(app, factory):
 
 
 def test_paris_time_formatting_follows_daylight_saving():
-    from app.services.eligibility import paris_datetime
+    from app.services.booking.eligibility import paris_datetime
 
     assert paris_datetime(datetime(2026, 2, 2, 7, 0, tzinfo=timezone.utc)) == "lundi 2 février 2026 à 08:00"
     assert paris_datetime(datetime(2026, 7, 1, 6, 0, tzinfo=timezone.utc)) == "mercredi 1 juillet 2026 à 08:00"
@@ -208,7 +208,7 @@ def test_a_lapsed_hold_frees_the_week_at_once(app, factory):
 
 def test_open_and_not_open_establishments_are_split(app, factory):
     from app.models import db
-    from app.services import eligibility
+    from app.services.booking import eligibility
 
     open_one = factory.catalog(name="ALSH Les Pins", age_min=3, age_max=11)
     teen = factory.catalog(name="Séjour ados", age_min=12, age_max=17)
@@ -260,7 +260,7 @@ def test_child_of_another_household_is_not_found(app, factory):
 
 def test_desk_booking_skips_the_window_only(app, factory):
     from app.models import Establishment, Period, Week, db, utcnow
-    from app.services import eligibility
+    from app.services.booking import eligibility
 
     catalog = factory.catalog(opens_in=timedelta(days=2))
     teen = factory.catalog(age_min=12, age_max=17, opens_in=timedelta(days=2))
@@ -295,7 +295,7 @@ def test_offers_run_a_bounded_number_of_queries(app, factory):
 
 def test_a_week_already_started_is_closed_for_parents_not_at_the_desk(app, factory):
     from app.models import Establishment, Period, Week, db, utcnow
-    from app.services import eligibility
+    from app.services.booking import eligibility
 
     monday = date.today() - timedelta(days=date.today().weekday())
     catalog = factory.catalog(starts_on=monday, capacities=(5, 5))  # week 1 has begun, week 2 has not

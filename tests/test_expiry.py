@@ -56,7 +56,7 @@ def test_lazy_expiry_frees_the_place_at_once(app, factory):
 def test_expire_job_marks_lines_expired_and_mails_once(app, factory):
     from app.jobs.booking import expire_basket_job
     from app.models import AuditLog, db, utcnow
-    from app.services import basket
+    from app.services.booking import basket
 
     catalog = factory.catalog()
     family = factory.household(children=[("Léa", 8), ("Tom", 6)])
@@ -83,7 +83,7 @@ def test_expire_job_marks_lines_expired_and_mails_once(app, factory):
 
 def test_sweeper_expires_every_due_basket_once(app, factory):
     from app.models import MailLog, db, utcnow
-    from app.services import basket
+    from app.services.booking import basket
 
     catalog = factory.catalog()
     start = utcnow()
@@ -118,7 +118,7 @@ def test_maintenance_sweep_calls_the_basket_sweeper(app, factory, monkeypatch):
 
 def test_paid_or_removed_baskets_are_left_alone(app, factory):
     from app.models import Basket, db, utcnow
-    from app.services import basket
+    from app.services.booking import basket
     from tests.booking_helpers import confirm_basket
 
     catalog = factory.catalog()
@@ -136,7 +136,7 @@ def test_paid_or_removed_baskets_are_left_alone(app, factory):
 @pytest.mark.parametrize("outcome", ["paid", "released", "raises"])
 def test_checkout_basket_is_settled_with_the_provider_first(app, factory, monkeypatch, outcome):
     from app.models import BasketStatus, MailLog, db, utcnow
-    from app.services import basket
+    from app.services.booking import basket
     from tests.booking_helpers import set_basket_status
 
     catalog = factory.catalog()
@@ -176,7 +176,7 @@ def test_scheduled_job_runs_through_the_queue(app, factory, monkeypatch):
     """The expiry job is scheduled at the hold's end with a unique id; the scheduler runs it."""
     from rq.scheduler import RQScheduler
 
-    from app.jobs import queue as job_queue
+    from app.services import tasks as job_queue
     from app.jobs.worker import run_pending
 
     monkeypatch.setitem(app.config, "BASKET_HOLD_MINUTES", 0.01)  # 0.6 s
@@ -210,7 +210,7 @@ def test_real_redis_and_real_scheduler_expire_the_basket(app, factory, real_redi
     from rq.scheduler import RQScheduler
 
     from app import create_app
-    from app.jobs import queue as job_queue
+    from app.services import tasks as job_queue
     from app.jobs.worker import run_pending
     from app.models import MailLog, db
 
@@ -256,7 +256,7 @@ def test_redis_unreachable_booking_succeeds_and_sweeper_catches_up(app, factory,
                          "BASKET_HOLD_MINUTES": 0.005})  # 0.3 s
     catalog = factory.catalog()
     family = factory.household()
-    with caplog.at_level(logging.ERROR, logger="app.jobs.queue"):
+    with caplog.at_level(logging.ERROR, logger="app.services.tasks"):
         line = add(broken, family.id, family.child_ids[0], catalog.week_ids[0])
     assert line  # the booking succeeded
     basket_id = _basket_id(broken, line)

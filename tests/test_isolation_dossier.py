@@ -29,7 +29,7 @@ def two_households(app, factory):
     b = factory.household(status="validated", children=[("Zébulon", 7)], last_name="Durand-Secret")
     fill_household(app, a.id)
     from app.models import AuthorizedPickup, Child, Guardian, Household, HouseholdChild, db
-    from app.services import documents
+    from app.services.household import documents
 
     with app.app_context():
         household = db.session.get(Household, b.id)

@@ -26,10 +26,10 @@ def _reset_calls():
 
 
 def test_enqueue_with_redis_down_returns_none_and_logs(app, tmp_path_factory, caplog):
-    from app.jobs.queue import enqueue
+    from app.services.tasks import enqueue
 
     broken = build_app(app.config["SQLALCHEMY_DATABASE_URI"], tmp_path_factory, REDIS_URL="redis://127.0.0.1:1/0")
-    caplog.set_level(logging.ERROR, logger="app.jobs.queue")
+    caplog.set_level(logging.ERROR, logger="app.services.tasks")
     started = time.monotonic()
     with broken.app_context():
         assert enqueue(record_call, "x") is None
@@ -38,7 +38,7 @@ def test_enqueue_with_redis_down_returns_none_and_logs(app, tmp_path_factory, ca
 
 
 def test_deferred_job_is_queued_after_commit_and_dropped_on_rollback(app):
-    from app.jobs.queue import defer, get_queue
+    from app.services.tasks import defer, get_queue
     from app.models import db
 
     with app.app_context():
@@ -91,7 +91,7 @@ def test_failed_smtp_keeps_the_mail_queued_for_retry(app, tmp_path_factory):
 
 
 def test_stuck_mails_are_queued_again_by_the_sweeper(app):
-    from app.jobs.queue import get_queue
+    from app.services.tasks import get_queue
     from app.models import MailLog, db, utcnow
     from app.services.mail import resend_stuck_mails
 
@@ -107,7 +107,7 @@ def test_stuck_mails_are_queued_again_by_the_sweeper(app):
 
 
 def test_embedded_worker_runs_a_scheduled_job_at_its_time(app):
-    from app.jobs.queue import enqueue
+    from app.services.tasks import enqueue
     from app.jobs.worker import EmbeddedWorker
 
     if not app.config["REDIS_URL"] is None:
@@ -131,7 +131,7 @@ def test_embedded_worker_runs_a_scheduled_job_at_its_time(app):
 
 @pytest.mark.redis
 def test_unique_job_ids_are_not_scheduled_twice(app, tmp_path_factory, real_redis_url):
-    from app.jobs.queue import enqueue, get_queue
+    from app.services.tasks import enqueue, get_queue
 
     real = build_app(app.config["SQLALCHEMY_DATABASE_URI"], tmp_path_factory, REDIS_URL=real_redis_url)
     with real.app_context():
@@ -149,7 +149,7 @@ def test_production_worker_with_real_redis_and_scheduler(app, tmp_path_factory, 
     from rq import SimpleWorker
     from rq.scheduler import RQScheduler
 
-    from app.jobs.queue import enqueue, get_queue
+    from app.services.tasks import enqueue, get_queue
 
     real = build_app(app.config["SQLALCHEMY_DATABASE_URI"], tmp_path_factory, REDIS_URL=real_redis_url)
     with real.app_context():
@@ -170,7 +170,7 @@ def test_production_worker_with_real_redis_and_scheduler(app, tmp_path_factory, 
 
 
 def test_sweeper_schedules_itself_once_per_slot(app):
-    from app.jobs.queue import get_queue
+    from app.services.tasks import get_queue
     from app.jobs.sweeper import ensure_sweeper
 
     with app.app_context():
@@ -182,7 +182,7 @@ def test_sweeper_schedules_itself_once_per_slot(app):
 
 
 def test_sweep_job_runs_and_reschedules(app):
-    from app.jobs.queue import get_queue
+    from app.services.tasks import get_queue
     from app.jobs.sweeper import sweep_job
 
     with app.app_context():

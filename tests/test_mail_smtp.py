@@ -174,7 +174,7 @@ def test_staff_digest_over_smtp(app, factory, smtp, monkeypatch):
     from datetime import datetime, timezone
     from zoneinfo import ZoneInfo
 
-    from app.services import dossier
+    from app.services.household import dossier
     from tests.dossier_helpers import fill_household, set_status
 
     paris = ZoneInfo("Europe/Paris")

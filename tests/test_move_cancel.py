@@ -44,7 +44,7 @@ def _line(app, reservation_id):
 
 
 def _move(app, s, reservation_id, **kwargs):
-    from app.services import operations
+    from app.services.operations import desk as operations
 
     return _call(app, s["staff"].id, operations.move_reservation, reservation_id, **kwargs)
 
@@ -188,7 +188,7 @@ def test_move_form_reports_errors_in_french(app, setup, make_client, login, fact
 
 def _desk_paid(app, s, child_id, week_id, transport, method="cash"):
     """A week booked and paid at the desk through the real services."""
-    from app.services import operations
+    from app.services.operations import desk as operations
 
     _call(app, s["staff"].id, operations.desk_add_line, s["family"].id, child_id, week_id, transport)
     result = _call(app, s["staff"].id, operations.desk_pay, s["family"].id, method)
@@ -197,7 +197,7 @@ def _desk_paid(app, s, child_id, week_id, transport, method="cash"):
 
 def test_cancel_with_reason_and_refund_frees_the_place(app, setup, make_client, login):
     from app.models import MailLog, Refund, db
-    from app.services import reports
+    from app.services.operations import reports
 
     s = setup
     cat = s["cat"]
@@ -235,7 +235,7 @@ def test_cancel_with_reason_and_refund_frees_the_place(app, setup, make_client, 
 
 def test_cancel_without_refund_keeps_the_money(app, setup):
     from app.models import Refund, db
-    from app.services import operations
+    from app.services.operations import desk as operations
 
     s = setup
     line = _call(app, s["staff"].id, operations.cancel_reservation, s["r_lea"], reason="Erreur de saisie",
@@ -249,7 +249,7 @@ def test_cancel_without_refund_keeps_the_money(app, setup):
 
 def test_two_moves_racing_for_the_last_place_on_postgresql(pg_app, pg_factory):
     """Real threads, real row locks: only one of two staff members gets the last place of week 2."""
-    from app.services import operations
+    from app.services.operations import desk as operations
     from app.services.errors import Busy, Conflict
 
     cat = pg_factory.catalog(capacities=(10, 1), seats=5)

@@ -213,7 +213,7 @@ def test_staff_cancellation_returns_the_place_with_or_without_refund(app, factor
     call(app, service.fulfil, result.payment_id, source="test")
     from flask_appbuilder.security.sqla.models import User
     from app.models import db
-    from app.services.capacity import week_usage
+    from app.services.booking.capacity import week_usage
 
     with app.app_context():
         actor = db.session.get(User, staff.id)

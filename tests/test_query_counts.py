@@ -255,7 +255,7 @@ def test_the_data_set_is_a_real_year(big):
 
 def test_roster_and_onsite_queries_do_not_grow_with_the_children(big):
     app, data, _, engine = big
-    from app.services import reports
+    from app.services.operations import reports
 
     small_n, small = _count(app, engine, lambda: reports.rosters([data["small_week"]]))
     big_n, large = _count(app, engine, lambda: reports.rosters([data["big_week"]]))
@@ -274,7 +274,7 @@ def test_roster_and_onsite_queries_do_not_grow_with_the_children(big):
 
 def test_bus_list_queries_do_not_grow_with_the_children(big):
     app, data, _, engine = big
-    from app.services import reports
+    from app.services.operations import reports
 
     small_n, small = _count(app, engine, lambda: reports.bus_lists([data["small_week"]]))
     big_n, large = _count(app, engine, lambda: reports.bus_lists([data["big_week"]]))
@@ -286,7 +286,7 @@ def test_bus_list_queries_do_not_grow_with_the_children(big):
 
 def test_occupancy_and_takings_queries_are_constant(big):
     app, data, _, engine = big
-    from app.services import reports
+    from app.services.operations import reports
 
     small_n, small = _count(app, engine, lambda: reports.occupancy(data["small_period"]))
     big_n, large = _count(app, engine, lambda: reports.occupancy(data["big_period"]))
@@ -302,7 +302,8 @@ def test_occupancy_and_takings_queries_are_constant(big):
 
 def test_csv_exports_are_constant(big):
     app, data, _, engine = big
-    from app.services import csv_export, reports
+    from app.services.operations import csv_export
+    from app.services.operations import reports
 
     small_n, _ = _count(app, engine, lambda: csv_export.roster_csv(reports.rosters([data["small_week"]])))
     big_n, payload = _count(app, engine, lambda: csv_export.roster_csv(reports.rosters([data["big_week"]])))

@@ -55,7 +55,7 @@ def _in_app(app, func, *args, **kwargs):
 
 
 def test_roster_lists_only_confirmed_children_once_with_health_and_contacts(app, world):
-    from app.services import reports
+    from app.services.operations import reports
 
     roster = _in_app(app, reports.roster, world["w1"])
     names = [c.first_name for c in roster.children]
@@ -78,7 +78,7 @@ def test_roster_lists_only_confirmed_children_once_with_health_and_contacts(app,
 
 
 def test_roster_of_a_week_booked_by_the_other_household_puts_that_household_first(app, world):
-    from app.services import reports
+    from app.services.operations import reports
 
     roster = _in_app(app, reports.roster, world["w2"])
     assert [c.first_name for c in roster.children] == ["Léa"]  # Zoé's stale hold is left out
@@ -90,7 +90,7 @@ def test_roster_of_a_week_booked_by_the_other_household_puts_that_household_firs
 
 
 def test_rosters_of_a_whole_period_one_per_week(app, world):
-    from app.services import reports
+    from app.services.operations import reports
 
     def run():
         ids = reports.resolve_weeks(period_id=world["cat"].period_id)
@@ -102,7 +102,7 @@ def test_rosters_of_a_whole_period_one_per_week(app, world):
 
 
 def test_resolve_weeks_for_the_day_and_bad_choices(app, world):
-    from app.services import reports
+    from app.services.operations import reports
     from app.services.errors import NotFound, ValidationFailed
 
     cat = world["cat"]
@@ -120,7 +120,7 @@ def test_a_shared_child_appears_once_even_if_the_data_holds_two_confirmed_lines(
     from sqlalchemy import text
 
     from app.models import db
-    from app.services import reports
+    from app.services.operations import reports
 
     with app.app_context():
         db.session.execute(text("DROP INDEX uq_reservation_live_child_week"))
@@ -141,7 +141,7 @@ def test_a_shared_child_appears_once_even_if_the_data_holds_two_confirmed_lines(
 
 
 def test_bus_list_groups_children_by_stop_in_route_order(app, world):
-    from app.services import reports
+    from app.services.operations import reports
 
     bus = _in_app(app, reports.bus_list, world["cat"].circuit_id, world["w1"])
     assert [s.position for s in bus.stops] == [1, 2, 3]
@@ -153,7 +153,7 @@ def test_bus_list_groups_children_by_stop_in_route_order(app, world):
 
 
 def test_bus_lists_of_every_circuit_of_the_week(app, world):
-    from app.services import reports
+    from app.services.operations import reports
 
     lists = _in_app(app, reports.bus_lists, [world["w2"]])
     assert len(lists) == 1
@@ -161,7 +161,7 @@ def test_bus_lists_of_every_circuit_of_the_week(app, world):
 
 
 def test_bus_list_refuses_a_circuit_of_another_period(app, world, factory):
-    from app.services import reports
+    from app.services.operations import reports
     from app.services.errors import NotFound
 
     other = factory.catalog()
@@ -170,7 +170,7 @@ def test_bus_list_refuses_a_circuit_of_another_period(app, world, factory):
 
 
 def test_onsite_list_holds_only_children_without_bus(app, world):
-    from app.services import reports
+    from app.services.operations import reports
 
     onsite = _in_app(app, reports.onsite_list, world["w1"])
     assert [c.first_name for c in onsite.children] == ["Tom"]
@@ -179,7 +179,7 @@ def test_onsite_list_holds_only_children_without_bus(app, world):
 
 
 def test_occupancy_counts_confirmed_and_live_holds_only(app, world):
-    from app.services import reports
+    from app.services.operations import reports
 
     occ = _in_app(app, reports.occupancy, world["cat"].period_id)
     w1, w2 = occ.weeks
@@ -193,7 +193,7 @@ def test_occupancy_counts_confirmed_and_live_holds_only(app, world):
 
 
 def test_occupancy_of_an_unknown_period_is_not_found(app):
-    from app.services import reports
+    from app.services.operations import reports
     from app.services.errors import NotFound
 
     with pytest.raises(NotFound):
@@ -201,7 +201,7 @@ def test_occupancy_of_an_unknown_period_is_not_found(app):
 
 
 def test_takings_per_period_paid_refunded_net(app, world, factory):
-    from app.services import reports
+    from app.services.operations import reports
 
     # The Dupont basket: Léa 45 € + bus 5 €, Tom 45 € = 95 € by card; Tom's week refunded later.
     payment = ops_data.pay(app, world["basket"], world["dupont"].id, 9500)
@@ -229,7 +229,7 @@ def test_takings_per_period_paid_refunded_net(app, world, factory):
 
 
 def test_allocation_is_exact_to_the_cent():
-    from app.services.reports import _allocate
+    from app.services.operations.reports import _allocate
 
     parts = _allocate(1000, {1: 1, 2: 1, 3: 1})
     assert sum(parts.values()) == 1000 and sorted(parts.values()) == [333, 333, 334]
@@ -238,7 +238,7 @@ def test_allocation_is_exact_to_the_cent():
 
 
 def test_age_on_a_given_day():
-    from app.services.reports import age_on
+    from app.services.operations.reports import age_on
 
     assert age_on(date(2015, 7, 14), date(2025, 7, 13)) == 9
     assert age_on(date(2015, 7, 14), date(2025, 7, 14)) == 10
@@ -247,7 +247,7 @@ def test_age_on_a_given_day():
 def test_takings_never_drop_money_that_has_no_period(app, factory):
     """A paid basket whose lines cannot be found (data repaired by hand…) shows in its own row."""
     from app.models import Basket, db
-    from app.services import reports
+    from app.services.operations import reports
 
     family = factory.household(last_name="Orphelin")
     with app.app_context():

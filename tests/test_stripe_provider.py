@@ -140,7 +140,7 @@ def test_expiry_job_expires_an_open_session_and_releases(app, factory, fake):
     call(app, service.start_checkout, b.household.id)
     session_id = state(app, b.basket_id).payments[0].provider_ref
     lapse(app, b.basket_id)
-    from app.services import basket as basket_service
+    from app.services.booking import basket as basket_service
 
     assert call(app, basket_service.expire_basket, b.basket_id) is True
     assert fake.calls("post", rf"/v1/checkout/sessions/{session_id}/expire")
@@ -155,7 +155,7 @@ def test_expiry_job_fulfils_when_stripe_says_it_was_paid(app, factory, fake):
     session_id = state(app, b.basket_id).payments[0].provider_ref
     fake.pay(session_id)  # paid, webhook not yet received
     lapse(app, b.basket_id)
-    from app.services import basket as basket_service
+    from app.services.booking import basket as basket_service
 
     assert call(app, basket_service.expire_basket, b.basket_id) is False
     s = state(app, b.basket_id)
@@ -168,7 +168,7 @@ def test_expiry_job_retries_on_network_error(app, factory, fake):
     call(app, service.start_checkout, b.household.id)
     lapse(app, b.basket_id)
     fake.fail_next = ["connection"]
-    from app.services import basket as basket_service
+    from app.services.booking import basket as basket_service
 
     with pytest.raises(ProviderUnavailable):
         call(app, basket_service.expire_basket, b.basket_id)
@@ -185,7 +185,7 @@ def test_expiry_job_finds_a_session_whose_creation_answer_was_lost(app, factory,
     # Stripe never got it (the fake failed before routing); the expiry job asks again with the same
     # key, which creates or finds the one session, then expires it.
     lapse(app, b.basket_id, minutes=1)
-    from app.services import basket as basket_service
+    from app.services.booking import basket as basket_service
 
     assert call(app, basket_service.expire_basket, b.basket_id) is True
     assert len({c.idempotency_key for c in fake.session_creates()}) == 1
@@ -271,7 +271,7 @@ def test_expiry_waits_while_stripe_refuses_to_expire_an_open_session(app, factor
     session_id = state(app, b.basket_id).payments[0].provider_ref
     lapse(app, b.basket_id)
     fake.refuse_expire.add(session_id)
-    from app.services import basket as basket_service
+    from app.services.booking import basket as basket_service
 
     with pytest.raises(ProviderUnavailable):
         call(app, basket_service.expire_basket, b.basket_id)

@@ -11,7 +11,7 @@ from flask_appbuilder.api import BaseApi, expose
 from flask_appbuilder.security.decorators import protect
 
 from app.api.common import json_response, service_errors
-from app.services.households import require_household
+from app.services.household.links import require_household
 from app.services.payments import service as payments
 
 

@@ -15,9 +15,9 @@ from flask_appbuilder.security.decorators import protect
 from app.api.common import json_response, service_errors
 from flask_babel import gettext as _
 
-from app.services import basket as basket_service
-from app.services import eligibility
-from app.services.households import require_household
+from app.services.booking import basket as basket_service
+from app.services.booking import eligibility
+from app.services.household.links import require_household
 
 log = logging.getLogger(__name__)
 

@@ -1,7 +1,7 @@
 """Booking jobs: the expiry of a basket's hold, scheduled at `expires_at` (unique job id per basket)."""
-from app.services import basket
+from app.services.booking import basket
 
-from .context import job
+from app.jobs.context import job
 
 
 @job

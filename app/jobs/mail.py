@@ -1,7 +1,7 @@
 """Mail jobs."""
 from app.services import mail
 
-from .context import job
+from app.jobs.context import job
 
 
 @job

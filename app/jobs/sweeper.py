@@ -10,8 +10,8 @@ from datetime import datetime, timezone
 
 from flask import Flask, current_app
 
-from . import queue as job_queue
-from .context import job
+from app.services import tasks as job_queue
+from app.jobs.context import job
 
 log = logging.getLogger(__name__)
 

@@ -14,7 +14,7 @@ from rq import SimpleWorker
 from rq.scheduler import RQScheduler
 from rq.timeouts import BaseDeathPenalty
 
-from . import queue as job_queue
+from app.services import tasks as job_queue
 
 log = logging.getLogger(__name__)
 
@@ -56,7 +56,7 @@ class EmbeddedWorker(threading.Thread):
         queue = job_queue.get_queue(self.app)
         scheduler = RQScheduler([queue], connection=queue.connection)
         scheduler.acquire_locks()
-        from .sweeper import ensure_sweeper
+        from app.jobs.sweeper import ensure_sweeper
 
         ensure_sweeper(self.app)
         while not self.stopping.is_set():
@@ -82,7 +82,7 @@ def start_embedded_worker(app: Flask) -> EmbeddedWorker | None:
 def run_worker(app: Flask, burst: bool = False) -> None:
     """Production worker: one process, the scheduler in-thread polling every second."""
     queue = job_queue.get_queue(app)
-    from .sweeper import ensure_sweeper
+    from app.jobs.sweeper import ensure_sweeper
 
     ensure_sweeper(app)
     with app.app_context():

@@ -23,7 +23,7 @@ from app.models import (
     db,
     utcnow,
 )
-from app.security import ADMIN, PARENT, STAFF
+from app.roles import ADMIN, PARENT, STAFF
 
 PARIS = ZoneInfo("Europe/Paris")
 DEMO_PASSWORD = "demo-portail"
@@ -166,7 +166,7 @@ def seed_demo(appbuilder, today: date | None = None) -> dict:
                   doctor_phone="04 94 00 00 00", health_updated_at=utcnow())
     db.session.commit()
     if not new.documents:  # a complete file, so that staff can validate it in the demo
-        from . import documents
+        from app.services.household import documents
 
         for kind, child_id in (("qf_attestation", None), ("insurance", None), ("vaccinations", ines.id)):
             documents.add_document(new, kind, f"{kind}-demo.pdf", b"%PDF-1.4\n%demo\n%%EOF\n", child_id=child_id)

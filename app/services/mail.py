@@ -20,6 +20,9 @@ from app.models import MailLog, db, utcnow
 
 log = logging.getLogger(__name__)
 
+# Jobs are named by dotted path: services never import app.jobs (DESIGN §4).
+SEND_MAIL_JOB = "app.jobs.mail.send_mail_job"
+
 MAX_ATTEMPTS = 5
 
 
@@ -50,10 +53,9 @@ def queue_mail(kind: str, to: str, subject: str, template: str, *, household_id:
             db.session.add(mail)
     except IntegrityError:  # a concurrent job logged the same mail first
         return db.session.query(MailLog).filter_by(dedupe_key=dedupe_key).one()
-    from app.jobs.mail import send_mail_job
-    from app.jobs.queue import defer
+    from app.services.tasks import defer
 
-    defer(db.session, send_mail_job, mail.id, retry=Retry(max=4, interval=[10, 60, 300, 900]))
+    defer(db.session, SEND_MAIL_JOB, mail.id, retry=Retry(max=4, interval=[10, 60, 300, 900]))
     return mail
 
 
@@ -99,8 +101,7 @@ def _transport(mail: MailLog) -> None:
 
 def resend_stuck_mails(older_than: timedelta = timedelta(minutes=2)) -> int:
     """Queue again the mails whose job was lost (Redis down when they were logged)."""
-    from app.jobs.mail import send_mail_job
-    from app.jobs.queue import enqueue
+    from app.services.tasks import enqueue
 
     stuck = (
         db.session.query(MailLog.id)
@@ -111,6 +112,6 @@ def resend_stuck_mails(older_than: timedelta = timedelta(minutes=2)) -> int:
         .all()
     )
     for (mail_id,) in stuck:
-        enqueue(send_mail_job, mail_id, job_id=f"mail-{mail_id}", unique=True,
+        enqueue(SEND_MAIL_JOB, mail_id, job_id=f"mail-{mail_id}", unique=True,
                 retry=Retry(max=3, interval=[10, 60, 300]))
     return len(stuck)

@@ -6,8 +6,12 @@ import logging
 
 from app.models import db
 
-from . import basket, dossier, mail
-from .payments import retry_pending_refunds
+from app.services import mail
+
+from app.services.booking import basket
+
+from app.services.household import dossier
+from app.services.payments import retry_pending_refunds
 
 log = logging.getLogger(__name__)
 

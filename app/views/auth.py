@@ -1,5 +1,5 @@
 """Public account pages (issue 3): the login page, parent sign-up confirmed by mail, password reset,
-and the French page for throttled forms. Thin over app.services.accounts.
+and the French page for throttled forms. Thin over app.services.household.accounts.
 
 The two views keep Flask-AppBuilder's class names on purpose: endpoints are named after classes, and
 the portal's public endpoints are known as `AuthDBView.*` and `RegisterUserDBView.*` (see
@@ -42,7 +42,7 @@ class AuthDBView(_FabAuthDBView):
 
 class RegisterUserDBView(BaseView):
     """Public pages: create a parent account, confirm it from the mail, reset a forgotten password.
-    Thin over app.services.accounts (the rules and mails live there)."""
+    Thin over app.services.household.accounts (the rules and mails live there)."""
 
     route_base = "/compte"
     default_view = "signup"
@@ -52,7 +52,7 @@ class RegisterUserDBView(BaseView):
 
     @expose("/creer", methods=["GET", "POST"])
     def signup(self):
-        from app.services import accounts
+        from app.services.household import accounts
         from app.services.errors import ServiceError
 
         if g.user is not None and g.user.is_authenticated:
@@ -74,7 +74,7 @@ class RegisterUserDBView(BaseView):
 
     @expose("/confirmer/<string:token>")
     def confirm(self, token):
-        from app.services import accounts
+        from app.services.household import accounts
         from app.services.errors import ServiceError
 
         try:
@@ -87,7 +87,7 @@ class RegisterUserDBView(BaseView):
 
     @expose("/mot-de-passe-oublie", methods=["GET", "POST"])
     def forgot(self):
-        from app.services import accounts
+        from app.services.household import accounts
         from app.services.errors import ServiceError
 
         errors = {}
@@ -107,7 +107,7 @@ class RegisterUserDBView(BaseView):
 
     @expose("/nouveau-mot-de-passe/<string:token>", methods=["GET", "POST"])
     def reset(self, token):
-        from app.services import accounts
+        from app.services.household import accounts
         from app.services.errors import ServiceError
 
         try:

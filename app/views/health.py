@@ -6,7 +6,7 @@ import logging
 from flask import Blueprint, current_app, jsonify
 from sqlalchemy import text
 
-from app.jobs.queue import redis_status
+from app.services.tasks import redis_status
 from app.models import db
 
 log = logging.getLogger(__name__)

@@ -83,7 +83,7 @@ def test_hold_expires_while_the_basket_page_is_open(live_server_factory, new_pag
 
 def _places_left(app, household_id: int, child_id: int, period_id: int, week_id: int) -> int:
     from app.models import db
-    from app.services import eligibility
+    from app.services.booking import eligibility
 
     with app.app_context():
         offers = eligibility.offers(household_id, child_id)

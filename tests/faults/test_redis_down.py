@@ -71,7 +71,7 @@ def test_bookings_go_on_while_redis_is_down_and_holds_are_released_by_the_sweepe
                                                                                   tmp_path_factory):
     from rq.scheduler import RQScheduler
 
-    from app.jobs.queue import get_queue
+    from app.services.tasks import get_queue
     from app.jobs.sweeper import ensure_sweeper
     from app.jobs.worker import run_pending
     from app.models import Basket, MailLog, Reservation, db, utcnow
@@ -169,7 +169,7 @@ def test_bookings_go_on_while_redis_is_down_and_holds_are_released_by_the_sweepe
         assert sorted(h for h, _ in mails) == sorted(h for _, h in baskets)  # one mail per basket
         assert {status for _, status in mails} == {"sent"}
         # The places are back in the pool, but for the paid ones.
-        from app.services.capacity import week_usage
+        from app.services.booking.capacity import week_usage
 
         confirmed = Counter(db.session.execute(select(Reservation.week_id).where(
             Reservation.status == "confirmed")).scalars())

@@ -58,7 +58,7 @@ def smtp():
 
 def test_worker_killed_during_a_mail_job_sends_it_exactly_once(app, real_redis_url, smtp, tmp_path,
                                                                tmp_path_factory):
-    from app.jobs.queue import get_queue
+    from app.services.tasks import get_queue
     from app.jobs.worker import run_pending
     from app.models import MailLog, db
     from app.services.mail import queue_mail, resend_stuck_mails
@@ -134,7 +134,7 @@ def test_worker_killed_while_expiring_a_basket_releases_it_exactly_once(pg_app, 
     from sqlalchemy import create_engine, func, select, text
 
     from app.jobs.booking import expire_basket_job
-    from app.jobs.queue import enqueue, get_queue
+    from app.services.tasks import enqueue, get_queue
     from app.jobs.sweeper import sweep_job
     from app.jobs.worker import run_pending
     from app.models import AuditLog, Basket, MailLog, Reservation, db

@@ -1,14 +1,14 @@
 """Payments: the provider interface, its implementations and the domain functions.
 
 Import the domain functions from here (``from app.services.payments import fulfil``)."""
-from .provider import (  # noqa: F401
+from app.services.payments.provider import (  # noqa: F401
     InvalidNotification,
     PaymentProvider,
     ProviderError,
     ProviderUnavailable,
 )
-from .registry import get_provider, register_provider  # noqa: F401
-from .service import (  # noqa: F401
+from app.services.payments.registry import get_provider, register_provider  # noqa: F401
+from app.services.payments.service import (  # noqa: F401
     CheckoutResult,
     FulfilOutcome,
     FulfilResult,
@@ -28,3 +28,7 @@ from .service import (  # noqa: F401
     settle_before_expiry,
     start_checkout,
 )
+
+from app.services.booking.basket import register_settle_hook  # noqa: E402
+
+register_settle_hook(settle_before_expiry)

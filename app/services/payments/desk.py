@@ -8,7 +8,7 @@ from typing import Mapping
 
 from flask_babel import gettext as _
 
-from .provider import (
+from app.services.payments.provider import (
     CheckoutRequest,
     CheckoutSession,
     CheckoutState,

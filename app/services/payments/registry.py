@@ -12,10 +12,10 @@ from typing import Callable
 from flask import Flask, current_app
 from flask_babel import gettext as _
 
-from .desk import DeskProvider
-from .provider import PaymentProvider, ProviderError
-from .sandbox import SandboxProvider
-from .stripe_provider import StripeProvider
+from app.services.payments.desk import DeskProvider
+from app.services.payments.provider import PaymentProvider, ProviderError
+from app.services.payments.sandbox import SandboxProvider
+from app.services.payments.stripe_provider import StripeProvider
 
 HTTP_CLIENT_EXTENSION = "stripe_http_client"
 

@@ -17,7 +17,7 @@ from sqlalchemy import select
 
 from app.models import Payment, PaymentStatus, db, utcnow
 
-from .provider import (
+from app.services.payments.provider import (
     CheckoutRequest,
     CheckoutSession,
     CheckoutState,

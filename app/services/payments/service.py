@@ -49,12 +49,12 @@ from app.models import (
     utcnow,
 )
 from app.services import audit
-from app.services.capacity import BUSY_MESSAGE, circuit_usage, is_lock_timeout, lock_weeks, week_usage
+from app.services.booking.capacity import BUSY_MESSAGE, circuit_usage, is_lock_timeout, lock_weeks, week_usage
 from app.services.errors import Busy, Conflict, NotFound, ValidationFailed
-from app.services.pricing import price_line
+from app.services.booking.pricing import price_line
 
-from .desk import DESK_METHODS
-from .provider import (
+from app.services.payments.desk import DESK_METHODS
+from app.services.payments.provider import (
     CheckoutLine,
     CheckoutRequest,
     CheckoutStatus,
@@ -63,8 +63,8 @@ from .provider import (
     ProviderError,
     ProviderUnavailable,
 )
-from .registry import get_provider
-from .sandbox import refuse_in_production
+from app.services.payments.registry import get_provider
+from app.services.payments.sandbox import refuse_in_production
 
 log = logging.getLogger(__name__)
 
@@ -306,7 +306,7 @@ def start_checkout(household_id: int, *, actor=None, now: datetime | None = None
     if _reprice(basket, lines, actor):
         total = sum(line.total_cents for line in lines)
         _commit()
-        from app.views.filters import euros
+        from app.services.localize import euros
 
         raise Conflict(_("Les tarifs de votre panier ont été mis à jour (nouveau total : %(total)s). "
                          "Vérifiez votre panier puis validez-le à nouveau.", total=euros(total)),
@@ -654,7 +654,7 @@ def _create_refund(payment: Payment, amount_cents: int, reason: str, *, actor, r
         raise ValidationFailed(_("Le montant à rembourser doit être positif."), code="invalid_amount")
     available = refundable_cents(payment)
     if amount_cents > available:
-        from app.views.filters import euros
+        from app.services.localize import euros
 
         db.session.rollback()
         raise ValidationFailed(_("Montant trop élevé : il reste %(left)s remboursables sur ce paiement.",

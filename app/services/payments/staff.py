@@ -12,7 +12,7 @@ from app.models import AuditLog, Household, Payment, ProviderEvent, db
 from app.services import audit
 from app.services.errors import NotFound, ValidationFailed
 
-from .service import PAID_STATES, _commit, _db_id, _lock, event_summary, refundable_cents
+from app.services.payments.service import PAID_STATES, _commit, _db_id, _lock, event_summary, refundable_cents
 
 STATUS_FR = {"pending": "En attente", "paid": "Payé", "failed": "Échoué", "expired": "Expiré",
              "refunded": "Remboursé", "partially_refunded": "Remboursé en partie"}

@@ -27,7 +27,7 @@ from typing import Mapping
 import stripe
 from flask_babel import gettext as _
 
-from .provider import (
+from app.services.payments.provider import (
     CheckoutRequest,
     CheckoutSession,
     CheckoutState,

@@ -19,10 +19,10 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext
 
 from app.models import TransportMode
-from app.services import basket as basket_service
-from app.services import eligibility
+from app.services.booking import basket as basket_service
+from app.services.booking import eligibility
 from app.services.errors import NotFound, ServiceError
-from app.services.households import household_for_user
+from app.services.household.links import household_for_user
 
 NO_HOUSEHOLD = lazy_gettext("Aucun dossier famille n'est associé à ce compte : complétez d'abord votre dossier.")
 TRANSPORT_REQUIRED = lazy_gettext("Choisissez le bus (circuit et arrêt) ou l'accueil sur site pour cette semaine.")

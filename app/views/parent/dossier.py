@@ -1,7 +1,7 @@
 """The household file, as the parent fills it: household, guardians, children (health sheet,
 authorised pick-up people), proof documents, submit.
 
-Thin over app.services.dossier / documents: every id that comes from the URL is resolved against the
+Thin over app.services.household.dossier / documents: every id that comes from the URL is resolved against the
 logged-in parent's household by those services (another household's id → 404, never data).
 Bad input re-shows the form with the typed values and a French message under each field.
 """
@@ -16,9 +16,11 @@ from flask_babel import gettext as _
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from app.models import DocumentKind
-from app.services import checklist, documents, dossier
+from app.services.household import checklist
+from app.services.household import documents
+from app.services.household import dossier
 from app.services.errors import NotFound, ServiceError
-from app.services.households import require_household
+from app.services.household.links import require_household
 
 log = logging.getLogger(__name__)
 

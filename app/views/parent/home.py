@@ -5,8 +5,10 @@ from __future__ import annotations
 from flask import g
 from flask_appbuilder import BaseView, expose, has_access
 
-from app.services import checklist, dossier
-from app.services.households import household_for_user
+from app.services.household import checklist
+
+from app.services.household import dossier
+from app.services.household.links import household_for_user
 
 
 class ParentHomeView(BaseView):

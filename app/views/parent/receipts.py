@@ -18,9 +18,9 @@ from flask import abort, flash, g, redirect, request
 from flask_babel import gettext as _
 from flask_appbuilder import BaseView, expose, has_access
 
-from app.services import basket as basket_service
+from app.services.booking import basket as basket_service
 from app.services.errors import NotFound, ServiceError
-from app.services.households import household_for_user
+from app.services.household.links import household_for_user
 from app.services.payments import service as payments
 
 log = logging.getLogger(__name__)

@@ -1,5 +1,5 @@
 """Desk booking (staff book for a family and take the money) and the move / cancel forms of a
-reservation. Thin over app.services.operations; every change is a POST with a CSRF token, told to
+reservation. Thin over app.services.operations.desk; every change is a POST with a CSRF token, told to
 the agent in French, and audited by the services."""
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ from flask_babel import gettext as _
 from flask_appbuilder import BaseView, expose, has_access
 
 from app.models import ReservationStatus, db
-from app.services import basket as basket_service
-from app.services import operations
+from app.services.booking import basket as basket_service
+from app.services.operations import desk as operations
 from app.services.errors import ServiceError
 
 from .ops_helpers import int_arg, today_paris

@@ -1,7 +1,7 @@
 """Staff operations: lists for the day (roster, bus, on site) on screen, on paper and in CSV, the
 dashboard (occupancy and takings), the audit journal and the mail log.
 
-Views are thin: they read filters, call app.services.reports / csv_export and render. Every page
+Views are thin: they read filters, call app.services.operations.reports / csv_export and render. Every page
 runs a fixed number of SQL queries whatever the number of rows (see tests/test_query_counts.py).
 """
 from __future__ import annotations
@@ -17,7 +17,8 @@ from markupsafe import Markup
 from sqlalchemy import func, select
 
 from app.models import AuditLog, Circuit, Household, MailLog, db
-from app.services import csv_export, reports
+from app.services.operations import csv_export
+from app.services.operations import reports
 from app.services.errors import ServiceError
 from app.views.filters import PARIS, datetime_fr
 

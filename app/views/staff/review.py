@@ -1,6 +1,6 @@
 """Staff review of household files: the queue (oldest first, time waited in working hours), the review
 page (all data, documents inline, the same checklist the parent sees), validate / mark incomplete /
-bulk validate, shared-child links, health-sheet changes. Thin over app.services.dossier."""
+bulk validate, shared-child links, health-sheet changes. Thin over app.services.household.dossier."""
 from __future__ import annotations
 
 from flask import flash, g, redirect, request, send_file
@@ -9,7 +9,9 @@ from flask_babel import gettext as _
 from sqlalchemy import select
 
 from app.models import AuditLog, Household, db
-from app.services import checklist, documents, dossier
+from app.services.household import checklist
+from app.services.household import documents
+from app.services.household import dossier
 from app.services.errors import NotFound, ServiceError
 
 CATEGORY = "Familles"

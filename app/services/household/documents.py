@@ -20,9 +20,9 @@ from flask_babel import gettext as _
 
 from app.models import Document, DocumentKind, Household, db, utcnow
 
-from . import audit
-from .errors import NotFound, ValidationFailed
-from .households import child_link
+from app.services import audit
+from app.services.errors import NotFound, ValidationFailed
+from app.services.household.links import child_link
 
 log = logging.getLogger(__name__)
 
@@ -165,7 +165,7 @@ def add_document(household: Household, kind: str, file_name: str | None, data: b
         audit.record("document.uploaded", "document", document.id, actor=actor, household_id=household.id,
                      after={"kind": kind, "child_id": child_id, "name": name, "size_bytes": len(data),
                             "content_type": content_type})
-        from . import dossier
+        from app.services.household import dossier
 
         dossier.after_parent_change(household, actor, "documents")
         db.session.commit()
@@ -212,7 +212,7 @@ def delete_document(household: Household, document_id: int, actor=None) -> None:
                  before={"kind": document.kind, "child_id": document.child_id, "name": document.original_name})
     household.documents.remove(document)
     db.session.delete(document)
-    from . import dossier
+    from app.services.household import dossier
 
     dossier.after_parent_change(household, actor, "documents")
     db.session.commit()

@@ -45,10 +45,12 @@ from app.models import (
     utcnow,
 )
 
-from . import audit, checklist
-from .errors import Conflict, NotFound, ValidationFailed
-from .households import child_link
-from .mail import public_url, queue_mail
+from app.services import audit
+
+from app.services.household import checklist
+from app.services.errors import Conflict, NotFound, ValidationFailed
+from app.services.household.links import child_link
+from app.services.mail import public_url, queue_mail
 
 log = logging.getLogger(__name__)
 PARIS = ZoneInfo("Europe/Paris")
@@ -462,7 +464,7 @@ def remove_child(household: Household, child_id: int, actor=None) -> None:
     if not child.household_links:
         db.session.delete(child)
     db.session.commit()
-    from .documents import remove_stored_file
+    from app.services.household.documents import remove_stored_file
 
     for key in removed_files:
         remove_stored_file(key)

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Callable
 
 from flask import current_app
 from flask_babel import gettext as _
@@ -40,13 +40,16 @@ from app.models import (
     utcnow,
 )
 
-from . import audit
-from .capacity import BUSY_MESSAGE, circuit_usage, is_lock_timeout, lock_weeks
-from .eligibility import bus_full_reason, check_week, load_person, paris_datetime
-from .errors import Busy, Conflict, NotFound, ServiceError, ValidationFailed
-from .pricing import bracket_for, price_line
+from app.services import audit
+from app.services.booking.capacity import BUSY_MESSAGE, circuit_usage, is_lock_timeout, lock_weeks
+from app.services.booking.eligibility import bus_full_reason, check_week, load_person, paris_datetime
+from app.services.errors import Busy, Conflict, NotFound, ServiceError, ValidationFailed
+from app.services.booking.pricing import bracket_for, price_line
 
 log = logging.getLogger(__name__)
+
+# Jobs are named by dotted path: services never import app.jobs (DESIGN §4).
+EXPIRE_BASKET_JOB = "app.jobs.booking.expire_basket_job"
 
 BASKET_IN_CHECKOUT = "basket_in_checkout"
 
@@ -440,12 +443,18 @@ def transport_options(period_ids) -> dict[int, list[dict]]:
 
 # --- expiry --------------------------------------------------------------------------------
 
-def _settle_hook():
-    try:
-        from app.services.payments import settle_before_expiry
-    except ImportError:  # the payments module is not there yet: no payment can be in flight
-        return None
-    return settle_before_expiry
+# Before a basket in checkout expires, the payments package asks its provider whether the payment
+# went through (it registers itself: booking must not import payments, which imports booking).
+_settle_hooks: list[Callable[[Basket], str]] = []
+
+
+def register_settle_hook(hook: Callable[[Basket], str]) -> None:
+    if hook not in _settle_hooks:
+        _settle_hooks.append(hook)
+
+
+def _settle_hook() -> Callable[[Basket], str] | None:
+    return _settle_hooks[0] if _settle_hooks else None
 
 
 def _expire_locked(basket: Basket, now: datetime) -> list[Reservation]:
@@ -473,7 +482,7 @@ def _expire_locked(basket: Basket, now: datetime) -> list[Reservation]:
 
 
 def _mail_expired(basket: Basket, lines: list[Reservation]) -> None:
-    from .mail import public_url, queue_mail
+    from app.services.mail import public_url, queue_mail
 
     household = db.session.get(Household, basket.household_id)
     to = household.email or (household.owner.email if household.owner else None)
@@ -546,13 +555,12 @@ def schedule_expiry(basket: Basket) -> None:
     payment provider that cannot be reached when a basket in checkout expires."""
     from rq import Retry
 
-    from app.jobs.booking import expire_basket_job
-    from app.jobs.queue import defer
+    from app.services.tasks import defer
 
     # RQ schedules to the whole second (truncating): round up so the job never runs before the hold
     # ends (it would find nothing due and leave the basket to the next sweep).
     at = basket.expires_at.replace(microsecond=0) + timedelta(seconds=1)
-    defer(db.session, expire_basket_job, basket.id, job_id=f"expire-basket-{basket.id}", at=at, unique=True,
+    defer(db.session, EXPIRE_BASKET_JOB, basket.id, job_id=f"expire-basket-{basket.id}", at=at, unique=True,
           retry=Retry(max=5, interval=[30, 60, 120, 300, 600]))
 
 
@@ -572,7 +580,7 @@ def parent_can_change_stop(period: Period, now: datetime | None = None) -> bool:
 
 
 def _paris():
-    from .eligibility import PARIS
+    from app.services.booking.eligibility import PARIS
 
     return PARIS
 

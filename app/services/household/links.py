@@ -8,7 +8,7 @@ from sqlalchemy import select
 
 from app.models import Child, Household, HouseholdChild, db
 
-from .errors import NotFound
+from app.services.errors import NotFound
 
 
 def household_for_user(user) -> Household | None:

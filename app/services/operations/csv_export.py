@@ -14,7 +14,7 @@ from datetime import date, datetime, time
 from typing import Any, Iterable, Sequence
 from zoneinfo import ZoneInfo
 
-from .reports import BusList, Occupancy, Roster, Takings
+from app.services.operations.reports import BusList, Occupancy, Roster, Takings
 
 PARIS = ZoneInfo("Europe/Paris")
 BOM = "\ufeff"

@@ -18,7 +18,7 @@ from sqlalchemy.exc import OperationalError
 
 from app.models import Reservation, ReservationStatus, Week, db, utcnow
 
-from .errors import Busy
+from app.services.errors import Busy
 
 BUSY_MESSAGE = ("Beaucoup de familles réservent en ce moment : votre demande n'a pas pu aboutir. "
                 "Rien n'a été enregistré, réessayez dans quelques secondes.")

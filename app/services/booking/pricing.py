@@ -11,7 +11,7 @@ from flask_babel import gettext as _
 
 from app.models import Household, Period, TariffBracket, TransportMode
 
-from .errors import ValidationFailed
+from app.services.errors import ValidationFailed
 
 
 @dataclass(frozen=True)

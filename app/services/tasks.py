@@ -1,4 +1,5 @@
-"""Redis connection, the queue, and safe enqueueing.
+"""Redis connection, the queue, and safe enqueueing (jobs are named by dotted path, e.g.
+"app.jobs.mail.send_mail_job", so that services never import the jobs that call them).
 
 Web requests must never fail because Redis is down (DESIGN.md §4): every enqueue goes through
 `enqueue()`, which logs the failure and returns None; the sweeper recovers what was not queued.
@@ -67,7 +68,7 @@ def redis_status(app: Flask | None = None) -> str:
         return "down"
 
 
-def enqueue(func: Callable, *args: Any, job_id: str | None = None, at: datetime | None = None,
+def enqueue(func: Callable | str, *args: Any, job_id: str | None = None, at: datetime | None = None,
             unique: bool = False, retry: Retry | None = None, app: Flask | None = None, **kwargs: Any):
     """Enqueue now or at `at`; never raises. Returns the job, or None when it was not queued
     (Redis down, or a unique job with the same id already exists)."""
@@ -87,7 +88,7 @@ def enqueue(func: Callable, *args: Any, job_id: str | None = None, at: datetime 
         return None
 
 
-def defer(session: Session | scoped_session, func: Callable, *args: Any, **kwargs: Any) -> None:
+def defer(session: Session | scoped_session, func: Callable | str, *args: Any, **kwargs: Any) -> None:
     """Enqueue `func` once `session` commits; dropped if it rolls back."""
     if isinstance(session, scoped_session):
         session = session()

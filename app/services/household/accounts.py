@@ -23,10 +23,10 @@ from werkzeug.security import generate_password_hash
 
 from app.models import Guardian, Household, HouseholdStatus, db, utcnow
 
-from . import audit
-from .dossier import Input
-from .errors import ValidationFailed
-from .mail import public_url, queue_mail
+from app.services import audit
+from app.services.household.dossier import Input
+from app.services.errors import ValidationFailed
+from app.services.mail import public_url, queue_mail
 
 log = logging.getLogger(__name__)
 

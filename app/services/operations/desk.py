@@ -36,9 +36,11 @@ from app.models import (
     utcnow,
 )
 
-from . import audit, basket
-from .capacity import BUSY_MESSAGE, circuit_usage, is_lock_timeout, live_condition, lock_weeks, week_usage
-from .errors import Busy, Conflict, NotFound, ServiceError, ValidationFailed
+from app.services import audit
+
+from app.services.booking import basket
+from app.services.booking.capacity import BUSY_MESSAGE, circuit_usage, is_lock_timeout, live_condition, lock_weeks, week_usage
+from app.services.errors import Busy, Conflict, NotFound, ServiceError, ValidationFailed
 
 log = logging.getLogger(__name__)
 
@@ -284,7 +286,7 @@ def _mail_moved(line: Reservation, old_week: Week, new_week: Week, stop: Stop | 
     if not to:
         log.warning("reservation %s moved: household %s has no e-mail address", line.id, household.id)
         return
-    from .mail import queue_mail
+    from app.services.mail import queue_mail
 
     child = line.child
     queue_mail("reservation_moved", to, _("Changement d'inscription — %(child)s", child=child.full_name),

@@ -38,8 +38,8 @@ from app.models import (
     utcnow,
 )
 
-from .capacity import circuit_usage, live_condition, week_usage
-from .errors import NotFound
+from app.services.booking.capacity import circuit_usage, live_condition, week_usage
+from app.services.errors import NotFound
 
 PARIS = ZoneInfo("Europe/Paris")
 _MONTHS = ["janvier", "février", "mars", "avril", "mai", "juin", "juillet", "août", "septembre",

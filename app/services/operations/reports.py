@@ -39,7 +39,7 @@ from app.models import (
     utcnow,
 )
 
-from .errors import NotFound, ValidationFailed
+from app.services.errors import NotFound, ValidationFailed
 
 # Money that actually came in: a refunded payment was paid first.
 MONEY_IN_STATUSES = (PaymentStatus.PAID, PaymentStatus.REFUNDED, PaymentStatus.PARTIALLY_REFUNDED)
