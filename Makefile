@@ -1,11 +1,12 @@
-# Two commands: `make run` (the portal with demo data) and `make test` (the whole suite).
+# Two commands: `make run` (the portal with demo data) and `make test` (the whole suite);
+# `make lint` (ruff, import-linter layers, mypy on the services) runs in CI before the tests.
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 export FLASK_APP := run
 export PORT ?= 5000
 
-.PHONY: run test install install-dev db clean
+.PHONY: run test lint install install-dev db clean
 
 $(BIN)/activate:
 	$(PYTHON) -m venv $(VENV)
@@ -28,6 +29,11 @@ run: db
 
 test: install-dev
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+lint: install-dev
+	$(BIN)/ruff check .
+	$(BIN)/lint-imports
+	$(BIN)/mypy
 
 clean:
 	rm -rf $(VENV) instance .pytest_cache artifacts

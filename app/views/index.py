@@ -4,7 +4,7 @@ from __future__ import annotations
 from flask import g, redirect, url_for
 from flask_appbuilder import IndexView, expose
 
-from app.security import PARENT
+from app.roles import PARENT
 
 
 class PortalIndexView(IndexView):

@@ -23,6 +23,7 @@ from app.models import Document, DocumentKind, Household, db, utcnow
 from app.services import audit
 from app.services.errors import NotFound, ValidationFailed
 from app.services.household.links import child_link
+from app.services.household.resubmission import after_parent_change
 
 log = logging.getLogger(__name__)
 
@@ -165,9 +166,7 @@ def add_document(household: Household, kind: str, file_name: str | None, data: b
         audit.record("document.uploaded", "document", document.id, actor=actor, household_id=household.id,
                      after={"kind": kind, "child_id": child_id, "name": name, "size_bytes": len(data),
                             "content_type": content_type})
-        from app.services.household import dossier
-
-        dossier.after_parent_change(household, actor, "documents")
+        after_parent_change(household, actor, "documents")
         db.session.commit()
     except BaseException:
         db.session.rollback()
@@ -212,8 +211,6 @@ def delete_document(household: Household, document_id: int, actor=None) -> None:
                  before={"kind": document.kind, "child_id": document.child_id, "name": document.original_name})
     household.documents.remove(document)
     db.session.delete(document)
-    from app.services.household import dossier
-
-    dossier.after_parent_change(household, actor, "documents")
+    after_parent_change(household, actor, "documents")
     db.session.commit()
     _remove(key)

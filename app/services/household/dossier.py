@@ -49,7 +49,15 @@ from app.services import audit
 
 from app.services.household import checklist
 from app.services.errors import Conflict, NotFound, ValidationFailed
+from app.services.household.documents import remove_stored_file
 from app.services.household.links import child_link
+from app.services.household.resubmission import (  # noqa: F401 (re-exported)
+    HOME_URL,
+    REVIEW_AREAS,
+    _mail,
+    after_parent_change,
+    mail_address,
+)
 from app.services.mail import public_url, queue_mail
 
 log = logging.getLogger(__name__)
@@ -58,7 +66,6 @@ PARIS = ZoneInfo("Europe/Paris")
 MAX_GUARDIANS = 2
 DIGEST_THRESHOLD_HOURS = 72
 DIGEST_HOUR = 8  # Paris time: the digest goes with the first sweep after this hour on a working day
-HOME_URL = "/famille/"
 
 STATUS_LABELS = {
     HouseholdStatus.DRAFT: "Brouillon : à compléter puis envoyer",
@@ -88,7 +95,6 @@ INCOMPLETE_REASONS: dict[str, tuple[str, str | None]] = {
 }
 
 # What a parent may change on a validated file without staff looking again.
-REVIEW_AREAS = {"address", "guardians", "documents", "caf", "children"}
 HOUSEHOLD_FIELDS = ["email", "phone", "address_line", "postcode", "city", "caf_number", "no_caf_number",
                     "declared_quotient", "separated_parents"]
 FIELD_AREAS = {"address_line": "address", "postcode": "address", "city": "address", "caf_number": "caf",
@@ -221,21 +227,6 @@ def _normalise_name(value: str) -> str:
     return re.sub(r"[\s\-']+", " ", folded).strip().casefold()
 
 
-# --- mails ---------------------------------------------------------------------------------
-
-def mail_address(household: Household) -> str | None:
-    return household.email or (household.owner.email if household.owner else None)
-
-
-def _mail(household: Household, kind: str, subject: str, template: str, **context) -> None:
-    to = mail_address(household)
-    if not to:
-        log.warning("household %s has no e-mail: %s not sent", household.id, kind)
-        return
-    queue_mail(kind, to, subject, template, household_id=household.id, household=household,
-               home_url=public_url(HOME_URL), **context)
-
-
 # --- the parent's side ---------------------------------------------------------------------
 
 def status_label(household: Household) -> str:
@@ -262,21 +253,6 @@ def booking_block_reason(household: Household | None) -> str | None:
 def can_see_child_details(link: HouseholdChild) -> bool:
     """A household sees a shared child's sheet only once staff confirmed its link (custody judgement)."""
     return link.status == LinkStatus.VALIDATED or (link.status == LinkStatus.PENDING and not link.shared_request)
-
-
-def after_parent_change(household: Household, actor, area: str) -> bool:
-    """Called by every parent edit before its commit: a validated file goes back to review when the
-    change is one staff must check. Reservations are left exactly as they are. Returns True then."""
-    if area not in REVIEW_AREAS or household.status != HouseholdStatus.VALIDATED:
-        return False
-    before = {"status": household.status}
-    household.status = HouseholdStatus.SUBMITTED
-    household.submitted_at = utcnow()
-    audit.record("household.back_to_review", "household", household.id, actor=actor, household_id=household.id,
-                 before=before, after={"status": household.status, "because": area})
-    _mail(household, "dossier_received", _("Modification de votre dossier reçue"), "dossier_received",
-          changed=True)
-    return True
 
 
 def update_household(household: Household, data: Mapping[str, Any], actor=None) -> list[str]:
@@ -464,8 +440,6 @@ def remove_child(household: Household, child_id: int, actor=None) -> None:
     if not child.household_links:
         db.session.delete(child)
     db.session.commit()
-    from app.services.household.documents import remove_stored_file
-
     for key in removed_files:
         remove_stored_file(key)
 
