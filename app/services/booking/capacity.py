@@ -19,9 +19,8 @@ from sqlalchemy.exc import OperationalError
 from app.models import Reservation, ReservationStatus, Week, db, utcnow
 
 from app.services.errors import Busy
+from app.services.transactions import BUSY_MESSAGE, is_lock_timeout  # noqa: F401 (re-exported)
 
-BUSY_MESSAGE = ("Beaucoup de familles réservent en ce moment : votre demande n'a pas pu aboutir. "
-                "Rien n'a été enregistré, réessayez dans quelques secondes.")
 
 
 def live_condition(now: datetime):
@@ -30,13 +29,6 @@ def live_condition(now: datetime):
         Reservation.status == ReservationStatus.CONFIRMED,
         and_(Reservation.status == ReservationStatus.HELD, Reservation.hold_expires_at > now),
     )
-
-
-def is_lock_timeout(exc: OperationalError) -> bool:
-    code = getattr(getattr(exc, "orig", None), "sqlstate", None) or getattr(getattr(exc, "orig", None), "pgcode", None)
-    if code in ("55P03", "40P01"):  # lock_not_available, deadlock_detected
-        return True
-    return "database is locked" in str(exc).lower()
 
 
 def lock_weeks(week_ids: Iterable[int]) -> dict[int, Week]:
