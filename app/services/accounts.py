@@ -128,9 +128,8 @@ def register_parent(data: Mapping[str, Any]) -> SignUp:
     registration.registration_date = utcnow().replace(tzinfo=None)  # FAB's column is naive: UTC here
     db.session.flush()
     queue_mail("account_confirmation", email, _("Confirmez la création de votre compte Portail Familles"),
-               "account_confirmation", first_name=first,
-               confirm_url=public_url(f"/compte/confirmer/{registration.registration_hash}"),
-               days=CONFIRMATION_DAYS)
+               "account_confirmation", first_name=first, days=CONFIRMATION_DAYS,
+               secret_links={"confirm_url": public_url(f"/compte/confirmer/{registration.registration_hash}")})
     audit.record("account.signup", "register_user", registration.id, after={"email": email})
     db.session.commit()
     return SignUp(email, False)
@@ -209,8 +208,8 @@ def request_password_reset(email: str | None) -> None:
         return
     token = make_reset_token(user)
     queue_mail("password_reset", user.email, _("Réinitialisation de votre mot de passe"), "password_reset",
-               first_name=user.first_name, reset_url=public_url(f"/compte/nouveau-mot-de-passe/{token}"),
-               minutes=reset_max_age() // 60)
+               first_name=user.first_name, minutes=reset_max_age() // 60,
+               secret_links={"reset_url": public_url(f"/compte/nouveau-mot-de-passe/{token}")})
     audit.record("account.password_reset_requested", "user", user.id, actor=None, after={"email": user.email})
     db.session.commit()
 
