@@ -57,9 +57,11 @@ def create_app(overrides: dict | None = None) -> Flask:
     from .views.health import health_bp
     from .views.filters import register_template_helpers
     from .views.hardening import register_hardening
+    from .views.input_guard import register_input_guard
 
     app.register_blueprint(health_bp)
     register_template_helpers(app)
+    register_input_guard(app)
     register_hardening(app)
     register_cli(app)
     return app

@@ -43,7 +43,7 @@ def password_problems(password: str | None, email: str | None = None) -> list[st
         problems.append(_("Le mot de passe doit contenir au moins %(n)d caractères.", n=PASSWORD_MIN_LENGTH))
     if not re.search(r"[^\W\d_]", password):
         problems.append(_("Le mot de passe doit contenir au moins une lettre."))
-    if not re.search(r"\d", password):
+    if not re.search(r"[0-9]", password):  # ASCII digits: "\d" also takes Arabic-Indic ones
         problems.append(_("Le mot de passe doit contenir au moins un chiffre."))
     if email and password and email.split("@")[0].lower() in password.lower() and len(email.split("@")[0]) >= 4:
         problems.append(_("Le mot de passe ne doit pas reprendre votre adresse e-mail."))
@@ -107,6 +107,9 @@ def register_parent(data: Mapping[str, Any]) -> SignUp:
     # FAB's register-user columns are 64 characters long.
     first, last = first[:64], last[:64]
 
+    # Hashed in both branches: the hash is the slow part (scrypt), and skipping it for a known address
+    # made the answer time tell which addresses have an account.
+    password_hash = _hash(password)
     if find_user_by_email(email) is not None:
         queue_mail("account_exists", email, _("Vous avez déjà un compte sur le Portail Familles"), "account_exists",
                    reset_url=public_url("/compte/mot-de-passe-oublie"), login_url=public_url("/login/"))
@@ -123,7 +126,7 @@ def register_parent(data: Mapping[str, Any]) -> SignUp:
     registration.email = email
     registration.first_name = first
     registration.last_name = last
-    registration.password = _hash(password)
+    registration.password = password_hash
     registration.registration_hash = secrets.token_urlsafe(32)
     registration.registration_date = utcnow().replace(tzinfo=None)  # FAB's column is naive: UTC here
     db.session.flush()
