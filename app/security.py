@@ -213,6 +213,8 @@ def sync_roles(appbuilder) -> dict[str, int]:
 
 # Login with the e-mail, parent sign-up and password reset: the views live in app/views/auth.py.
 from app.views.auth import AuthDBView, RegisterUserDBView, too_many_requests  # noqa: E402
+# Changing one's password, and the stamp that ends other sessions and JWTs: app/views/account.py.
+from app.views import account as account_guard  # noqa: E402
 
 
 class PortalSecurityManager(SecurityManager):
@@ -221,6 +223,28 @@ class PortalSecurityManager(SecurityManager):
 
     authdbview = AuthDBView
     registeruserdbview = RegisterUserDBView
+    # FAB's self-service form asked no current password: it now leads to /compte/mot-de-passe.
+    resetmypasswordview = account_guard.ResetMyPasswordView
+
+    def create_login_manager(self, app):
+        """Sessions opened before a password change or reset are refused (see app/views/account.py)."""
+        lm = super().create_login_manager(app)
+        account_guard.configure_login_manager(lm, self)
+        return lm
+
+    def create_jwt_manager(self, app):
+        """JWTs carry the account's stamp; one issued before a password change or reset is a 401."""
+        jwt_manager = super().create_jwt_manager(app)
+        account_guard.configure_jwt_manager(jwt_manager)
+        return jwt_manager
+
+    def reset_password(self, userid, password):
+        """An admin setting someone's password (FAB's /resetpassword/form) ends that person's other
+        sessions and tokens too."""
+        from app.services.accounts import bump_auth_stamp
+
+        bump_auth_stamp(userid)  # flushed now, committed by FAB's update_user below
+        super().reset_password(userid, password)
 
     def register_views(self):
         from flask import current_app
