@@ -91,11 +91,19 @@ class Config:
     FAB_PASSWORD_HASH_METHOD = os.environ.get("FAB_PASSWORD_HASH_METHOD", "scrypt")
     JWT_ACCESS_TOKEN_EXPIRES = 3600
 
-    # Login throttling (Flask-Limiter, shared storage when Redis is configured).
-    AUTH_RATE_LIMITED = True
+    # Login throttling fit for a crowd (app/services/login_throttle.py): failures are counted per
+    # account, successes never; one address (a school's or a carrier's NAT) gets a generous ceiling.
+    # Counters are shared through Redis (RATELIMIT_STORAGE_URI, else REDIS_URL), in memory otherwise.
+    AUTH_RATE_LIMITED = False  # FAB's own limiter counted every login per address: replaced.
     RATELIMIT_ENABLED = _bool("RATELIMIT_ENABLED", True)
-    AUTH_RATE_LIMIT = os.environ.get("AUTH_RATE_LIMIT", "10 per 5 minutes")
-    RATELIMIT_STORAGE_URI = os.environ.get("REDIS_URL") or "memory://"
+    AUTH_RATE_LIMIT = os.environ.get("AUTH_RATE_LIMIT", "5 per 15 minutes")  # failures, one account × address
+    LOGIN_ACCOUNT_LIMIT = os.environ.get("LOGIN_ACCOUNT_LIMIT", "20 per hour")  # failures, one account
+    LOGIN_ADDRESS_LIMIT = os.environ.get("LOGIN_ADDRESS_LIMIT", "300 per minute")  # failures, one address
+    MAIL_FORM_ADDRESS_LIMIT = os.environ.get("MAIL_FORM_ADDRESS_LIMIT", "120 per minute")  # sign-up + reset
+    MAIL_TARGET_LIMIT = os.environ.get("MAIL_TARGET_LIMIT", "3 per hour")  # mails asked for one e-mail
+    RATELIMIT_STORAGE_URI = os.environ.get("RATELIMIT_STORAGE_URI") or os.environ.get("REDIS_URL") or "memory://"
+    # Reverse proxies in front of the app whose X-Forwarded-For/-Proto/-Host are trusted (0: none).
+    TRUSTED_PROXY_HOPS = _int("TRUSTED_PROXY_HOPS", 0)
 
     WTF_CSRF_ENABLED = True
     WTF_CSRF_TIME_LIMIT = None

@@ -20,6 +20,7 @@ def create_app(overrides: dict | None = None) -> Flask:
     check_production(app.config)
     _compile_translations()
     _ensure_instance_dirs(app)
+    _trust_proxies(app)
     logging.basicConfig(level=os.environ.get("LOG_LEVEL", "INFO"),
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     # FAB warns at every start about Time columns it cannot filter on; the catalogue handles them.
@@ -65,6 +66,17 @@ def create_app(overrides: dict | None = None) -> Flask:
     register_hardening(app)
     register_cli(app)
     return app
+
+
+def _trust_proxies(app: Flask) -> None:
+    """Behind TRUSTED_PROXY_HOPS reverse proxies, the client's address, scheme and host are the ones
+    they forward: login throttling counts the family's address, not the proxy's. With 0 (the default)
+    the X-Forwarded-* headers are ignored, since anyone can send them."""
+    hops = int(app.config.get("TRUSTED_PROXY_HOPS") or 0)
+    if hops > 0:
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
 
 
 def _compile_translations() -> None:

@@ -213,6 +213,7 @@ def sync_roles(appbuilder) -> dict[str, int]:
 
 # Login with the e-mail, parent sign-up and password reset: the views live in app/views/auth.py.
 from app.views.auth import AuthDBView, RegisterUserDBView, too_many_requests  # noqa: E402
+from app.views.auth import SecurityApi as ThrottledSecurityApi  # noqa: E402
 # Changing one's password, and the stamp that ends other sessions and JWTs: app/views/account.py.
 from app.views import account as account_guard  # noqa: E402
 
@@ -223,6 +224,8 @@ class PortalSecurityManager(SecurityManager):
 
     authdbview = AuthDBView
     registeruserdbview = RegisterUserDBView
+    # The JWT login under the same throttle as the web login (app.services.login_throttle).
+    security_api = ThrottledSecurityApi
     # FAB's self-service form asked no current password: it now leads to /compte/mot-de-passe.
     resetmypasswordview = account_guard.ResetMyPasswordView
 
@@ -249,8 +252,8 @@ class PortalSecurityManager(SecurityManager):
     def register_views(self):
         from flask import current_app
 
+        # Login, sign-up and reset are throttled by app.services.login_throttle, called from the
+        # views: FAB's per-address limiter (AUTH_RATE_LIMITED) counted successes and locked out
+        # everyone behind one NAT, so config.py turns it off.
         super().register_views()
-        if self.is_auth_limited and getattr(self, "registeruser_view", None) is not None:
-            # Sign-up and password-reset requests send mails: throttle them like the login.
-            self.limiter.limit(self.auth_rate_limit, methods=["POST"])(self.registeruser_view.blueprint)
         current_app.register_error_handler(429, too_many_requests)
