@@ -7,7 +7,7 @@ from pathlib import Path
 
 from flask import Flask
 
-from config import Config, check_production
+from config import Config, check_production, ensure_secret_key
 
 log = logging.getLogger(__name__)
 
@@ -18,6 +18,7 @@ def create_app(overrides: dict | None = None) -> Flask:
     if overrides:
         app.config.update(overrides)
     check_production(app.config)
+    ensure_secret_key(app.config)
     _compile_translations()
     _ensure_instance_dirs(app)
     _trust_proxies(app)
