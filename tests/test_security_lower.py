@@ -120,9 +120,6 @@ def test_adding_a_possibly_shared_child_gets_a_neutral_message(app, shared_child
         db.session.remove()
 
 
-@pytest.mark.xfail(strict=True, reason="app/views/parent/dossier.py flashes its own wording and the parent "
-                                       "templates print « déjà connu dans le dossier de l'autre parent »: "
-                                       "they must show `added.message` (owned by another engineer)")
 def test_the_add_child_page_does_not_reveal_the_other_household(app, shared_child, login):
     client = login(app.test_client(), shared_child.father.email)
     page = client.post("/famille/dossier/enfants/ajouter", data=shared_child.data,

@@ -50,7 +50,7 @@ def register_hardening(app: Flask) -> None:
             if isinstance(value, str) and (name == "pk" or name.endswith("_id")):
                 # FAB's routes take the primary key as a string: only a number the database can hold
                 # may reach it.
-                if not value.isdigit() or int(value) > MAX_ID:
+                if not value.isascii() or not value.isdigit() or int(value) > MAX_ID:
                     abort(404)
             elif isinstance(value, int) and not isinstance(value, bool) and value > MAX_ID:
                 abort(404)
