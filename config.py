@@ -7,6 +7,7 @@ embedded demo (SQLite, in-process Redis substitute, sandbox payments) and produc
 from __future__ import annotations
 
 import os
+import secrets
 from pathlib import Path
 
 from flask_appbuilder.const import AUTH_DB
@@ -14,8 +15,11 @@ from flask_appbuilder.const import AUTH_DB
 BASE_DIR = Path(__file__).resolve().parent
 INSTANCE_DIR = Path(os.environ.get("INSTANCE_DIR", BASE_DIR / "instance"))
 
-# The development key is public on purpose: production refuses to start with it.
+# The development key that earlier versions used whenever SECRET_KEY was unset. It is published in
+# this file, so anybody could sign a session or a token with it: it is refused everywhere now.
 DEV_SECRET_KEY = "dev-only-not-secret-portail-familles"
+# Where a laptop install keeps the key generated at its first start (see ensure_secret_key).
+SECRET_KEY_FILE_NAME = "secret_key"
 
 
 def _bool(name: str, default: bool) -> bool:
@@ -32,7 +36,8 @@ def _int(name: str, default: int) -> int:
 
 class Config:
     APP_ENV = os.environ.get("APP_ENV", "development")
-    SECRET_KEY = os.environ.get("SECRET_KEY", DEV_SECRET_KEY)
+    # Unset: a random key generated once into instance/secret_key (never in production).
+    SECRET_KEY = os.environ.get("SECRET_KEY") or None
     PORT = _int("PORT", 5000)
     APP_NAME = "Portail Familles"
     PUBLIC_URL = os.environ.get("PUBLIC_URL", f"http://127.0.0.1:{_int('PORT', 5000)}")
@@ -91,11 +96,19 @@ class Config:
     FAB_PASSWORD_HASH_METHOD = os.environ.get("FAB_PASSWORD_HASH_METHOD", "scrypt")
     JWT_ACCESS_TOKEN_EXPIRES = 3600
 
-    # Login throttling (Flask-Limiter, shared storage when Redis is configured).
-    AUTH_RATE_LIMITED = True
+    # Login throttling fit for a crowd (app/services/login_throttle.py): failures are counted per
+    # account, successes never; one address (a school's or a carrier's NAT) gets a generous ceiling.
+    # Counters are shared through Redis (RATELIMIT_STORAGE_URI, else REDIS_URL), in memory otherwise.
+    AUTH_RATE_LIMITED = False  # FAB's own limiter counted every login per address: replaced.
     RATELIMIT_ENABLED = _bool("RATELIMIT_ENABLED", True)
-    AUTH_RATE_LIMIT = os.environ.get("AUTH_RATE_LIMIT", "10 per 5 minutes")
-    RATELIMIT_STORAGE_URI = os.environ.get("REDIS_URL") or "memory://"
+    AUTH_RATE_LIMIT = os.environ.get("AUTH_RATE_LIMIT", "5 per 15 minutes")  # failures, one account × address
+    LOGIN_ACCOUNT_LIMIT = os.environ.get("LOGIN_ACCOUNT_LIMIT", "20 per hour")  # failures, one account
+    LOGIN_ADDRESS_LIMIT = os.environ.get("LOGIN_ADDRESS_LIMIT", "300 per minute")  # failures, one address
+    MAIL_FORM_ADDRESS_LIMIT = os.environ.get("MAIL_FORM_ADDRESS_LIMIT", "120 per minute")  # sign-up + reset
+    MAIL_TARGET_LIMIT = os.environ.get("MAIL_TARGET_LIMIT", "3 per hour")  # mails asked for one e-mail
+    RATELIMIT_STORAGE_URI = os.environ.get("RATELIMIT_STORAGE_URI") or os.environ.get("REDIS_URL") or "memory://"
+    # Reverse proxies in front of the app whose X-Forwarded-For/-Proto/-Host are trusted (0: none).
+    TRUSTED_PROXY_HOPS = _int("TRUSTED_PROXY_HOPS", 0)
 
     WTF_CSRF_ENABLED = True
     WTF_CSRF_TIME_LIMIT = None
@@ -128,3 +141,57 @@ def check_production(config: dict) -> None:
         raise ConfigError("APP_ENV=production refuses the sandbox payment provider: set STRIPE_SECRET_KEY.")
     if config.get("PAYMENT_PROVIDER") == "stripe" and not config.get("STRIPE_WEBHOOK_SECRET"):
         raise ConfigError("APP_ENV=production with Stripe requires STRIPE_WEBHOOK_SECRET.")
+
+
+# One random key per test process: tests never need a key that survives them, nor a published one.
+_TEST_SECRET_KEY = secrets.token_urlsafe(48)
+
+
+def ensure_secret_key(config: dict) -> None:
+    """Give the app a secret nobody else knows, without asking a laptop user to configure one.
+
+    The key signs sessions, JWTs, password-reset links and sandbox payment pages: a default written
+    in this file would let anyone forge them. So an unset key becomes a random one generated at the
+    first start into `instance/secret_key` (mode 0600) and read back at every later start, so that
+    sessions survive a restart and every worker process of one install shares it. Production never
+    gets here without its own key: check_production refuses a missing or weak one first, so a
+    deployment cannot silently depend on a file that a redeploy might lose.
+    """
+    key = config.get("SECRET_KEY")
+    if key == DEV_SECRET_KEY:
+        raise ConfigError("SECRET_KEY is the development key published in config.py: unset it (a random key "
+                          "is then generated into instance/) or set a key of your own.")
+    if key:
+        return
+    if config.get("APP_ENV") == "production":
+        raise ConfigError("APP_ENV=production requires a SECRET_KEY of at least 32 random characters.")
+    if config.get("TESTING"):
+        config["SECRET_KEY"] = _TEST_SECRET_KEY
+        return
+    folder = Path(config.get("INSTANCE_DIR") or INSTANCE_DIR)
+    config["SECRET_KEY"] = _instance_secret_key(folder / SECRET_KEY_FILE_NAME)
+
+
+def _instance_secret_key(path: Path) -> str:
+    """Read the install's key, creating it first if needed. Several processes starting at once (e.g.
+    gunicorn workers) end up with the same key: the file is published with an atomic link, and a
+    process that loses the race reads the winner's key."""
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        draft = path.with_name(f".{path.name}.{secrets.token_hex(8)}.tmp")
+        fd = os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        try:
+            os.fchmod(fd, 0o600)  # whatever the umask
+            os.write(fd, (secrets.token_urlsafe(48) + "\n").encode())
+        finally:
+            os.close(fd)
+        try:
+            os.link(draft, path)
+        except FileExistsError:
+            pass  # another process created it first: use its key
+        finally:
+            draft.unlink()
+    key = path.read_text(encoding="utf-8").strip()
+    if len(key) < 32:
+        raise ConfigError(f"{path} does not hold a usable key (at least 32 characters): delete it to get a new one.")
+    return key

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from flask import Flask
 
-from config import Config, check_production
+from config import Config, check_production, ensure_secret_key
 
 log = logging.getLogger(__name__)
 
@@ -18,8 +18,10 @@ def create_app(overrides: dict | None = None) -> Flask:
     if overrides:
         app.config.update(overrides)
     check_production(app.config)
+    ensure_secret_key(app.config)
     _compile_translations()
     _ensure_instance_dirs(app)
+    _trust_proxies(app)
     logging.basicConfig(level=os.environ.get("LOG_LEVEL", "INFO"),
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     # FAB warns at every start about Time columns it cannot filter on; the catalogue handles them.
@@ -57,12 +59,25 @@ def create_app(overrides: dict | None = None) -> Flask:
     from .views.health import health_bp
     from .views.filters import register_template_helpers
     from .views.hardening import register_hardening
+    from .views.input_guard import register_input_guard
 
     app.register_blueprint(health_bp)
     register_template_helpers(app)
+    register_input_guard(app)
     register_hardening(app)
     register_cli(app)
     return app
+
+
+def _trust_proxies(app: Flask) -> None:
+    """Behind TRUSTED_PROXY_HOPS reverse proxies, the client's address, scheme and host are the ones
+    they forward: login throttling counts the family's address, not the proxy's. With 0 (the default)
+    the X-Forwarded-* headers are ignored, since anyone can send them."""
+    hops = int(app.config.get("TRUSTED_PROXY_HOPS") or 0)
+    if hops > 0:
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
 
 
 def _compile_translations() -> None:

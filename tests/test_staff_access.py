@@ -125,3 +125,26 @@ def test_bad_filters_give_french_messages_not_errors(app, factory, make_client, 
     assert client.get("/journal/?du=pas-une-date&page=abc&par_page=7").status_code == 200
     assert client.get("/guichet/foyer/999999").status_code == 404
     assert client.get("/operations/inscription/999999").status_code == 404
+
+
+def test_staff_menu_shows_the_back_office_and_no_security_entry(app, factory, make_client, login):
+    """Menu entries are permissions too (menu_access): Staff see every back-office menu, including
+    the plain links (bus lists, files to confirm), and none of FAB's security menu. Admin sees both."""
+    staff_page = login(make_client(), factory.staff().email).get("/").get_data(as_text=True)
+    for href in ["/revue-dossiers/", "/revue-dossiers/rattachements", "/establishmentview/list/", "/paiements/",
+                 "/listes/appel", "/listes/bus", "/listes/sur-place", "/tableau-de-bord/", "/journal/", "/guichet/"]:
+        assert f'href="{href}"' in staff_page, href
+    for href in ["/users/list/", "/roles/list/", "/groups/list/", "/permissions/list/", "/registeruser/list/"]:
+        assert href not in staff_page, href
+    admin_page = login(make_client(), factory.admin().email).get("/").get_data(as_text=True)
+    assert "/users/list/" in admin_page and "/groups/list/" in admin_page and 'href="/listes/bus"' in admin_page
+
+
+def test_staff_reach_no_security_screen(app, factory, make_client, login):
+    """Invariant 12: user, role and group administration and every password form are Admin's."""
+    client = login(make_client(), factory.staff().email)
+    for url in ["/users/list/", "/users/add", "/roles/list/", "/groups/list/", "/groups/add",
+                "/resetpassword/form?pk=1", "/userinfoeditview/form", "/users/userinfo/",
+                "/permissions/list/", "/viewmenus/list/", "/permissionviews/list/", "/registeruser/list/",
+                "/userstatschartview/chart/", "/api/v1/menu/"]:
+        assert client.get(url).status_code in (401, 403), url

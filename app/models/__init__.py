@@ -24,3 +24,4 @@ from .catalog import Circuit, Establishment, Period, Stop, TariffBracket, Week  
 from .booking import Basket, BasketStatus, Reservation, ReservationStatus, TransportMode  # noqa: E402,F401
 from .payment import Payment, PaymentStatus, ProviderEvent, Refund  # noqa: E402,F401
 from .audit import AuditLog, MailLog  # noqa: E402,F401
+from .account import AccountSecurity  # noqa: E402,F401

@@ -7,6 +7,13 @@ from sqlalchemy import DateTime
 from sqlalchemy.types import TypeDecorator
 
 
+# Ids are INTEGER columns: PostgreSQL refuses values beyond 32 bits with an error (a 500), while
+# Werkzeug's <int:…> converter accepts any number of digits. Such an id can only be "not found":
+# the request guard (app.views.hardening) and the API's schemas (app.api.ids) share this bound.
+MAX_ID = 2**31 - 1
+MIN_ID = 1
+
+
 def utcnow() -> datetime:
     return datetime.now(timezone.utc)
 

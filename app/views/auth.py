@@ -1,5 +1,7 @@
 """Public account pages (issue 3): the login page, parent sign-up confirmed by mail, password reset,
-and the French page for throttled forms. Thin over app.services.household.accounts.
+and the French page for throttled forms. Thin over app.services.household.accounts; the throttling rule
+(issue 11) lives in app.services.household.login_throttle and is called from the web login, the JWT login
+(`SecurityApi` below) and the mail-sending forms alike.
 
 The two views keep Flask-AppBuilder's class names on purpose: endpoints are named after classes, and
 the portal's public endpoints are known as `AuthDBView.*` and `RegisterUserDBView.*` (see
@@ -7,14 +9,21 @@ tests/test_foundation.py). `PortalSecurityManager` (app/security.py) plugs them 
 """
 from __future__ import annotations
 
-from flask import current_app, flash, g, redirect, render_template, request
+import math
+
+from flask import current_app, flash, g, jsonify, redirect, render_template, request
 from flask_appbuilder import BaseView, expose
+from flask_appbuilder.api import safe
+from flask_appbuilder.security.api import SecurityApi as _FabSecurityApi
 from flask_appbuilder.security.decorators import no_cache
 from flask_appbuilder.security.forms import LoginForm_db
 from flask_appbuilder.security.views import AuthDBView as _FabAuthDBView
 from flask_appbuilder.utils.base import get_safe_redirect
 from flask_babel import gettext as _
+from flask_babel import ngettext
 from flask_login import login_user
+
+from app.services.household import login_throttle
 
 
 class AuthDBView(_FabAuthDBView):
@@ -32,10 +41,15 @@ class AuthDBView(_FabAuthDBView):
             return redirect(get_safe_redirect(next_arg) if next_arg else self.appbuilder.get_url_for_index)
         form = LoginForm_db()
         if form.validate_on_submit():
-            user = self.appbuilder.sm.auth_user_db(form.username.data, form.password.data)
+            email, address = form.username.data, request.remote_addr
+            retry_after = login_throttle.check_allowed(email, address)
+            if retry_after:
+                return too_many_response(retry_after)
+            user = self.appbuilder.sm.auth_user_db(email, form.password.data)
             if user:
                 login_user(user, remember=False)
                 return redirect(get_safe_redirect(next_arg) if next_arg else self.appbuilder.get_url_for_index)
+            login_throttle.record_failure(email, address)
             flash(_("Identifiant ou mot de passe incorrect. Veuillez réessayer."), "warning")
         return self.render_template(self.login_template, title=self.title, form=form, appbuilder=self.appbuilder)
 
@@ -60,12 +74,16 @@ class RegisterUserDBView(BaseView):
         values, errors = {}, {}
         if request.method == "POST":
             values = request.form.to_dict()
+            retry_after = login_throttle.check_mail_form("signup", values.get("email"), request.remote_addr)
+            if retry_after:
+                return too_many_response(retry_after)
             try:
                 result = accounts.register_parent(values)
             except ServiceError as exc:
                 errors = exc.details.get("errors") or {"_": exc.message}
                 flash(exc.message, "danger")
             else:
+                login_throttle.record_mail("signup", values.get("email"))
                 return self._render("auth/signup_sent.html", email=result.email)
         values.pop("password", None)
         values.pop("conf_password", None)
@@ -94,11 +112,16 @@ class RegisterUserDBView(BaseView):
         email = ""
         if request.method == "POST":
             email = (request.form.get("email") or "").strip()
+            retry_after = login_throttle.check_mail_form("reset", email, request.remote_addr)
+            if retry_after:
+                return too_many_response(retry_after)
             try:
                 accounts.request_password_reset(email)
             except ServiceError as exc:
                 errors = exc.details.get("errors") or {"email": exc.message}
             else:
+                # Counted whether or not an account exists: the answer must not tell them apart.
+                login_throttle.record_mail("reset", email)
                 return self._render("auth/message.html", title=_("Vérifiez votre messagerie"), message=_(
                     "Si un compte existe pour cette adresse, un e-mail vient de vous être envoyé avec un lien "
                     "pour choisir un nouveau mot de passe. Ce lien est valable %(minutes)d minutes.",
@@ -111,7 +134,7 @@ class RegisterUserDBView(BaseView):
         from app.services.errors import ServiceError
 
         try:
-            accounts.user_for_reset_token(token)
+            user = accounts.user_for_reset_token(token)
         except ServiceError as exc:
             return self._render("auth/message.html", title=_("Lien non valable"), message=exc.message,
                                 forgot_link=True), 400
@@ -123,16 +146,67 @@ class RegisterUserDBView(BaseView):
             except ServiceError as exc:
                 errors = exc.details.get("errors") or {"password": exc.message}
             else:
+                # The owner proved they hold the mailbox: their earlier failures must not keep them out.
+                login_throttle.clear_account(user.email)
                 flash(_("Votre mot de passe a été modifié. Connectez-vous avec le nouveau."), "success")
                 return redirect(self.appbuilder.get_url_for_login)
         return self._render("auth/reset.html", errors=errors, min_length=accounts.PASSWORD_MIN_LENGTH), \
             (400 if errors else 200)
 
 
-def too_many_requests(error):
-    """Flask-Limiter's 429, in French (the login, sign-up and reset forms are throttled)."""
-    retry_after = getattr(error, "retry_after", None)
-    response = current_app.make_response((render_template("auth/too_many.html", appbuilder=None), 429))
+class SecurityApi(_FabSecurityApi):
+    """FAB's JWT login under the same throttle as the web login: without it the API was a way
+    around the web page's limits (unlimited password guessing). Failures here count on the same
+    account counters. Keeps FAB's class name so that its endpoint stays `SecurityApi.login`."""
+
+    @expose("/login", methods=["POST"])
+    @safe
+    def login(self):
+        body = request.get_json(silent=True) if request.is_json else None
+        email = body.get("username") if isinstance(body, dict) and isinstance(body.get("username"), str) else ""
+        address = request.remote_addr
+        retry_after = login_throttle.check_allowed(email, address)
+        if retry_after:
+            response = jsonify(message=_("Trop de tentatives de connexion. Réessayez dans %(wait)s.",
+                                         wait=wait_text(retry_after)))
+            response.status_code = 429
+            response.headers["Retry-After"] = str(retry_after)
+            return response
+        response = super().login()
+        if response.status_code == 401:
+            login_throttle.record_failure(email, address)
+        return response
+
+    # FAB's OpenAPI text, plus the answer a throttled client gets.
+    login.__doc__ = (_FabSecurityApi.login.__doc__ or "").replace(
+        "            500:\n",
+        "            429:\n              description: Trop de tentatives ; réessayer après Retry-After secondes\n"
+        "            500:\n", 1)
+
+
+def wait_text(seconds: int) -> str:
+    """How long to wait, the way the page says it: « 12 minutes », « 1 minute », « 40 secondes »."""
+    seconds = max(1, int(seconds))
+    if seconds < 60:
+        return ngettext("%(num)d seconde", "%(num)d secondes", seconds)
+    minutes = math.ceil(seconds / 60)
+    if minutes <= 90:
+        return ngettext("%(num)d minute", "%(num)d minutes", minutes)
+    hours = math.ceil(minutes / 60)
+    return ngettext("%(num)d heure", "%(num)d heures", hours)
+
+
+def too_many_response(retry_after: int | None):
+    """The French 429 page, with Retry-After when the wait is known."""
+    wait = wait_text(retry_after) if retry_after else None
+    response = current_app.make_response((render_template("auth/too_many.html", appbuilder=None, wait=wait),
+                                          429))
     if retry_after:
         response.headers["Retry-After"] = str(int(retry_after))
     return response
+
+
+def too_many_requests(error):
+    """Any other 429 (Flask-Limiter, abort(429)), in French, with Retry-After when known."""
+    retry_after = getattr(error, "retry_after", None)
+    return too_many_response(math.ceil(retry_after) if retry_after else None)

@@ -202,10 +202,12 @@ def shots(request):
 @pytest.fixture
 def new_page(browser):
     """A fresh browser (own cookies) per person. Every asset must come from the portal itself
-    (no CDN, the portal works offline) and load without error: checked when the test ends."""
+    (no CDN, the portal works offline) and load without error, and no page breaks its own
+    Content-Security-Policy (the browser says so on the console): checked when the test ends."""
     contexts = []
     outside: list[str] = []
     broken: list[str] = []
+    csp_violations: list[str] = []
 
     def watch(response):
         if response.status >= 400 and response.request.resource_type in {"stylesheet", "script", "image", "font"}:
@@ -221,10 +223,14 @@ def new_page(browser):
                    and not re.match(r"^https?://127\.0\.0\.1[:/]", request.url) else None)
         context.on("response", watch)
         contexts.append(context)
-        return context.new_page()
+        page = context.new_page()
+        page.on("console", lambda message: csp_violations.append(f"{page.url}: {message.text}")
+                if "Content Security Policy" in message.text else None)
+        return page
 
     yield make
     for context in contexts:
         context.close()
     assert not outside, f"the pages asked for assets outside the portal: {sorted(set(outside))}"
     assert not broken, f"assets failed to load: {sorted(set(broken))}"
+    assert not csp_violations, f"the pages break their Content-Security-Policy: {csp_violations}"

@@ -19,9 +19,10 @@ from flask import current_app
 from flask_babel import gettext as _
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from sqlalchemy import func, select
-from werkzeug.security import generate_password_hash
+from sqlalchemy.exc import IntegrityError
+from werkzeug.security import check_password_hash, generate_password_hash
 
-from app.models import Guardian, Household, HouseholdStatus, db, utcnow
+from app.models import AccountSecurity, Guardian, Household, HouseholdStatus, db, utcnow
 
 from app.services import audit
 from app.services.household.dossier import Input
@@ -43,7 +44,7 @@ def password_problems(password: str | None, email: str | None = None) -> list[st
         problems.append(_("Le mot de passe doit contenir au moins %(n)d caractères.", n=PASSWORD_MIN_LENGTH))
     if not re.search(r"[^\W\d_]", password):
         problems.append(_("Le mot de passe doit contenir au moins une lettre."))
-    if not re.search(r"\d", password):
+    if not re.search(r"[0-9]", password):  # ASCII digits: "\d" also takes Arabic-Indic ones
         problems.append(_("Le mot de passe doit contenir au moins un chiffre."))
     if email and password and email.split("@")[0].lower() in password.lower() and len(email.split("@")[0]) >= 4:
         problems.append(_("Le mot de passe ne doit pas reprendre votre adresse e-mail."))
@@ -107,6 +108,9 @@ def register_parent(data: Mapping[str, Any]) -> SignUp:
     # FAB's register-user columns are 64 characters long.
     first, last = first[:64], last[:64]
 
+    # Hashed in both branches: the hash is the slow part (scrypt), and skipping it for a known address
+    # made the answer time tell which addresses have an account.
+    password_hash = _hash(password)
     if find_user_by_email(email) is not None:
         queue_mail("account_exists", email, _("Vous avez déjà un compte sur le Portail Familles"), "account_exists",
                    reset_url=public_url("/compte/mot-de-passe-oublie"), login_url=public_url("/login/"))
@@ -123,14 +127,13 @@ def register_parent(data: Mapping[str, Any]) -> SignUp:
     registration.email = email
     registration.first_name = first
     registration.last_name = last
-    registration.password = _hash(password)
+    registration.password = password_hash
     registration.registration_hash = secrets.token_urlsafe(32)
     registration.registration_date = utcnow().replace(tzinfo=None)  # FAB's column is naive: UTC here
     db.session.flush()
     queue_mail("account_confirmation", email, _("Confirmez la création de votre compte Portail Familles"),
-               "account_confirmation", first_name=first,
-               confirm_url=public_url(f"/compte/confirmer/{registration.registration_hash}"),
-               days=CONFIRMATION_DAYS)
+               "account_confirmation", first_name=first, days=CONFIRMATION_DAYS,
+               secret_links={"confirm_url": public_url(f"/compte/confirmer/{registration.registration_hash}")})
     audit.record("account.signup", "register_user", registration.id, after={"email": email})
     db.session.commit()
     return SignUp(email, False)
@@ -209,8 +212,8 @@ def request_password_reset(email: str | None) -> None:
         return
     token = make_reset_token(user)
     queue_mail("password_reset", user.email, _("Réinitialisation de votre mot de passe"), "password_reset",
-               first_name=user.first_name, reset_url=public_url(f"/compte/nouveau-mot-de-passe/{token}"),
-               minutes=reset_max_age() // 60)
+               first_name=user.first_name, minutes=reset_max_age() // 60,
+               secret_links={"reset_url": public_url(f"/compte/nouveau-mot-de-passe/{token}")})
     audit.record("account.password_reset_requested", "user", user.id, actor=None, after={"email": user.email})
     db.session.commit()
 
@@ -238,8 +241,84 @@ def reset_password(token: str, password: str, confirm: str):
     if errors:
         raise ValidationFailed(_("Choisissez un autre mot de passe."), code="invalid", errors=errors)
     user.password = _hash(password)
+    bump_auth_stamp(user.id)  # whoever had the old password is logged out everywhere
     audit.record("account.password_reset", "user", user.id, actor=user, after={"email": user.email})
     queue_mail("password_changed", user.email, _("Votre mot de passe a été modifié"), "password_changed",
                first_name=user.first_name, reset_url=public_url("/compte/mot-de-passe-oublie"))
     db.session.commit()
     return user
+
+
+# --- changing one's password, and the stamp that ends the other sessions --------------------
+
+def change_password(user, current: str | None, new: str | None, confirm: str | None) -> int:
+    """A logged-in person changes their own password. The current password is asked so that a
+    session left open on a shared computer cannot lock its owner out; the new one follows the same
+    rules as at sign-up. Bumps the account's stamp (every other session and every JWT issued before
+    ends), audits, and mails the owner so that a change they did not make does not go unnoticed.
+    Returns the new stamp, for the caller to keep its own session."""
+    errors: dict = {}
+    if not current or not user.password or not check_password_hash(user.password, current):
+        errors["current_password"] = _("Le mot de passe actuel est incorrect.")
+    else:
+        check_password(new, confirm, user.email, errors)
+        if not errors and new == current:
+            errors["password"] = _("Le nouveau mot de passe doit être différent de l'actuel.")
+    if errors:
+        raise ValidationFailed(_("Votre mot de passe n'a pas été modifié : corrigez les champs signalés."),
+                               code="invalid", errors=errors)
+    user.password = _hash(new)
+    before = auth_stamp(user.id)
+    stamp = bump_auth_stamp(user.id)
+    audit.record("account.password_changed", "user", user.id, actor=user,
+                 before={"auth_stamp": before}, after={"auth_stamp": stamp})
+    queue_mail("password_changed", user.email, _("Votre mot de passe a été modifié"), "password_changed",
+               first_name=user.first_name, reset_url=public_url("/compte/mot-de-passe-oublie"))
+    db.session.commit()
+    return stamp
+
+
+def auth_stamp(user_id) -> int:
+    """The account's current stamp (0 until its credentials first change)."""
+    try:
+        user_id = int(user_id)
+    except (TypeError, ValueError):
+        return -1  # no account has it: whatever carried it is refused
+    stamp = db.session.execute(
+        select(AccountSecurity.auth_stamp).where(AccountSecurity.user_id == user_id)).scalar()
+    return stamp or 0
+
+
+def user_with_stamp(user_id) -> tuple[Any, int]:
+    """The user and its stamp in one query: checking a session costs no more than loading its user
+    (the user lands in the session's identity map, so FAB's own lookup then costs nothing)."""
+    try:
+        user_id = int(user_id)
+    except (TypeError, ValueError):
+        return None, -1
+    model = _sm().user_model
+    row = db.session.execute(
+        select(model, func.coalesce(AccountSecurity.auth_stamp, 0))
+        .outerjoin(AccountSecurity, AccountSecurity.user_id == model.id)
+        .where(model.id == user_id)
+    ).first()
+    return (row[0], int(row[1])) if row else (None, -1)
+
+
+def bump_auth_stamp(user_id: int) -> int:
+    """Move the account's stamp on, in the caller's transaction: sessions and JWTs issued under the
+    old stamp are refused from the commit on. Called on a password change or reset (and, later, on a
+    role change). The row is locked so that two changes at once give two different stamps."""
+    query = select(AccountSecurity).where(AccountSecurity.user_id == user_id).with_for_update()
+    row = db.session.execute(query).scalar_one_or_none()
+    if row is None:
+        try:
+            with db.session.begin_nested():
+                row = AccountSecurity(user_id=user_id, auth_stamp=0)
+                db.session.add(row)
+        except IntegrityError:  # a concurrent first change created it
+            row = db.session.execute(query).scalar_one()
+    row.auth_stamp = (row.auth_stamp or 0) + 1
+    row.stamped_at = utcnow()
+    db.session.flush()
+    return row.auth_stamp

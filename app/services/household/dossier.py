@@ -154,7 +154,7 @@ class Input:
     def phone(self, name: str, required: bool = False) -> str | None:
         value = self.text(name, 30, required, _("Indiquez un numéro de téléphone."))
         if value:
-            digits = re.sub(r"\D", "", value)
+            digits = re.sub(r"[^0-9]", "", value)
             if not PHONE_RE.match(value) or not 10 <= len(digits) <= 15:
                 self.errors[name] = _("Numéro de téléphone non valide (exemple : 06 12 34 56 78).")
         return value
@@ -174,7 +174,7 @@ class Input:
             if required:
                 self.errors[name] = message or _("Ce champ est obligatoire.")
             return None
-        if not re.fullmatch(r"\d+", value):
+        if not re.fullmatch(r"[0-9]+", value):  # ASCII: "\d" and int() also take Arabic-Indic digits
             self.errors[name] = _("Indiquez un nombre entier, sans virgule (exemple : 850).")
             return None
         number = int(value)
@@ -270,7 +270,7 @@ def update_household(household: Household, data: Mapping[str, Any], actor=None) 
         "declared_quotient": None if no_caf else form.integer("declared_quotient", 0, 100000),
         "separated_parents": form.boolean("separated_parents"),
     }
-    if values["postcode"] and not re.fullmatch(r"\d{5}", values["postcode"]):
+    if values["postcode"] and not re.fullmatch(r"[0-9]{5}", values["postcode"]):
         form.errors["postcode"] = _("Le code postal compte 5 chiffres.")
     if not no_caf:
         caf = (values["caf_number"] or "").replace(" ", "")
@@ -278,7 +278,7 @@ def update_household(household: Household, data: Mapping[str, Any], actor=None) 
         if not caf:
             form.errors["caf_number"] = _("Indiquez votre numéro d'allocataire CAF, ou cochez « Je n'ai pas de "
                                           "numéro d'allocataire CAF ».")
-        elif not re.fullmatch(r"\d{5,10}", caf):
+        elif not re.fullmatch(r"[0-9]{5,10}", caf):
             form.errors["caf_number"] = _("Le numéro d'allocataire CAF ne contient que des chiffres (7 en général).")
         if values["declared_quotient"] is None and "declared_quotient" not in form.errors:
             form.errors["declared_quotient"] = _("Indiquez le quotient familial figurant sur votre attestation CAF.")
@@ -385,6 +385,15 @@ def find_same_child(first_name: str, last_name: str, birth_date: date) -> Child 
 class AddedChild:
     link: HouseholdChild
     shared: bool  # the child existed in another household: a pending link for staff to confirm
+
+    @property
+    def message(self) -> str:
+        """What the parent is told. For a child already known elsewhere it says nothing of the other
+        household: typing a name and a birth date must not tell a stranger that a child exists in
+        some file. Staff confirm the link (custody judgement) through the shared-link review."""
+        if self.shared:
+            return _("Votre demande de rattachement sera vérifiée par le Pôle Jeunesse.")
+        return _("Enfant ajouté. Complétez maintenant sa fiche sanitaire.")
 
 
 def add_child(household: Household, data: Mapping[str, Any], actor=None) -> AddedChild:

@@ -4,12 +4,13 @@ Excel guesses the encoding from a byte-order mark and the separator from the loc
 BOM keeps accents ("Léa", "Église"), a semicolon separates columns (the comma is the decimal
 mark), lines end with CRLF. Dates are written dd/mm/yyyy, times HH:MM, amounts in euros with a
 decimal comma and no currency sign so that they stay numbers. A cell that starts like a formula
-is neutralised (a parent could type "=HYPERLINK(...)" into an allergy field).
+is neutralised (a parent could type "=HYPERLINK(...)" into an allergy field): see `_neutralise`.
 """
 from __future__ import annotations
 
 import csv
 import io
+import re
 from datetime import date, datetime, time
 from typing import Any, Iterable, Sequence
 from zoneinfo import ZoneInfo
@@ -55,17 +56,23 @@ def format_value(value: Any) -> str:
     return _neutralise(text)
 
 
+# What may start with + or - and still be left alone: a plain number ("-12,5") or a phone number
+# ("+33 6 12 34 56 78"). ASCII digits only: a spreadsheet reads other digits as text anyway.
+_PLAIN_NUMBER = re.compile(r"[+-]?[0-9]+(?:[.,][0-9]+)?")
+_PHONE_NUMBER = re.compile(r"\+?[0-9][0-9 .\-]{6,18}[0-9]")
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
 def _neutralise(text: str) -> str:
-    """Formula injection guard: a leading =, @, tab or CR, or a + / - not followed by a digit or a
-    space (phone numbers "+33 6…" and "- arachides" stay readable)."""
-    if not text:
+    """Formula injection guard, one rule for every cell: a cell that a spreadsheet could read as a
+    formula (= + - @, tab or CR first) gets a leading apostrophe, unless it is a plain number or a
+    phone number. Anything looser lets "-2+3+cmd|' /C calc'!A0" through (a pick-up name typed by a
+    parent ends up in the roster); anything stricter would spoil phone numbers and amounts."""
+    if not text or not text.startswith(_FORMULA_STARTS):
         return text
-    first = text[0]
-    if first in "=@\t\r":
-        return "'" + text
-    if first in "+-" and len(text) > 1 and not (text[1].isdigit() or text[1] == " "):
-        return "'" + text
-    return text
+    if _PLAIN_NUMBER.fullmatch(text) or _PHONE_NUMBER.fullmatch(text):
+        return text
+    return "'" + text
 
 
 def to_csv(header: Sequence[str], rows: Iterable[Sequence[Any]]) -> bytes:

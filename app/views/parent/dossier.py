@@ -175,9 +175,8 @@ class ParentDossierView(BaseView):
                 errors = _errors(exc)
             else:
                 if added.shared:
-                    flash(_("Cet enfant figure déjà dans le dossier de son autre parent : il n'a pas été créé une "
-                            "seconde fois. Le Pôle Jeunesse confirmera son rattachement à votre dossier au vu du "
-                            "jugement de garde (à joindre dans vos pièces justificatives)."), "info")
+                    # Neutral until staff confirm: never tell who else has this child (issue 11).
+                    flash(added.message, "info")
                     return redirect("/famille/dossier/")
                 flash(_("Enfant ajouté. Complétez maintenant sa fiche sanitaire."), "success")
                 return redirect(f"/famille/dossier/enfants/{added.link.child_id}/sante")
