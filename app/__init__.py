@@ -56,9 +56,9 @@ def create_app(overrides: dict | None = None) -> Flask:
         job_queue.init_app(app)
 
     from .cli import register_cli
-    from .views.health import health_bp
     from .views.filters import register_template_helpers
     from .views.hardening import register_hardening
+    from .views.health import health_bp
     from .views.input_guard import register_input_guard
 
     app.register_blueprint(health_bp)

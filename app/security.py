@@ -26,6 +26,7 @@ from flask_appbuilder.security.sqla.manager import SecurityManager
 log = logging.getLogger(__name__)
 
 from app.roles import ADMIN, PARENT, STAFF  # noqa: E402,F401 (the role names, shared with demo data and views)
+
 # Audiences of a view besides the roles above.
 PUBLIC = "public"  # declares no permission at all: the view checks the visitor itself (login, sign-up)
 ADMIN_ONLY = "admin-only"  # Admin and nobody else
@@ -212,10 +213,10 @@ def sync_roles(appbuilder) -> dict[str, int]:
 
 
 # Login with the e-mail, parent sign-up and password reset: the views live in app/views/auth.py.
-from app.views.auth import AuthDBView, RegisterUserDBView, too_many_requests  # noqa: E402
-from app.views.auth import SecurityApi as ThrottledSecurityApi  # noqa: E402
 # Changing one's password, and the stamp that ends other sessions and JWTs: app/views/account.py.
 from app.views import account as account_guard  # noqa: E402
+from app.views.auth import AuthDBView, RegisterUserDBView, too_many_requests  # noqa: E402
+from app.views.auth import SecurityApi as ThrottledSecurityApi  # noqa: E402
 
 
 class PortalSecurityManager(SecurityManager):

@@ -114,8 +114,8 @@ class PortalAddLineRequest(Schema):
     class Meta:
         unknown = EXCLUDE
 
-    error_messages: ClassVar[dict] = {"type": _l("Le corps de la requête doit être un objet JSON avec child_id, week_id et "
-                                 "transport.")}
+    error_messages: ClassVar[dict] = {
+        "type": _l("Le corps de la requête doit être un objet JSON avec child_id, week_id et transport.")}
     type_error_code = "invalid"
 
     child_id = id_field("child_id", "d'un de vos enfants")

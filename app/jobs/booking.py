@@ -1,7 +1,6 @@
 """Booking jobs: the expiry of a basket's hold, scheduled at `expires_at` (unique job id per basket)."""
-from app.services.booking import basket
-
 from app.jobs.context import job
+from app.services.booking import basket
 
 
 @job

@@ -1,7 +1,6 @@
 """Mail jobs."""
-from app.services import mail
-
 from app.jobs.context import job
+from app.services import mail
 
 
 @job

@@ -8,7 +8,10 @@ from flask_appbuilder.models.sqla.base import SQLA
 
 db = SQLA(model_class=Model)
 
-from .types import UTCDateTime, utcnow  # noqa: E402,F401
+from .account import AccountSecurity  # noqa: E402,F401
+from .audit import AuditLog, MailLog  # noqa: E402,F401
+from .booking import Basket, BasketStatus, Reservation, ReservationStatus, TransportMode  # noqa: E402,F401
+from .catalog import Circuit, Establishment, Period, Stop, TariffBracket, Week  # noqa: E402,F401
 from .household import (  # noqa: E402,F401
     AuthorizedPickup,
     Child,
@@ -20,8 +23,5 @@ from .household import (  # noqa: E402,F401
     HouseholdStatus,
     LinkStatus,
 )
-from .catalog import Circuit, Establishment, Period, Stop, TariffBracket, Week  # noqa: E402,F401
-from .booking import Basket, BasketStatus, Reservation, ReservationStatus, TransportMode  # noqa: E402,F401
 from .payment import Payment, PaymentStatus, ProviderEvent, Refund  # noqa: E402,F401
-from .audit import AuditLog, MailLog  # noqa: E402,F401
-from .account import AccountSecurity  # noqa: E402,F401
+from .types import UTCDateTime, utcnow  # noqa: E402,F401

@@ -6,7 +6,6 @@ from datetime import datetime, timezone
 from sqlalchemy import DateTime
 from sqlalchemy.types import TypeDecorator
 
-
 # Ids are INTEGER columns: PostgreSQL refuses values beyond 32 bits with an error (a 500), while
 # Werkzeug's <int:…> converter accepts any number of digits. Such an id can only be "not found":
 # the request guard (app.views.hardening) and the API's schemas (app.api.ids) share this bound.

@@ -55,8 +55,8 @@ class ResetMyPasswordView(BaseView):
     @login_required
     @no_cache
     def password(self):
-        from app.services.household import accounts
         from app.services.errors import ServiceError
+        from app.services.household import accounts
 
         errors = {}
         if request.method == "POST":

@@ -66,8 +66,8 @@ class RegisterUserDBView(BaseView):
 
     @expose("/creer", methods=["GET", "POST"])
     def signup(self):
-        from app.services.household import accounts
         from app.services.errors import ServiceError
+        from app.services.household import accounts
 
         if g.user is not None and g.user.is_authenticated:
             return redirect("/")
@@ -92,8 +92,8 @@ class RegisterUserDBView(BaseView):
 
     @expose("/confirmer/<string:token>")
     def confirm(self, token):
-        from app.services.household import accounts
         from app.services.errors import ServiceError
+        from app.services.household import accounts
 
         try:
             user = accounts.confirm_registration(token)
@@ -105,8 +105,8 @@ class RegisterUserDBView(BaseView):
 
     @expose("/mot-de-passe-oublie", methods=["GET", "POST"])
     def forgot(self):
-        from app.services.household import accounts
         from app.services.errors import ServiceError
+        from app.services.household import accounts
 
         errors = {}
         email = ""
@@ -130,8 +130,8 @@ class RegisterUserDBView(BaseView):
 
     @expose("/nouveau-mot-de-passe/<string:token>", methods=["GET", "POST"])
     def reset(self, token):
-        from app.services.household import accounts
         from app.services.errors import ServiceError
+        from app.services.household import accounts
 
         try:
             user = accounts.user_for_reset_token(token)

@@ -6,8 +6,8 @@ import logging
 from flask import Blueprint, current_app, jsonify
 from sqlalchemy import text
 
-from app.services.tasks import redis_status
 from app.models import db
+from app.services.tasks import redis_status
 
 log = logging.getLogger(__name__)
 health_bp = Blueprint("health", __name__)
