@@ -103,8 +103,10 @@ def _household(owner, name: str, status: str, quotient: int | None, guardian: tu
         Household, owner_id=owner.id,
         defaults=dict(name=name, status=status, email=owner.email, phone="06 12 34 56 78",
                       address_line="12 rue de la République", postcode="83890", city="Besse-sur-Issole",
-                      caf_number="1234567", declared_quotient=quotient, quotient=quotient if status == "validated" else None,
-                      submitted_at=now - timedelta(days=3), validated_at=now - timedelta(days=1) if status == "validated" else None),
+                      caf_number="1234567", declared_quotient=quotient,
+                      quotient=quotient if status == "validated" else None,
+                      submitted_at=now - timedelta(days=3),
+                      validated_at=now - timedelta(days=1) if status == "validated" else None),
     )
     _get_or_create(Guardian, household_id=household.id, first_name=guardian[0], last_name=guardian[1],
                    defaults=dict(relationship_label=guardian[2], phone="06 12 34 56 78", email=owner.email))

@@ -68,7 +68,7 @@ def redis_status(app: Flask | None = None) -> str:
         return "down"
 
 
-def enqueue(func: Callable | str, *args: Any, job_id: str | None = None, at: datetime | None = None,
+def enqueue(func: Any, *args: Any, job_id: str | None = None, at: datetime | None = None,
             unique: bool = False, retry: Retry | None = None, app: Flask | None = None, **kwargs: Any):
     """Enqueue now or at `at`; never raises. Returns the job, or None when it was not queued
     (Redis down, or a unique job with the same id already exists)."""
@@ -90,11 +90,10 @@ def enqueue(func: Callable | str, *args: Any, job_id: str | None = None, at: dat
 
 def defer(session: Session | scoped_session, func: Callable | str, *args: Any, **kwargs: Any) -> None:
     """Enqueue `func` once `session` commits; dropped if it rolls back."""
-    if isinstance(session, scoped_session):
-        session = session()
-    if not session.in_transaction():
-        session.begin()  # so that a rollback, even before any SQL, drops the job
-    session.info.setdefault(_EXT, []).append((func, args, kwargs))
+    target: Session = session() if isinstance(session, scoped_session) else session
+    if not target.in_transaction():
+        target.begin()  # so that a rollback, even before any SQL, drops the job
+    target.info.setdefault(_EXT, []).append((func, args, kwargs))
 
 
 @event.listens_for(Session, "after_commit")
@@ -102,7 +101,7 @@ def _enqueue_deferred(session: Session) -> None:
     pending = session.info.pop(_EXT, None)
     if not pending:
         return
-    app = current_app._get_current_object()
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
     for func, args, kwargs in pending:
         enqueue(func, *args, app=app, **kwargs)
 

@@ -23,10 +23,9 @@ from sqlalchemy.exc import IntegrityError
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from app.models import AccountSecurity, Guardian, Household, HouseholdStatus, db, utcnow
-
 from app.services import audit
-from app.services.household.dossier import Input
 from app.services.errors import ValidationFailed
+from app.services.household.dossier import Input
 from app.services.mail import public_url, queue_mail
 
 log = logging.getLogger(__name__)
@@ -99,9 +98,9 @@ def register_parent(data: Mapping[str, Any]) -> SignUp:
     """Record a sign-up and mail its confirmation link (or, for a known address, a reminder that the
     account exists, with the password-reset link). The page says the same thing in both cases."""
     form = Input(data)
-    first = form.name("first_name")
-    last = form.name("last_name")
-    email = form.email("email", required=True)
+    first = form.name("first_name") or ""
+    last = form.name("last_name") or ""
+    email = form.email("email", required=True) or ""  # required: form.check() refuses it empty
     password = data.get("password") or ""
     check_password(password, data.get("conf_password") or "", email, form.errors)
     form.check()
@@ -267,7 +266,7 @@ def change_password(user, current: str | None, new: str | None, confirm: str | N
     if errors:
         raise ValidationFailed(_("Votre mot de passe n'a pas été modifié : corrigez les champs signalés."),
                                code="invalid", errors=errors)
-    user.password = _hash(new)
+    user.password = _hash(new or "")
     before = auth_stamp(user.id)
     stamp = bump_auth_stamp(user.id)
     audit.record("account.password_changed", "user", user.id, actor=user,

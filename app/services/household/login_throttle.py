@@ -31,6 +31,7 @@ import logging
 import math
 import time
 from dataclasses import dataclass
+from typing import Any
 
 from flask import current_app
 from limits import RateLimitItem, parse
@@ -48,7 +49,7 @@ MAIL_FORMS = ("signup", "reset")
 @dataclass
 class _Throttle:
     uri: str
-    storage: object
+    storage: Any  # a limits Storage (memory or Redis)
     limiter: MovingWindowRateLimiter
 
 
@@ -61,7 +62,7 @@ def _storage_uri(config) -> str:
 
 
 def _throttle() -> _Throttle:
-    app = current_app._get_current_object()
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
     uri = _storage_uri(app.config)
     state = app.extensions.get(_EXT)
     if state is None or state.uri != uri:
@@ -96,7 +97,7 @@ def normalise_email(email: str | None) -> str:
     return (email or "").strip().lower()
 
 
-def _account_key(email: str) -> str:
+def _account_key(email: str | None) -> str:
     # Counters are keyed by a digest: Redis never holds the families' e-mail addresses.
     return hashlib.sha256(normalise_email(email).encode()).hexdigest()[:32]
 
@@ -128,14 +129,15 @@ def _epoch(state: _Throttle, account: str) -> str:
     return str(state.storage.get(f"{_prefix()}/login-epoch/{account}") or 0)
 
 
-def _login_counters(state: _Throttle, email: str, address: str) -> list[tuple[RateLimitItem, tuple[str, ...]]]:
-    prefix, address = _prefix(), _address(address)
-    counters = [(_limit("LOGIN_ADDRESS_LIMIT"), (prefix, "login-address", address))]
+def _login_counters(state: _Throttle, email: str, address: str | None) -> list[tuple[RateLimitItem, tuple[str, ...]]]:
+    prefix, where = _prefix(), _address(address)
+    counters: list[tuple[RateLimitItem, tuple[str, ...]]] = [
+        (_limit("LOGIN_ADDRESS_LIMIT"), (prefix, "login-address", where))]
     if normalise_email(email):
         account = _account_key(email)
         epoch = _epoch(state, account)
         counters += [
-            (_limit("AUTH_RATE_LIMIT"), (prefix, "login-account-address", account, epoch, address)),
+            (_limit("AUTH_RATE_LIMIT"), (prefix, "login-account-address", account, epoch, where)),
             (_limit("LOGIN_ACCOUNT_LIMIT"), (prefix, "login-account", account, epoch)),
         ]
     return counters
