@@ -13,28 +13,23 @@ then it shows nothing of the child that the parent did not type.
 
 Every function that changes something audits it in the same transaction and commits; mails are
 logged with it and sent by a job after the commit.
+
+Staff's side lives in `review`, form reading in `inputs`, working days in `workdays`; their public
+names are re-exported here so that `dossier.validate(...)` and the like keep working.
 """
 from __future__ import annotations
 
-import json
-import logging
 import re
-import unicodedata
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
-from typing import Any, Iterable, Mapping
-from zoneinfo import ZoneInfo
+from datetime import date, datetime
+from typing import Any, Mapping
 
-from flask import current_app
 from flask_babel import gettext as _
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from app.models import (
-    AuditLog,
     AuthorizedPickup,
     Child,
-    Document,
-    DocumentKind,
     Guardian,
     Household,
     HouseholdChild,
@@ -44,12 +39,11 @@ from app.models import (
     db,
     utcnow,
 )
-
 from app.services import audit
-
-from app.services.household import checklist
 from app.services.errors import Conflict, NotFound, ValidationFailed
+from app.services.household import checklist, review
 from app.services.household.documents import remove_stored_file
+from app.services.household.inputs import EMAIL_RE, PHONE_RE, Input, normalise_name  # noqa: F401 (re-exported)
 from app.services.household.links import child_link
 from app.services.household.resubmission import (  # noqa: F401 (re-exported)
     HOME_URL,
@@ -58,41 +52,37 @@ from app.services.household.resubmission import (  # noqa: F401 (re-exported)
     after_parent_change,
     mail_address,
 )
-from app.services.mail import public_url, queue_mail
-
-log = logging.getLogger(__name__)
-PARIS = ZoneInfo("Europe/Paris")
+from app.services.household.review import (  # noqa: F401 (re-exported)
+    DIGEST_HOUR,
+    DIGEST_THRESHOLD_HOURS,
+    INCOMPLETE_REASONS,
+    LINK_LABELS,
+    STATUS_LABELS,
+    BulkResult,
+    QueueEntry,
+    bulk_validate,
+    confirm_shared_link,
+    digest_key,
+    health_changed_since_validation,
+    incomplete_reasons,
+    mark_incomplete,
+    parse_quotient,
+    pending_shared_links,
+    reason_labels,
+    recent_health_changes,
+    refuse_shared_link,
+    review_queue,
+    status_label,
+    validate,
+)
+from app.services.household.workdays import (  # noqa: F401 (re-exported)
+    PARIS,
+    is_working_day,
+    public_holidays,
+    working_hours_between,
+)
 
 MAX_GUARDIANS = 2
-DIGEST_THRESHOLD_HOURS = 72
-DIGEST_HOUR = 8  # Paris time: the digest goes with the first sweep after this hour on a working day
-
-STATUS_LABELS = {
-    HouseholdStatus.DRAFT: "Brouillon : à compléter puis envoyer",
-    HouseholdStatus.SUBMITTED: "Envoyé : en cours de vérification par le Pôle Jeunesse",
-    HouseholdStatus.VALIDATED: "Validé : vous pouvez réserver",
-    HouseholdStatus.INCOMPLETE: "Incomplet : des éléments sont à corriger",
-}
-LINK_LABELS = {
-    LinkStatus.PENDING: "Rattachement à vérifier",
-    LinkStatus.VALIDATED: "Rattachement confirmé",
-    LinkStatus.REFUSED: "Rattachement refusé",
-}
-
-# code -> (French label, document kind it refuses or None)
-INCOMPLETE_REASONS: dict[str, tuple[str, str | None]] = {
-    "qf_attestation": ("Attestation de quotient familial CAF manquante, illisible ou trop ancienne",
-                       DocumentKind.QF_ATTESTATION),
-    "insurance": ("Attestation d'assurance manquante, illisible ou expirée", DocumentKind.INSURANCE),
-    "vaccinations": ("Pages de vaccination illisibles ou vaccinations obligatoires incomplètes",
-                     DocumentKind.VACCINATIONS),
-    "custody_judgement": ("Jugement de garde manquant ou illisible", DocumentKind.CUSTODY_JUDGEMENT),
-    "caf_number": ("Numéro d'allocataire CAF ou quotient familial déclaré incorrect", None),
-    "address": ("Adresse incomplète ou différente de celle des justificatifs", None),
-    "guardians": ("Informations sur les responsables légaux à compléter ou corriger", None),
-    "children": ("Informations sur les enfants à compléter (école, classe, fiche sanitaire)", None),
-    "other": ("Autre motif (voir le message du Pôle Jeunesse)", None),
-}
 
 # What a parent may change on a validated file without staff looking again.
 HOUSEHOLD_FIELDS = ["email", "phone", "address_line", "postcode", "city", "caf_number", "no_caf_number",
@@ -108,130 +98,8 @@ SCHOOL_LEVELS = ["Petite section", "Moyenne section", "Grande section", "CP", "C
                  "6e", "5e", "4e", "3e", "2nde", "1re", "Terminale", "Autre"]
 
 
-# --- input checking ------------------------------------------------------------------------
-
-PHONE_RE = re.compile(r"^\+?[0-9][0-9 .\-]{8,18}[0-9]$")
-EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
-
-
-class Input:
-    """Reads raw form/API values and collects French messages per field (all at once, not one by one)."""
-
-    def __init__(self, data: Mapping[str, Any]):
-        self.data = data
-        self.errors: dict[str, str] = {}
-
-    def raw(self, name: str) -> str:
-        value = self.data.get(name)
-        if value is None:
-            return ""
-        if isinstance(value, bool):
-            return "on" if value else ""
-        return str(value).strip()
-
-    def text(self, name: str, max_len: int = 200, required: bool = False, message: str | None = None) -> str | None:
-        value = re.sub(r"[ \t]+", " ", self.raw(name))
-        if not value:
-            if required:
-                self.errors[name] = message or _("Ce champ est obligatoire.")
-            return None
-        if len(value) > max_len:
-            self.errors[name] = _("%(max)d caractères au maximum.", max=max_len)
-        return value
-
-    def long_text(self, name: str, max_len: int = 2000) -> str | None:
-        value = self.raw(name).replace("\r\n", "\n")
-        if len(value) > max_len:
-            self.errors[name] = _("%(max)d caractères au maximum.", max=max_len)
-        return value or None
-
-    def name(self, name: str, required: bool = True) -> str | None:
-        value = self.text(name, 100, required)
-        if value and not re.fullmatch(r"[^\d<>{}\[\]@#$%^*=+|~`\"]+", value):
-            self.errors[name] = _("Lettres, espaces, traits d'union et apostrophes uniquement.")
-        return value
-
-    def phone(self, name: str, required: bool = False) -> str | None:
-        value = self.text(name, 30, required, _("Indiquez un numéro de téléphone."))
-        if value:
-            digits = re.sub(r"[^0-9]", "", value)
-            if not PHONE_RE.match(value) or not 10 <= len(digits) <= 15:
-                self.errors[name] = _("Numéro de téléphone non valide (exemple : 06 12 34 56 78).")
-        return value
-
-    def email(self, name: str, required: bool = False) -> str | None:
-        value = self.text(name, 254, required, _("Indiquez une adresse e-mail."))
-        if value:
-            value = value.lower()
-            if not EMAIL_RE.match(value):
-                self.errors[name] = _("Adresse e-mail non valide (exemple : prenom.nom@exemple.fr).")
-        return value
-
-    def integer(self, name: str, minimum: int, maximum: int, required: bool = False,
-                message: str | None = None) -> int | None:
-        value = self.raw(name).replace(" ", "").replace("\u202f", "").replace("€", "")
-        if not value:
-            if required:
-                self.errors[name] = message or _("Ce champ est obligatoire.")
-            return None
-        if not re.fullmatch(r"[0-9]+", value):  # ASCII: "\d" and int() also take Arabic-Indic digits
-            self.errors[name] = _("Indiquez un nombre entier, sans virgule (exemple : 850).")
-            return None
-        number = int(value)
-        if not minimum <= number <= maximum:
-            self.errors[name] = _("Indiquez un nombre entre %(min)d et %(max)d.", min=minimum, max=maximum)
-            return None
-        return number
-
-    def boolean(self, name: str) -> bool:
-        value = self.data.get(name)
-        if isinstance(value, bool):
-            return value
-        return str(value or "").strip().lower() in {"on", "1", "true", "oui", "yes", "y"}
-
-    def date(self, name: str, required: bool = True) -> date | None:
-        value = self.raw(name)
-        if not value:
-            if required:
-                self.errors[name] = _("Indiquez une date.")
-            return None
-        for pattern in ("%Y-%m-%d", "%d/%m/%Y"):
-            try:
-                return datetime.strptime(value, pattern).date()
-            except ValueError:
-                continue
-        self.errors[name] = _("Date non valide (exemple : 25/03/2018).")
-        return None
-
-    def choice(self, name: str, choices: Iterable[str], required: bool = False,
-               message: str | None = None) -> str | None:
-        value = self.raw(name)
-        if not value:
-            if required:
-                self.errors[name] = message or _("Faites un choix.")
-            return None
-        if value not in set(choices):
-            self.errors[name] = _("Choix non valide.")
-            return None
-        return value
-
-    def check(self) -> None:
-        if self.errors:
-            raise ValidationFailed(_("Certains champs sont à corriger : voyez les messages sous chaque champ. "
-                                     "Rien n'a été enregistré."), code="invalid", errors=dict(self.errors))
-
-
-def _normalise_name(value: str) -> str:
-    folded = unicodedata.normalize("NFKD", value or "")
-    folded = "".join(ch for ch in folded if not unicodedata.combining(ch))
-    return re.sub(r"[\s\-']+", " ", folded).strip().casefold()
-
 
 # --- the parent's side ---------------------------------------------------------------------
-
-def status_label(household: Household) -> str:
-    return _(STATUS_LABELS.get(household.status, household.status))
-
 
 def booking_block_reason(household: Household | None) -> str | None:
     """Why the booking entry point is disabled, in French; None when the file allows booking."""
@@ -259,7 +127,7 @@ def update_household(household: Household, data: Mapping[str, Any], actor=None) 
     """Contact, address, CAF and family situation. Returns the changed fields."""
     form = Input(data)
     no_caf = form.boolean("no_caf_number")
-    values = {
+    values: dict[str, Any] = {
         "email": form.email("email", required=True),
         "phone": form.phone("phone", required=True),
         "address_line": form.text("address_line", 255, required=True, message=_("Indiquez le numéro et la rue.")),
@@ -347,7 +215,7 @@ def remove_guardian(household: Household, guardian_id: int, actor=None) -> None:
 
 
 def _child_identity(form: Input) -> dict:
-    values = {
+    values: dict[str, Any] = {
         "first_name": form.name("first_name"),
         "last_name": form.name("last_name"),
         "birth_date": form.date("birth_date"),
@@ -374,9 +242,9 @@ def _child_school(form: Input) -> dict:
 def find_same_child(first_name: str, last_name: str, birth_date: date) -> Child | None:
     """The child already known under these names and birth date (accents and case ignored)."""
     candidates = db.session.execute(select(Child).where(Child.birth_date == birth_date)).scalars().all()
-    key = (_normalise_name(first_name), _normalise_name(last_name))
+    key = (normalise_name(first_name), normalise_name(last_name))
     for child in candidates:
-        if (_normalise_name(child.first_name), _normalise_name(child.last_name)) == key:
+        if (normalise_name(child.first_name), normalise_name(child.last_name)) == key:
             return child
     return None
 
@@ -567,345 +435,10 @@ def submit(household: Household, actor=None) -> Household:
     return household
 
 
-# --- staff's side --------------------------------------------------------------------------
-
-def _locked_household(household_id: int) -> Household:
-    household = db.session.execute(
-        select(Household).where(Household.id == household_id).with_for_update()
-        .execution_options(populate_existing=True)
-    ).scalar_one_or_none()
-    if household is None:
-        raise NotFound(_("Dossier introuvable."), code="not_found")
-    return household
-
-
-def parse_quotient(household: Household, raw: Any) -> int | None:
-    form = Input({"quotient": raw})
-    quotient = form.integer("quotient", 0, 100000)
-    if quotient is None and "quotient" not in form.errors and not household.no_caf_number:
-        form.errors["quotient"] = _("Saisissez le quotient familial lu sur l'attestation CAF.")
-    form.check()
-    return quotient
-
-
-def _validate_locked(household: Household, staff, quotient: int | None) -> None:
-    if household.status != HouseholdStatus.SUBMITTED:
-        raise Conflict(_("Ce dossier n'est pas (ou plus) en attente de vérification : %(status)s.",
-                         status=status_label(household)), code="not_submitted")
-    missing = checklist.missing(household)
-    if missing:
-        raise ValidationFailed(_("Ce dossier ne peut pas être validé, il manque : %(items)s.",
-                                 items=checklist.summary(missing)), code="incomplete_file",
-                               missing=[item.code for item in missing])
-    now = utcnow()
-    before = {"status": household.status, "quotient": household.quotient}
-    household.status = HouseholdStatus.VALIDATED
-    household.quotient = quotient
-    household.validated_at = now
-    household.validated_by_id = getattr(staff, "id", None)
-    household.incomplete_reasons = None
-    household.incomplete_note = None
-    audit.record("household.validated", "household", household.id, actor=staff, household_id=household.id,
-                 before=before, after={"status": household.status, "quotient": quotient})
-    for link in household.child_links:
-        if link.status == LinkStatus.PENDING and not link.shared_request:
-            link.status = LinkStatus.VALIDATED
-            link.validated_at = now
-            audit.record("child_link.validated", "household_child", link.id, actor=staff,
-                         household_id=household.id, before={"status": LinkStatus.PENDING},
-                         after={"status": LinkStatus.VALIDATED, "child_id": link.child_id})
-    accepted = []
-    for document in _latest_documents(household).values():
-        if document.status == "pending":
-            document.status = "accepted"
-            accepted.append(document.id)
-    if accepted:
-        audit.record("document.accepted", "household", household.id, actor=staff, household_id=household.id,
-                     after={"document_ids": accepted})
-    _mail(household, "dossier_validated", _("Votre dossier famille est validé : vous pouvez réserver"),
-          "dossier_validated", booking_url=public_url("/famille/inscrire"))
-
-
-def validate(household_id: int, staff, quotient_raw: Any) -> Household:
-    """Staff validate a submitted file with the QF they read on the CAF attestation (blank = no CAF
-    number = top tariff). Its children's plain pending links are validated with it; a shared child's
-    link waits for its own confirmation (custody judgement)."""
-    household = _locked_household(household_id)
-    try:
-        quotient = parse_quotient(household, quotient_raw)
-        _validate_locked(household, staff, quotient)
-    except Exception:
-        db.session.rollback()
-        raise
-    db.session.commit()
-    return household
-
-
-@dataclass
-class BulkResult:
-    validated: list[int]
-    skipped: list[tuple[int, str]]  # (household id, French reason)
-
-
-def bulk_validate(household_ids: Iterable[int], staff) -> BulkResult:
-    """Validate many files at once with their declared QF, re-checking every row on its own:
-    a file that changed since the list was shown (incomplete, already done) is skipped with its reason."""
-    result = BulkResult([], [])
-    for household_id in sorted({int(i) for i in household_ids}):
-        try:
-            household = _locked_household(household_id)
-            quotient = None if household.no_caf_number else household.declared_quotient
-            if quotient is None and not household.no_caf_number:
-                raise ValidationFailed(_("pas de QF déclaré : validez ce dossier individuellement"))
-            _validate_locked(household, staff, quotient)
-            db.session.commit()
-            result.validated.append(household_id)
-        except (ValidationFailed, Conflict, NotFound) as exc:
-            db.session.rollback()
-            result.skipped.append((household_id, exc.message))
-    return result
-
-
-def _latest_documents(household: Household) -> dict[tuple[str, int | None], Document]:
-    latest: dict[tuple[str, int | None], Document] = {}
-    for document in sorted(household.documents, key=lambda d: (d.uploaded_at, d.id)):
-        latest[(document.kind, document.child_id)] = document
-    return latest
-
-
-def reason_labels(codes: Iterable[str]) -> list[str]:
-    return [_(INCOMPLETE_REASONS[code][0]) for code in codes if code in INCOMPLETE_REASONS]
-
-
-def incomplete_reasons(household: Household) -> list[str]:
-    try:
-        codes = json.loads(household.incomplete_reasons or "[]")
-    except ValueError:
-        codes = []
-    return reason_labels(codes)
-
-
-def mark_incomplete(household_id: int, staff, reasons: Iterable[str], note: str | None = None) -> Household:
-    """Staff say what is wrong: reasons from the list (a document reason refuses that document, so the
-    parent's checklist shows it until replaced) plus free text; the parent gets a mail with both."""
-    codes = [code for code in dict.fromkeys(reasons or []) if code]
-    note = (note or "").strip() or None
-    errors = {}
-    if not codes:
-        errors["reasons"] = _("Choisissez au moins un motif.")
-    elif any(code not in INCOMPLETE_REASONS for code in codes):
-        errors["reasons"] = _("Motif inconnu.")
-    if "other" in codes and not note:
-        errors["note"] = _("Précisez le motif « Autre » dans le message.")
-    if note and len(note) > 2000:
-        errors["note"] = _("2000 caractères au maximum.")
-    if errors:
-        raise ValidationFailed(_("Indiquez ce qui manque au dossier."), code="invalid", errors=errors)
-    household = _locked_household(household_id)
-    if household.status != HouseholdStatus.SUBMITTED:
-        db.session.rollback()
-        raise Conflict(_("Ce dossier n'est pas (ou plus) en attente de vérification : %(status)s.",
-                         status=status_label(household)), code="not_submitted")
-    before = {"status": household.status}
-    latest = _latest_documents(household)
-    for code in codes:
-        kind = INCOMPLETE_REASONS[code][1]
-        if kind is None:
-            continue
-        reason = _(INCOMPLETE_REASONS[code][0]) + (f" — {note}" if note else "")
-        for (doc_kind, _child), document in latest.items():
-            if doc_kind == kind and document.status != "refused":
-                document.status = "refused"
-                document.refusal_reason = reason
-                audit.record("document.refused", "document", document.id, actor=staff, household_id=household.id,
-                             after={"kind": kind, "reason": reason})
-    household.status = HouseholdStatus.INCOMPLETE
-    household.incomplete_reasons = json.dumps(codes)
-    household.incomplete_note = note
-    audit.record("household.incomplete", "household", household.id, actor=staff, household_id=household.id,
-                 before=before, after={"status": household.status, "reasons": codes, "note": note})
-    _mail(household, "dossier_incomplete", _("Votre dossier famille est incomplet"), "dossier_incomplete",
-          reasons=reason_labels(codes), note=note, missing=checklist.missing(household),
-          fix_url=public_url("/famille/dossier"))
-    db.session.commit()
-    return household
-
-
-def _shared_link(link_id: int) -> HouseholdChild:
-    link = db.session.get(HouseholdChild, link_id)
-    if link is None:
-        raise NotFound(_("Rattachement introuvable."), code="not_found")
-    if link.status != LinkStatus.PENDING:
-        raise Conflict(_("Ce rattachement a déjà été traité."), code="already_done")
-    return link
-
-
-def confirm_shared_link(link_id: int, staff) -> HouseholdChild:
-    """Staff confirm that a child shared with another household belongs to this one too, on sight of
-    the custody judgement uploaded by this household."""
-    link = _shared_link(link_id)
-    judgement = checklist.latest_document(link.household, DocumentKind.CUSTODY_JUDGEMENT)
-    if judgement is None or judgement.status == "refused":
-        raise ValidationFailed(_("Ce foyer n'a pas fourni de jugement de garde valable : le rattachement ne "
-                                 "peut pas être confirmé."), code="no_judgement")
-    link.status = LinkStatus.VALIDATED
-    link.validated_at = utcnow()
-    if judgement.status == "pending":
-        judgement.status = "accepted"
-    audit.record("child_link.validated", "household_child", link.id, actor=staff, household_id=link.household_id,
-                 before={"status": LinkStatus.PENDING},
-                 after={"status": LinkStatus.VALIDATED, "child_id": link.child_id, "shared_request": True})
-    _mail(link.household, "dossier_child_link", _("Rattachement de %(child)s à votre dossier confirmé",
-                                                   child=link.child.first_name),
-          "dossier_child_link", child=link.child, confirmed=True, note=None)
-    db.session.commit()
-    return link
-
-
-def refuse_shared_link(link_id: int, staff, note: str | None = None) -> HouseholdChild:
-    link = _shared_link(link_id)
-    link.status = LinkStatus.REFUSED
-    audit.record("child_link.refused", "household_child", link.id, actor=staff, household_id=link.household_id,
-                 before={"status": LinkStatus.PENDING},
-                 after={"status": LinkStatus.REFUSED, "child_id": link.child_id, "note": (note or "").strip() or None})
-    _mail(link.household, "dossier_child_link", _("Rattachement de %(child)s à votre dossier refusé",
-                                                   child=link.child.first_name),
-          "dossier_child_link", child=link.child, confirmed=False, note=(note or "").strip() or None)
-    db.session.commit()
-    return link
-
-
-# --- the queue, working hours, the digest --------------------------------------------------
-
-def easter(year: int) -> date:
-    """Gregorian Easter Sunday (anonymous algorithm)."""
-    a, b, c = year % 19, year // 100, year % 100
-    d, e = b // 4, b % 4
-    f = (b + 8) // 25
-    g = (b - f + 1) // 3
-    h = (19 * a + b - d - g + 15) % 30
-    i, k = c // 4, c % 4
-    l = (32 + 2 * e + 2 * i - h - k) % 7  # noqa: E741
-    m = (a + 11 * h + 22 * l) // 451
-    month = (h + l - 7 * m + 114) // 31
-    day = ((h + l - 7 * m + 114) % 31) + 1
-    return date(year, month, day)
-
-
-def public_holidays(year: int) -> set[date]:
-    """French public holidays (jours fériés) of metropolitan France."""
-    sunday = easter(year)
-    return {date(year, 1, 1), sunday + timedelta(days=1), date(year, 5, 1), date(year, 5, 8),
-            sunday + timedelta(days=39), sunday + timedelta(days=50), date(year, 7, 14), date(year, 8, 15),
-            date(year, 11, 1), date(year, 11, 11), date(year, 12, 25)}
-
-
-def is_working_day(day: date) -> bool:
-    return day.weekday() < 5 and day not in public_holidays(day.year)
-
-
-def working_hours_between(start: datetime, end: datetime) -> float:
-    """Hours between two instants counted on working days only (Monday to Friday, not a public
-    holiday, in Paris): "72 h ouvrées" = three working days, the promise of the parents' guide."""
-    if start.tzinfo is None or end.tzinfo is None:
-        raise ValueError("aware datetimes required")
-    if end <= start:
-        return 0.0
-    total = 0.0
-    day = start.astimezone(PARIS).date()
-    last = end.astimezone(PARIS).date()
-    while day <= last:
-        if is_working_day(day):
-            day_start = datetime.combine(day, time(0), PARIS)
-            day_end = datetime.combine(day + timedelta(days=1), time(0), PARIS)
-            lo, hi = max(start, day_start), min(end, day_end)
-            if hi > lo:
-                total += (hi - lo).total_seconds() / 3600
-        day += timedelta(days=1)
-    return total
-
-
-@dataclass
-class QueueEntry:
-    household: Household
-    waited_hours: float
-    overdue: bool
-    health_changed: bool
-    pending_shared: int
-    missing: int  # checklist items still missing: the same rule as the parent's page
-
-    @property
-    def waited_label(self) -> str:
-        hours = int(self.waited_hours)
-        return _("%(hours)d h ouvrées", hours=hours)
-
-
-def health_changed_since_validation(household: Household) -> bool:
-    """A child's health sheet changed after the file was last validated (shown to staff)."""
-    if household.validated_at is None:
-        return False
-    return any(link.child.health_updated_at and link.child.health_updated_at > household.validated_at
-               for link in household.child_links)
-
-
-def review_queue(now: datetime | None = None) -> list[QueueEntry]:
-    """Submitted files, the longest waiting first."""
-    now = now or utcnow()
-    households = db.session.execute(
-        select(Household).where(Household.status == HouseholdStatus.SUBMITTED)
-        .order_by(Household.submitted_at.asc().nulls_first(), Household.id)
-    ).scalars().all()
-    entries = []
-    for household in households:
-        waited = working_hours_between(household.submitted_at or household.created_at, now)
-        entries.append(QueueEntry(
-            household=household, waited_hours=waited, overdue=waited > DIGEST_THRESHOLD_HOURS,
-            health_changed=health_changed_since_validation(household),
-            pending_shared=sum(1 for link in household.child_links
-                               if link.status == LinkStatus.PENDING and link.shared_request),
-            missing=len(checklist.missing(household))))
-    return entries
-
-
-def pending_shared_links() -> list[HouseholdChild]:
-    return db.session.execute(
-        select(HouseholdChild).where(HouseholdChild.status == LinkStatus.PENDING,
-                                     HouseholdChild.shared_request.is_(True))
-        .order_by(HouseholdChild.created_at, HouseholdChild.id)
-    ).scalars().all()
-
-
-def recent_health_changes(days: int = 30) -> list[AuditLog]:
-    since = utcnow() - timedelta(days=days)
-    return db.session.execute(
-        select(AuditLog).where(AuditLog.action == "child.health_updated", AuditLog.at >= since)
-        .order_by(AuditLog.at.desc()).limit(200)
-    ).scalars().all()
-
-
-def digest_key(day: date) -> str:
-    return f"staff-digest-{day.isoformat()}"
-
 
 def send_staff_digest_if_due(now: datetime | None = None) -> MailLog | None:
-    """Once a working day (from 8:00, Paris), mail staff the files waiting more than 72 working hours.
-    The sweeper calls this every minute: the day's dedupe key makes every call after the first a no-op."""
-    now = now or utcnow()
-    local = now.astimezone(PARIS)
-    if not is_working_day(local.date()) or local.hour < DIGEST_HOUR:
-        return None
-    key = digest_key(local.date())
-    if db.session.execute(select(func.count()).select_from(MailLog).where(MailLog.dedupe_key == key)).scalar():
-        return None
-    overdue = [entry for entry in review_queue(now) if entry.overdue]
-    if not overdue:
-        return None
-    to = current_app.config.get("STAFF_DIGEST_EMAIL")
-    if not to:
-        return None
-    mail = queue_mail("staff_digest", to,
-                      _("Dossiers en attente depuis plus de 72 h ouvrées : %(count)d", count=len(overdue)),
-                      "staff_digest", dedupe_key=key, entries=overdue, day=local.date(),
-                      queue_url=public_url("/revue-dossiers/"))
-    db.session.commit()
-    return mail
+    """The sweeper's entry point for the staff digest (see `review.send_staff_digest_if_due`).
+
+    The clock is read here because the sweeper (app.services.maintenance) and the tests that freeze
+    time address the digest through this module and its `utcnow`."""
+    return review.send_staff_digest_if_due(now or utcnow())
