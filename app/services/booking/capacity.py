@@ -1,39 +1,112 @@
-"""Capacity buckets: lock them, count what is live in them.
+"""The one capacity primitive: places left in a week, seats left on a bus, under lock or not.
 
-Every operation that takes places (add to basket, late payment re-taking its places, staff moving a
-child, desk booking) runs in one transaction: `lock_weeks()` first, then `week_usage()` /
-`circuit_usage()`, then writes. Locking the week rows is enough for both capacities: a bus seat is
-always a seat of a circuit × week, so every writer to a circuit × week bucket holds that week's lock.
+Every operation that takes places (add to basket, stop change, late payment re-taking its places,
+staff moving a child, desk booking; later the waiting list's offers, cancellations, allocation)
+asks the same question, "is there a place in this week and a seat on this bus?", and gets the same
+answer with the same French message from here: `check_places()` lists the shortages,
+`take_places()` raises the typed error of the first one. Nothing else counts a bucket.
 
-A held line counts only while its hold is live (`hold_expires_at > now`): expiry is lazy and exact,
-whatever the expiry job does (DESIGN.md §3.3).
+Locking (DESIGN.md §4): inside one transaction the week rows are locked first, in id order
+(`lock_weeks`), then the live lines are counted, then the caller writes. Locking the week rows is
+enough for both capacities: a bus seat is always a seat of a circuit × week, so every writer to a
+circuit × week bucket holds that week's lock. On SQLite the transaction already holds the write
+lock (BEGIN IMMEDIATE).
+
+What counts (§3.1, §3.3, §3.8) is written once, in `live_condition()` (SQL) and `is_live()` (a loaded
+row): a confirmed line, or a held line whose hold has not lapsed. Expiry is lazy and exact, whatever
+the expiry job does. The waiting list's offer (a place held for one entry with its own deadline)
+joins both functions and every count follows.
 """
 from __future__ import annotations
 
+from collections import Counter
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Iterable
 
+from flask_babel import gettext as _
 from sqlalchemy import and_, func, or_, select
 from sqlalchemy.exc import OperationalError
 
-from app.models import Reservation, ReservationStatus, Week, db, utcnow
-
-from app.services.errors import Busy
+from app.models import Circuit, Reservation, ReservationStatus, Week, db, utcnow
+from app.services.errors import Busy, Conflict
 from app.services.transactions import BUSY_MESSAGE, is_lock_timeout  # noqa: F401 (re-exported)
 
+WEEK_FULL = "week_full"
+BUS_FULL = "bus_full"
+# The code a caller sees in the error (API, pages): one "full" code, the bucket in the details.
+FULL_ERROR_CODE = "full"
 
+
+# --- what counts -----------------------------------------------------------------------------
 
 def live_condition(now: datetime):
-    """SQL condition: the reservation occupies a place at `now`."""
+    """SQL condition: the reservation occupies a place (and its seat) at `now`."""
     return or_(
         Reservation.status == ReservationStatus.CONFIRMED,
         and_(Reservation.status == ReservationStatus.HELD, Reservation.hold_expires_at > now),
     )
 
 
+def is_live(line: Reservation, now: datetime) -> bool:
+    """`live_condition` for a row already loaded (the same rule, without a query)."""
+    if line.status == ReservationStatus.CONFIRMED:
+        return True
+    return line.status == ReservationStatus.HELD and line.hold_expires_at is not None and line.hold_expires_at > now
+
+
+# --- messages (once) -------------------------------------------------------------------------
+
+def week_full_message() -> str:
+    return _("Cette semaine est complète : plus aucune place disponible.")
+
+
+def bus_full_message(circuit_name: str) -> str:
+    return _("Plus de place dans le bus « %(circuit)s » pour cette semaine : choisissez un autre "
+             "circuit ou l'accueil sur site.", circuit=circuit_name)
+
+
+# --- demands and shortages -------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Demand:
+    """One place wanted in a week, and a seat on `circuit_id` that week when it is not None.
+
+    `seat_only`: the caller already holds the week's place (a stop change on its own line): only the
+    seat is wanted."""
+
+    week_id: int
+    circuit_id: int | None = None
+    seat_only: bool = False
+
+
+@dataclass(frozen=True)
+class Shortage:
+    """A bucket that cannot take what was asked: the week (WEEK_FULL) or the circuit × week (BUS_FULL)."""
+
+    week_id: int
+    circuit_id: int | None
+    code: str
+    message: str
+    details: dict = field(default_factory=dict)
+
+    def error(self) -> Conflict:
+        return Conflict(self.message, code=FULL_ERROR_CODE, **self.details)
+
+
+@dataclass
+class Usage:
+    """Live lines per bucket: places per week, seats per (circuit, week)."""
+
+    places: dict[int, int]
+    seats: dict[tuple[int, int], int]
+
+
+# --- locking ---------------------------------------------------------------------------------
+
 def lock_weeks(week_ids: Iterable[int]) -> dict[int, Week]:
     """Lock the week rows in id order (a stable order: no deadlock between two baskets).
-    On SQLite the whole transaction already holds the write lock (BEGIN IMMEDIATE)."""
+    A lock wait that times out is Busy ("try again"), never a 500."""
     ids = sorted(set(week_ids))
     if not ids:
         return {}
@@ -50,8 +123,31 @@ def lock_weeks(week_ids: Iterable[int]) -> dict[int, Week]:
     return {week.id: week for week in weeks}
 
 
+# --- counting --------------------------------------------------------------------------------
+
+def count_live(week_ids: Iterable[int], now: datetime, *, exclude_reservation_ids: Iterable[int] = ()) -> Usage:
+    """Places and seats taken in these weeks, in one grouped statement (week × circuit: the week's
+    total is the sum of its rows). `exclude_reservation_ids`: lines that are the caller's own (a
+    lapsed basket re-taking its places, a line changing stop) and must not count against it."""
+    ids = sorted(set(week_ids))
+    if not ids:
+        return Usage({}, {})
+    query = (select(Reservation.week_id, Reservation.circuit_id, func.count())
+             .where(Reservation.week_id.in_(ids), live_condition(now)))
+    excluded = sorted(set(exclude_reservation_ids))
+    if excluded:
+        query = query.where(Reservation.id.not_in(excluded))
+    places = dict.fromkeys(ids, 0)
+    seats: dict[tuple[int, int], int] = {}
+    for week_id, circuit_id, count in db.session.execute(query.group_by(Reservation.week_id, Reservation.circuit_id)):
+        places[week_id] += count
+        if circuit_id is not None:
+            seats[(circuit_id, week_id)] = count
+    return Usage(places, seats)
+
+
 def week_usage(week_ids: Iterable[int], now: datetime | None = None) -> dict[int, int]:
-    """Places taken per week: confirmed lines plus live held ones."""
+    """Places taken per week: confirmed lines plus live held ones (lists and reports)."""
     ids = list(set(week_ids))
     if not ids:
         return {}
@@ -67,7 +163,7 @@ def week_usage(week_ids: Iterable[int], now: datetime | None = None) -> dict[int
 
 
 def circuit_usage(pairs: Iterable[tuple[int, int]], now: datetime | None = None) -> dict[tuple[int, int], int]:
-    """Bus seats taken per (circuit, week)."""
+    """Bus seats taken per (circuit, week) (lists and reports)."""
     pairs = list(set(pairs))
     if not pairs:
         return {}
@@ -82,3 +178,46 @@ def circuit_usage(pairs: Iterable[tuple[int, int]], now: datetime | None = None)
     usage = dict.fromkeys(pairs, 0)
     usage.update({(c, w): n for c, w, n in rows if (c, w) in usage})
     return usage
+
+
+# --- the primitive ---------------------------------------------------------------------------
+
+def check_places(demands: Iterable[Demand], *, now: datetime, lock: bool,
+                 exclude_reservation_ids: Iterable[int] = ()) -> list[Shortage]:
+    """The buckets these demands do not fit in, weeks first then buses, each in id order; [] when
+    everything fits. `lock=True` locks the weeks first (writers); `lock=False` for readers, or for a
+    writer that already holds the week locks. Week and circuit rows come from the session's identity
+    map when the caller loaded them (no statement)."""
+    demands = list(demands)
+    if not demands:
+        return []
+    week_ids = sorted({d.week_id for d in demands})
+    weeks = lock_weeks(week_ids) if lock else {}
+    usage = count_live(week_ids, now, exclude_reservation_ids=exclude_reservation_ids)
+    places_wanted = Counter(d.week_id for d in demands if not d.seat_only)
+    seats_wanted = Counter((d.circuit_id, d.week_id) for d in demands if d.circuit_id is not None)
+
+    shortages = []
+    for week_id in sorted(places_wanted):
+        week = weeks.get(week_id) or db.session.get(Week, week_id)
+        if week is None:
+            continue  # an unknown week is the caller's NotFound, not a shortage
+        if usage.places[week_id] + places_wanted[week_id] > week.capacity:
+            shortages.append(Shortage(week_id, None, WEEK_FULL, week_full_message()))
+    for circuit_id, week_id in sorted(seats_wanted, key=lambda pair: (pair[1], pair[0])):
+        circuit = db.session.get(Circuit, circuit_id)
+        if circuit is None:
+            continue
+        if usage.seats.get((circuit_id, week_id), 0) + seats_wanted[(circuit_id, week_id)] > circuit.seats:
+            shortages.append(Shortage(week_id, circuit_id, BUS_FULL, bus_full_message(circuit.name),
+                                      {"bucket": "bus"}))
+    return shortages
+
+
+def take_places(demands: Iterable[Demand], *, now: datetime, lock: bool = True,
+                exclude_reservation_ids: Iterable[int] = ()) -> None:
+    """check_places for a writer: raises the first shortage as Conflict (code "full"; a bus also
+    says bucket="bus"). With lock=True the week locks are held until the caller's commit."""
+    shortages = check_places(demands, now=now, lock=lock, exclude_reservation_ids=exclude_reservation_ids)
+    if shortages:
+        raise shortages[0].error()
