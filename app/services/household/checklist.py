@@ -134,7 +134,8 @@ def evaluate(household: Household) -> list[ChecklistItem]:
                           not _blank(child.school) and not _blank(child.school_level) and child.sex in ("F", "M"),
                           fix_url=child_url, child_id=child.id))
         add(ChecklistItem(f"child:{child.id}:health",
-                          _("Fiche sanitaire %(of_child)s (dont le médecin traitant)", of_child=of_name(child.first_name)),
+                          _("Fiche sanitaire %(of_child)s (dont le médecin traitant)",
+                            of_child=of_name(child.first_name)),
                           child.health_updated_at is not None and not _blank(child.doctor_name)
                           and not _blank(child.doctor_phone),
                           fix_url=f"{child_url}/sante", child_id=child.id))

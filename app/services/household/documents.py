@@ -19,7 +19,6 @@ from flask import current_app
 from flask_babel import gettext as _
 
 from app.models import Document, DocumentKind, Household, db, utcnow
-
 from app.services import audit
 from app.services.errors import NotFound, ValidationFailed
 from app.services.household.links import child_link

@@ -7,7 +7,6 @@ from flask_babel import gettext as _
 from sqlalchemy import select
 
 from app.models import Child, Household, HouseholdChild, db
-
 from app.services.errors import NotFound
 
 
