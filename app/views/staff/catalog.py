@@ -1,13 +1,21 @@
-"""Catalogue CRUD for staff: establishments, periods, weeks, tariffs, circuits, stops."""
+"""Catalogue CRUD for staff: establishments, periods, weeks, tariffs, circuits, stops.
+
+Generated Flask-AppBuilder screens, with every write routed through the catalogue service
+(app.services.catalog.writes): its rules refuse what would break a booking, and every accepted
+write is audited in the same commit.
+"""
 from __future__ import annotations
 
+from flask import g
 from flask_appbuilder import ModelView
 from flask_appbuilder.models.sqla.interface import SQLAInterface
-
+from flask_appbuilder.urltools import get_order_args, get_page_args, get_page_size_args
 from wtforms import TimeField
 from wtforms.validators import DataRequired
 
-from app.models import Circuit, Establishment, Period, Stop, TariffBracket, Week
+from app.models import Circuit, Establishment, Period, Stop, TariffBracket, Week, db
+from app.services.catalog import writes
+from app.services.errors import ServiceError
 from app.views.filters import date_fr
 
 from .fields import FORMAT_DATETIME, FORMAT_EUROS, date_fields, paris_datetime_fields
@@ -15,7 +23,56 @@ from .fields import FORMAT_DATETIME, FORMAT_EUROS, date_fields, paris_datetime_f
 CATEGORY = "Catalogue"
 
 
-class WeekView(ModelView):
+class CatalogModelView(ModelView):
+    """FAB's hooks call the catalogue service. FAB flashes a hook's exception (our French message)
+    but then redirects away from the form, losing what staff typed: on a refusal we render the
+    submitted form again instead. Views are shared between requests, so the form waits in `g`."""
+
+    def process_form(self, form, is_created):
+        super().process_form(form, is_created)
+        g.catalog_form = form
+
+    def pre_add(self, item):
+        self._write(writes.audited_add, item)
+
+    def pre_update(self, item):
+        self._write(writes.audited_update, item)
+
+    def pre_delete(self, item):
+        self._write(writes.audited_delete, item)
+
+    def _write(self, write, item) -> None:
+        try:
+            write(item, g.user)
+        except ServiceError:
+            db.session.rollback()  # nothing half-done stays in the session (nor any lock taken)
+            g.catalog_refused = True
+            raise
+
+    def _refused_form(self):
+        if g.pop("catalog_refused", False):
+            return g.pop("catalog_form", None)
+        return None
+
+    def _add(self):
+        widgets = super()._add()
+        form = self._refused_form() if widgets is None else None
+        if form is not None:
+            return self._get_add_widget(form=form, exclude_cols=self._filters.get_relation_cols())
+        return widgets
+
+    def _edit(self, pk):
+        widgets = super()._edit(pk)
+        form = self._refused_form() if widgets is None else None
+        if form is None:
+            return widgets
+        item = self.datamodel.get(pk, self._base_filters)
+        widgets = self._get_edit_widget(form=form, exclude_cols=self._filters.get_relation_cols())
+        return self._get_related_views_widgets(item, filters={}, orders=get_order_args(), pages=get_page_args(),
+                                               page_sizes=get_page_size_args(), widgets=widgets)
+
+
+class WeekView(CatalogModelView):
     datamodel = SQLAInterface(Week)
     list_title = show_title = "Semaines"
     add_title, edit_title = "Ajouter une semaine", "Modifier la semaine"
@@ -30,7 +87,7 @@ class WeekView(ModelView):
     formatters_columns = {"starts_on": date_fr, "ends_on": date_fr}
 
 
-class TariffBracketView(ModelView):
+class TariffBracketView(CatalogModelView):
     datamodel = SQLAInterface(TariffBracket)
     list_title = show_title = "Tarifs"
     add_title, edit_title = "Ajouter une tranche de tarif", "Modifier la tranche"
@@ -45,7 +102,7 @@ class TariffBracketView(ModelView):
     base_order = ("qf_min", "asc")
 
 
-class StopView(ModelView):
+class StopView(CatalogModelView):
     datamodel = SQLAInterface(Stop)
     list_title = show_title = "Arrêts de bus"
     add_title, edit_title = "Ajouter un arrêt", "Modifier l'arrêt"
@@ -62,7 +119,7 @@ class StopView(ModelView):
     formatters_columns = {"pickup_time": lambda t: f"{t:%H:%M}", "dropoff_time": lambda t: f"{t:%H:%M}"}
 
 
-class CircuitView(ModelView):
+class CircuitView(CatalogModelView):
     datamodel = SQLAInterface(Circuit)
     list_title = show_title = "Circuits de bus"
     add_title, edit_title = "Ajouter un circuit", "Modifier le circuit"
@@ -75,7 +132,7 @@ class CircuitView(ModelView):
     related_views = [StopView]
 
 
-class PeriodView(ModelView):
+class PeriodView(CatalogModelView):
     datamodel = SQLAInterface(Period)
     list_title = show_title = "Périodes"
     add_title, edit_title = "Ajouter une période", "Modifier la période"
@@ -106,7 +163,7 @@ class PeriodView(ModelView):
     related_views = [WeekView, TariffBracketView, CircuitView]
 
 
-class EstablishmentView(ModelView):
+class EstablishmentView(CatalogModelView):
     datamodel = SQLAInterface(Establishment)
     list_title = show_title = "Établissements"
     add_title, edit_title = "Ajouter un établissement", "Modifier l'établissement"
