@@ -6,20 +6,14 @@ from datetime import date
 
 from sqlalchemy import event, func, select, update
 
-PASSWORD = "Motdepasse-solide-42"
-
 
 def add(app, household_id, child_id, week_id, transport=None, **kwargs):
     """add_line in its own app context; returns the line id."""
-    from app.models import db
     from app.services.booking import basket
 
     with app.app_context():
-        try:
-            line = basket.add_line(household_id, child_id, week_id, transport or {"mode": "onsite"}, **kwargs)
-            return line.id
-        finally:
-            db.session.remove()
+        line = basket.add_line(household_id, child_id, week_id, transport or {"mode": "onsite"}, **kwargs)
+        return line.id
 
 
 def confirm_basket(app, household_id):
@@ -37,7 +31,6 @@ def confirm_basket(app, household_id):
         basket.confirmed_at = now
         db.session.commit()
         basket_id = basket.id
-        db.session.remove()
     return basket_id
 
 
@@ -47,7 +40,6 @@ def set_basket_status(app, basket_id, status):
     with app.app_context():
         db.session.get(Basket, basket_id).status = status
         db.session.commit()
-        db.session.remove()
 
 
 def set_birth_date(app, child_id, birth_date: date):
@@ -56,7 +48,6 @@ def set_birth_date(app, child_id, birth_date: date):
     with app.app_context():
         db.session.get(Child, child_id).birth_date = birth_date
         db.session.commit()
-        db.session.remove()
 
 
 def count_rows(app, model, **filters):
@@ -67,7 +58,6 @@ def count_rows(app, model, **filters):
         for name, value in filters.items():
             query = query.where(getattr(model, name) == value)
         result = db.session.execute(query).scalar()
-        db.session.remove()
     return result
 
 
@@ -88,10 +78,3 @@ def count_queries(app):
         yield statements
     finally:
         event.remove(engine, "before_cursor_execute", _before)
-
-
-def jwt_headers(client, email, password=PASSWORD):
-    response = client.post("/api/v1/security/login",
-                           json={"username": email, "password": password, "provider": "db"})
-    assert response.status_code == 200, response.get_data(as_text=True)
-    return {"Authorization": f"Bearer {response.get_json()['access_token']}"}

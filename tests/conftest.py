@@ -5,61 +5,52 @@ folder. Redis is REDIS_URL when set, else the embedded substitute. Tests that ne
 whatever the run (PostgreSQL concurrency, the real RQ scheduler) use `pg_url` / `real_redis_url`:
 they skip on a laptop where the service is missing, and fail under CI=true.
 
-Do not hold an app context while making requests: Flask-AppBuilder keeps the logged-in user in
-`g`, which would then leak between test clients. Use `with app.app_context():` around DB work only.
+Builders and helpers live in tests/support/ (apps, factories, clients, db, payments); this file
+only wires them as fixtures. Do not hold an app context while making requests: Flask-AppBuilder
+keeps the logged-in user in `g`, which would then leak between test clients. Use
+`with app.app_context():` (or `tests.support.db.in_app`) around DB work only.
+
+Slow tests (browser journeys, the fault suite, PostgreSQL races) are marked `slow` here, and get a
+longer per-test timeout than pytest.ini's: `pytest -m "not slow"` is the quick loop.
 """
 from __future__ import annotations
 
 import os
-import re
 import uuid
 
 import pytest
 from sqlalchemy import create_engine, text
 
-from tests import factories
+from tests.support import factories
+from tests.support.apps import (  # noqa: F401  (re-exported: older tests import them from here)
+    IN_CI,
+    TEST_OVERRIDES,
+    build_app,
+    flush_jobs,
+    truncate_all,
+    unavailable,
+)
+from tests.support.clients import login as login_client
 
-IN_CI = os.environ.get("CI", "").lower() == "true"
 PG_DEFAULT = "postgresql://postgres@127.0.0.1:5432/test"
 REDIS_DEFAULT = "redis://127.0.0.1:6379/15"
-
-TEST_OVERRIDES = {
-    "TESTING": True,
-    "WTF_CSRF_ENABLED": False,
-    "RATELIMIT_ENABLED": False,
-    "FAB_PASSWORD_HASH_METHOD": "pbkdf2:sha256:1",  # scrypt costs ~175 ms a user
-    "EMBEDDED_WORKER": False,
-    "PUBLIC_URL": "http://portail.test",
-    "SERVER_NAME": None,
-    "PAYMENT_PROVIDER": "sandbox",
-    "MAIL_SERVER": None,
-    "LOCK_TIMEOUT_SECONDS": 5,
-}
+SLOW_MARKERS = ("e2e", "faults", "postgres")
+SLOW_FIXTURES = ("pg_url", "pg_app")
+SLOW_TIMEOUT_SECONDS = 600
 
 
-def unavailable(what: str):
-    """Skip on a laptop; under CI a missing service is a failure, never a silent skip."""
-    if IN_CI:
-        pytest.fail(f"{what} is required under CI=true")
-    pytest.skip(f"{what} not available")
-
-
-def build_app(database_url: str, tmp_path_factory, **overrides):
-    from app import create_app
-
-    upload_dir = tmp_path_factory.mktemp("uploads")
-    config = dict(TEST_OVERRIDES, SQLALCHEMY_DATABASE_URI=database_url, UPLOAD_DIR=str(upload_dir),
-                  REDIS_URL=os.environ.get("REDIS_URL") or None)
-    config.update(overrides)
-    app = create_app(config)
-    with app.app_context():
-        from app.models import db
-        from app.security import sync_roles
-
-        db.drop_all()
-        db.create_all()
-        sync_roles(app.appbuilder)
-    return app
+@pytest.hookimpl(tryfirst=True)  # before `-m` deselects anything
+def pytest_collection_modifyitems(config, items):
+    """One rule for what is slow, so a new journey, fault test or PostgreSQL race is never left in
+    the quick loop by accident; slow tests may run past pytest.ini's timeout, not forever."""
+    for item in items:
+        in_e2e = "tests/e2e/" in str(item.path).replace(os.sep, "/")  # its own conftest marks it `e2e` later
+        slow = in_e2e or any(item.get_closest_marker(name) for name in SLOW_MARKERS) \
+            or any(name in item.fixturenames for name in SLOW_FIXTURES)
+        if slow:
+            item.add_marker(pytest.mark.slow)
+            if item.get_closest_marker("timeout") is None:
+                item.add_marker(pytest.mark.timeout(SLOW_TIMEOUT_SECONDS))
 
 
 def _base_database_url(tmp_path_factory) -> str:
@@ -74,41 +65,13 @@ def app(tmp_path_factory):
     return build_app(_base_database_url(tmp_path_factory), tmp_path_factory)
 
 
-# Tables that survive between tests: FAB's roles and permissions (synced once per session).
-KEEP = re.compile(r"^ab_(permission|view_menu|permission_view|permission_view_role|role|group|group_role)$")
-
-
-def truncate_all(app) -> None:
-    from app.models import db
-
-    with app.app_context():
-        tables = [t for t in reversed(db.metadata.sorted_tables) if not KEEP.match(t.name)]
-        if db.engine.dialect.name == "postgresql":
-            db.session.execute(text("TRUNCATE " + ", ".join(f'"{t.name}"' for t in tables)
-                                    + " RESTART IDENTITY CASCADE"))
-        else:
-            for table in tables:
-                db.session.execute(table.delete())
-        db.session.commit()
-        db.session.remove()
-
-
 @pytest.fixture(autouse=True)
 def _clean_database(request):
     """Every test starts from an empty database (roles kept)."""
     yield
     if "app" in request.fixturenames:
         truncate_all(request.getfixturevalue("app"))
-        _flush_jobs(request.getfixturevalue("app"))
-
-
-def _flush_jobs(app) -> None:
-    from app.services import tasks as job_queue
-
-    try:
-        job_queue.state(app).connection.flushdb()
-    except Exception:
-        pass
+        flush_jobs(request.getfixturevalue("app"))
 
 
 @pytest.fixture
@@ -124,18 +87,13 @@ def make_client(app):
 
 @pytest.fixture
 def login():
-    def _login(client, email, password=factories.PASSWORD):
-        response = client.post("/login/", data={"username": email, "password": password},
-                               follow_redirects=False)
-        assert response.status_code in (302, 303), f"login failed for {email}: {response.status_code}"
-        return client
-
-    return _login
+    """`login(client, email[, password])`: form login, returns the client (tests/support/clients.py)."""
+    return login_client
 
 
 @pytest.fixture
 def factory(app):
-    """Builders of households, catalogue and bookings; see tests/factories.py."""
+    """Builders of households, catalogue and bookings; see tests/support/factories.py."""
     return factories.Factory(app)
 
 

@@ -47,7 +47,6 @@ def fill_household(app, household_id: int, documents: bool = True, separated: bo
                                               child_id=link.child_id)
             if separated:
                 document_service.add_document(household, DocumentKind.CUSTODY_JUDGEMENT, "jugement.pdf", PDF)
-        db.session.remove()
 
 
 def set_status(app, household_id: int, status: str, submitted_at=None) -> None:
@@ -58,7 +57,6 @@ def set_status(app, household_id: int, status: str, submitted_at=None) -> None:
         household.status = status
         household.submitted_at = submitted_at or household.submitted_at or utcnow()
         db.session.commit()
-        db.session.remove()
 
 
 def mails(app, kind: str | None = None) -> list:
@@ -70,7 +68,6 @@ def mails(app, kind: str | None = None) -> list:
         if kind:
             query = query.filter(MailLog.kind == kind)
         rows = [(m.kind, m.to_address, m.subject, m.body_text, m.status) for m in query]
-        db.session.remove()
     return rows
 
 
@@ -82,5 +79,4 @@ def audit_actions(app, household_id: int | None = None) -> list[str]:
         if household_id is not None:
             query = query.filter(AuditLog.household_id == household_id)
         actions = [entry.action for entry in query]
-        db.session.remove()
     return actions

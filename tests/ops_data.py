@@ -43,7 +43,6 @@ def reserve(app, household_id: int, child_id: int, week_id: int, *, status: str 
         db.session.add(reservation)
         db.session.commit()
         ids = reservation.id, basket_id
-        db.session.remove()
     return ids
 
 
@@ -60,7 +59,6 @@ def pay(app, basket_id: int, household_id: int, amount_cents: int, *, method: st
         db.session.add(payment)
         db.session.commit()
         payment_id = payment.id
-        db.session.remove()
     return payment_id
 
 
@@ -77,7 +75,6 @@ def refund(app, payment_id: int, amount_cents: int, *, reservation_id: int | Non
             payment.refunded_cents += amount_cents
         db.session.commit()
         refund_id = row.id
-        db.session.remove()
     return refund_id
 
 
@@ -89,7 +86,6 @@ def set_health(app, child_id: int, **fields) -> None:
         for key, value in fields.items():
             setattr(child, key, value)
         db.session.commit()
-        db.session.remove()
 
 
 def add_guardian(app, household_id: int, first: str, last: str, phone: str, relationship: str = "Père") -> None:
@@ -99,7 +95,6 @@ def add_guardian(app, household_id: int, first: str, last: str, phone: str, rela
         db.session.add(Guardian(household_id=household_id, first_name=first, last_name=last, phone=phone,
                                 relationship_label=relationship))
         db.session.commit()
-        db.session.remove()
 
 
 def add_pickup(app, household_id: int, child_id: int, name: str, phone: str, relationship: str = "") -> None:
@@ -109,4 +104,3 @@ def add_pickup(app, household_id: int, child_id: int, name: str, phone: str, rel
         link = db.session.query(HouseholdChild).filter_by(household_id=household_id, child_id=child_id).one()
         db.session.add(AuthorizedPickup(link_id=link.id, name=name, phone=phone, relationship_label=relationship))
         db.session.commit()
-        db.session.remove()

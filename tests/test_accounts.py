@@ -6,8 +6,8 @@ import re
 
 import pytest
 
-from tests.conftest import build_app
 from tests.dossier_helpers import audit_actions, mails
+from tests.support.apps import build_app
 
 GOOD = "Soleil-du-Var-2026"
 
@@ -80,7 +80,6 @@ def test_signup_confirm_then_household_in_draft(app, client):
     assert to == "nina.durand@example.test" and "Confirmez" in subject and "Bonjour Nina" in body
     with app.app_context():
         assert app.appbuilder.sm.find_user(email="nina.durand@example.test") is None  # not before the link
-        db.session.remove()
 
     path = _link(app, "account_confirmation", "/compte/confirmer/")
     response = client.get(path)
@@ -94,7 +93,6 @@ def test_signup_confirm_then_household_in_draft(app, client):
         assert household.status == "draft" and household.email == "nina.durand@example.test"
         assert [(g.first_name, g.last_name) for g in household.guardians] == [("Nina", "Durand")]
         household_id = household.id
-        db.session.remove()
     assert {"account.confirmed", "household.created"} <= set(audit_actions(app, household_id))
     # The link works once.
     assert app.test_client().get(path).status_code == 400
@@ -154,7 +152,6 @@ def test_expired_or_forged_confirmation_links(app, client):
         model = app.appbuilder.sm.registeruser_model
         db.session.query(model).update({"registration_date": (utcnow() - timedelta(days=8)).replace(tzinfo=None)})
         db.session.commit()
-        db.session.remove()
     response = client.get(path)
     assert response.status_code == 400 and "a expiré" in response.get_data(as_text=True)
 

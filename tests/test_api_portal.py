@@ -5,7 +5,8 @@ from datetime import timedelta
 
 import pytest
 
-from tests.booking_helpers import add, confirm_basket, count_rows, jwt_headers
+from tests.booking_helpers import add, confirm_basket, count_rows
+from tests.support.clients import jwt_headers
 
 API = "/api/v1/portal"
 
@@ -147,7 +148,6 @@ def test_basket_in_checkout_through_the_api(app, factory, api):
     with app.app_context():
         db.session.query(Basket).update({"status": "checkout"})
         db.session.commit()
-        db.session.remove()
     client, headers = api(family.email)
     response = _post_line(client, headers, family.child_ids[0], catalog.week_ids[1])
     assert response.status_code == 409 and response.get_json()["code"] == "basket_in_checkout"

@@ -13,8 +13,9 @@ from datetime import timedelta
 import pytest
 from jsonschema import Draft202012Validator
 
-from tests.booking_helpers import add, confirm_basket, jwt_headers
-from tests.payments_helpers import call, make_basket
+from tests.booking_helpers import add, confirm_basket
+from tests.support.clients import jwt_headers
+from tests.support.payments import call, make_basket
 
 API = "/api/v1/portal"
 

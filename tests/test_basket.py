@@ -5,21 +5,16 @@ from datetime import timedelta
 
 import pytest
 
-
 from tests.booking_helpers import add, confirm_basket, count_queries, count_rows, set_basket_status
 
 
 def _error(app, fn, *args, **kwargs):
-    from app.models import db
     from app.services.errors import ServiceError
 
     with app.app_context():
-        try:
-            with pytest.raises(ServiceError) as info:
-                fn(*args, **kwargs)
-            return info.value
-        finally:
-            db.session.remove()
+        with pytest.raises(ServiceError) as info:
+            fn(*args, **kwargs)
+        return info.value
 
 
 def _add_error(app, *args, **kwargs):
@@ -31,8 +26,8 @@ def _add_error(app, *args, **kwargs):
 # --- adding lines --------------------------------------------------------------------------
 
 def test_first_line_opens_a_basket_holding_the_place_for_one_hour(app, factory):
-    from app.services import tasks as job_queue
     from app.models import AuditLog, Basket, Reservation, db, utcnow
+    from app.services import tasks as job_queue
 
     catalog = factory.catalog()
     family = factory.household(quotient=650)
@@ -50,7 +45,6 @@ def test_first_line_opens_a_basket_holding_the_place_for_one_hour(app, factory):
         assert {"basket.opened", "reservation.held"} <= actions
         scheduled = job_queue.get_queue(app).scheduled_job_registry.get_job_ids()
         assert f"expire-basket-{basket.id}" in scheduled
-        db.session.remove()
 
 
 def test_hold_is_not_extended_by_later_lines(app, factory):
@@ -66,7 +60,6 @@ def test_hold_is_not_extended_by_later_lines(app, factory):
         assert a.basket_id == b.basket_id
         assert b.hold_expires_at == a.hold_expires_at == start + timedelta(minutes=60)
         assert db.session.query(Basket).count() == 1
-        db.session.remove()
 
 
 def test_price_follows_the_qf_bracket_and_bus_price(app, factory):
@@ -80,7 +73,6 @@ def test_price_follows_the_qf_bracket_and_bus_price(app, factory):
         line = db.session.get(Reservation, line_id)
         assert (line.price_cents, line.bus_price_cents) == (6000, 700)
         assert (line.circuit_id, line.stop_id) == (catalog.circuit_id, catalog.stop_ids[2])
-        db.session.remove()
 
 
 @pytest.mark.parametrize("transport, code", [
@@ -172,7 +164,6 @@ def test_basket_in_checkout_accepts_no_new_line(app, factory):
 
     with app.app_context():
         basket_id = db.session.get(Reservation, line_id).basket_id
-        db.session.remove()
     set_basket_status(app, basket_id, "checkout")
     error = _add_error(app, family.id, family.child_ids[1], catalog.week_ids[0], {"mode": "onsite"})
     assert error.code == "basket_in_checkout" and error.http_status == 409
@@ -196,7 +187,6 @@ def test_a_lapsed_untidied_hold_does_not_block_the_child(app, factory):
         assert db.session.get(Reservation, first).status == "expired"
         assert db.session.get(Reservation, second).status == "held"
         assert db.session.query(AuditLog).filter_by(action="reservation.expired", entity_id=first).count() == 1
-        db.session.remove()
 
 
 def test_a_lapsed_own_basket_is_replaced_by_a_fresh_one(app, factory):
@@ -213,7 +203,6 @@ def test_a_lapsed_own_basket_is_replaced_by_a_fresh_one(app, factory):
         assert db.session.get(Basket, old.basket_id).status == "expired"
         assert new.hold_expires_at == later + timedelta(minutes=60)
         assert db.session.query(MailLog).filter_by(kind="basket_expired").count() == 1
-        db.session.remove()
 
 
 def test_desk_booking_skips_the_registration_window(app, factory):
@@ -231,7 +220,6 @@ def test_desk_booking_skips_the_registration_window(app, factory):
                                actor=staff_user, desk=True)
         assert db.session.get(Basket, line.basket_id).created_by_id == agent.id
         assert db.session.query(Reservation).count() == 1
-        db.session.remove()
 
 
 def test_the_unique_index_is_the_last_guard(app, factory, monkeypatch):
@@ -289,8 +277,7 @@ def test_add_line_runs_few_queries_whatever_the_load(app, factory):
 
 def test_remove_line_frees_the_place_and_closes_an_empty_basket(app, factory):
     from app.models import Basket, Reservation, db
-    from app.services.booking import basket
-    from app.services.booking import eligibility
+    from app.services.booking import basket, eligibility
 
     catalog = factory.catalog(capacities=(1,))
     family = factory.household()
@@ -303,7 +290,6 @@ def test_remove_line_frees_the_place_and_closes_an_empty_basket(app, factory):
         assert db.session.get(Basket, line.basket_id).status == "cancelled"
         assert basket.open_basket(family.id) is None
         assert eligibility.offers(other.id, other.child_ids[0]).establishments[0].periods[0].weeks[0].available
-        db.session.remove()
     assert add(app, other.id, other.child_ids[0], catalog.week_ids[0])
 
 
@@ -319,7 +305,6 @@ def test_remove_keeps_the_basket_when_lines_remain(app, factory):
         basket.remove_line(family.id, first)
         assert db.session.get(Basket, db.session.get(Reservation, first).basket_id).status == "open"
         assert len(basket.basket_summary(family.id)["lines"]) == 1
-        db.session.remove()
 
 
 def test_remove_line_of_another_household_is_not_found(app, factory):
@@ -333,7 +318,6 @@ def test_remove_line_of_another_household_is_not_found(app, factory):
     assert _error(app, basket.remove_line, family.id, line_id).http_status == 404
     with app.app_context():
         assert db.session.get(Reservation, line_id).status == "held"
-        db.session.remove()
 
 
 def test_remove_line_refused_during_checkout_and_after_removal(app, factory):
@@ -346,13 +330,11 @@ def test_remove_line_refused_during_checkout_and_after_removal(app, factory):
     second = add(app, family.id, family.child_ids[0], catalog.week_ids[1])
     with app.app_context():
         basket_id = db.session.get(Reservation, line_id).basket_id
-        db.session.remove()
     set_basket_status(app, basket_id, "checkout")
     assert _error(app, basket.remove_line, family.id, line_id).code == "basket_in_checkout"
     set_basket_status(app, basket_id, "open")
     with app.app_context():
         basket.remove_line(family.id, line_id)
-        db.session.remove()
     assert _error(app, basket.remove_line, family.id, line_id).code == "not_in_basket"
     assert second
 
@@ -360,7 +342,6 @@ def test_remove_line_refused_during_checkout_and_after_removal(app, factory):
 # --- reading -------------------------------------------------------------------------------
 
 def test_basket_summary_lists_lines_with_transport_prices_and_total(app, factory):
-    from app.models import db
     from app.services.booking import basket
 
     catalog = factory.catalog(bus_price_cents=500)
@@ -369,7 +350,6 @@ def test_basket_summary_lists_lines_with_transport_prices_and_total(app, factory
     add(app, family.id, family.child_ids[0], catalog.week_ids[1])
     with app.app_context():
         summary = basket.basket_summary(family.id)
-        db.session.remove()
     assert summary["status"] == "open" and summary["expires_at"]
     bus, onsite = summary["lines"]
     assert bus["child"]["first_name"] == "Léa"
@@ -384,7 +364,7 @@ def test_basket_summary_lists_lines_with_transport_prices_and_total(app, factory
 
 
 def test_open_basket_is_none_once_the_hold_lapsed(app, factory):
-    from app.models import db, utcnow
+    from app.models import utcnow
     from app.services.booking import basket
 
     catalog = factory.catalog()
@@ -396,7 +376,6 @@ def test_open_basket_is_none_once_the_hold_lapsed(app, factory):
         assert basket.open_basket(family.id, now=later) is None
         summary = basket.basket_summary(family.id, now=later)
         assert summary["lines"] == [] and summary["lapsed"]["lines"][0]["week"]["id"] == catalog.week_ids[0]
-        db.session.remove()
 
 
 # --- stop changes --------------------------------------------------------------------------
@@ -421,7 +400,6 @@ def test_parent_changes_the_stop_before_the_deadline(app, factory):
         assert line.stop_id == catalog.stop_ids[2] and line.status == "confirmed"
         entry = db.session.query(AuditLog).filter_by(action="reservation.transport_changed").one()
         assert str(catalog.stop_ids[0]) in entry.before and str(catalog.stop_ids[2]) in entry.after
-        db.session.remove()
 
 
 def test_after_the_deadline_only_staff_change_the_stop(app, factory):
@@ -434,7 +412,6 @@ def test_after_the_deadline_only_staff_change_the_stop(app, factory):
     with app.app_context():
         basket.change_stop(family.id, line_id, {"mode": "bus", "stop_id": catalog.stop_ids[1]}, by_staff=True)
         assert db.session.get(Reservation, line_id).stop_id == catalog.stop_ids[1]
-        db.session.remove()
 
 
 def test_change_to_a_full_circuit_is_refused(app, factory):
@@ -450,7 +427,6 @@ def test_change_to_a_full_circuit_is_refused(app, factory):
         db.session.add(full)
         db.session.commit()
         stop_id = full.stops[0].id
-        db.session.remove()
     error = _error(app, basket.change_stop, family.id, line_id, {"mode": "bus", "stop_id": stop_id})
     assert error.code == "full"
 
@@ -474,7 +450,6 @@ def test_held_line_can_switch_mode_and_is_repriced(app, factory):
         basket.change_stop(family.id, line_id, {"mode": "bus", "stop_id": catalog.stop_ids[0]})
         line = db.session.get(Reservation, line_id)
         assert (line.transport_mode, line.bus_price_cents) == ("bus", 500)
-        db.session.remove()
 
 
 def test_change_stop_of_another_household_is_not_found(app, factory):
@@ -487,7 +462,6 @@ def test_change_stop_of_another_household_is_not_found(app, factory):
 
 
 def test_reservations_lists_confirmed_weeks_only(app, factory):
-    from app.models import db
     from app.services.booking import basket
 
     catalog = factory.catalog()
@@ -497,7 +471,6 @@ def test_reservations_lists_confirmed_weeks_only(app, factory):
     add(app, family.id, family.child_ids[0], catalog.week_ids[1])
     with app.app_context():
         rows = basket.reservations(family.id)
-        db.session.remove()
     assert [(r["week"]["id"], r["status"]) for r in rows] == [(catalog.week_ids[0], "confirmed")]
     assert rows[0]["transport"]["stop"]["name"].startswith("Église")
 

@@ -158,7 +158,6 @@ def test_remove_line_from_the_basket_page(app, factory, login):
     with app.app_context():
         assert db.session.get(Reservation, line_id).status == "removed"
         assert db.session.get(Reservation, foreign).status == "held"
-        db.session.remove()
 
 
 def test_lapsed_basket_page_says_what_happened(app, factory, login):
@@ -172,7 +171,6 @@ def test_lapsed_basket_page_says_what_happened(app, factory, login):
         db.session.execute(update(Basket).values(expires_at=past))
         db.session.execute(update(Reservation).values(hold_expires_at=past))
         db.session.commit()
-        db.session.remove()
     page = _parent(app, login, family).get("/famille/panier/").get_data(as_text=True)
     assert 'id="lapsed"' in page and "Votre panier a expiré" in page and "places ont été libérées" in page
     assert "Semaine du" in page
@@ -201,7 +199,6 @@ def test_reservations_page_with_stop_change_and_receipt_link(app, factory, login
     assert response.status_code == 302
     with app.app_context():
         assert db.session.get(Reservation, line_id).stop_id == catalog.stop_ids[2]
-        db.session.remove()
     bad = client.post(f"/famille/inscriptions/{line_id}/arret", data={"transport": "n'importe quoi"})
     assert bad.status_code == 400 and "Choisissez un arrêt" in bad.get_data(as_text=True)
 

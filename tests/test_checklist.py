@@ -17,7 +17,6 @@ def _evaluate(app, household_id):
 
     with app.app_context():
         items = checklist.evaluate(db.session.get(Household, household_id))
-        db.session.remove()
     return items
 
 
@@ -49,7 +48,6 @@ def test_a_new_file_lists_every_missing_item_in_french(app, factory):
         missing = checklist.missing(household)
         codes = _codes(missing)
         labels = " ".join(item.label for item in missing)
-        db.session.remove()
     assert {"address", "caf", "declared_qf", "children", "doc:qf_attestation", "doc:insurance"} <= set(codes)
     assert "Adresse complète" in labels and "Au moins un enfant" in labels
     assert "Attestation de quotient familial" in labels
@@ -69,7 +67,6 @@ def test_no_caf_number_drops_the_qf_and_its_attestation(app, factory):
         household.declared_quotient = None
         db.session.commit()
         codes = _codes(checklist.evaluate(household))
-        db.session.remove()
     assert "doc:qf_attestation" not in codes and "declared_qf" not in codes
     assert "caf" in codes
 
@@ -78,8 +75,7 @@ def test_separated_parents_need_the_custody_judgement(app, factory):
     family = factory.household(status="draft")
     fill_household(app, family.id)
     from app.models import Household, db
-    from app.services.household import checklist
-    from app.services.household import documents
+    from app.services.household import checklist, documents
 
     with app.app_context():
         household = db.session.get(Household, family.id)
@@ -88,15 +84,13 @@ def test_separated_parents_need_the_custody_judgement(app, factory):
         assert _codes(checklist.missing(household)) == ["doc:custody_judgement"]
         documents.add_document(household, DocumentKind.CUSTODY_JUDGEMENT, "jugement.pdf", PDF)
         assert checklist.missing(household) == []
-        db.session.remove()
 
 
 def test_a_refused_document_shows_the_reason_until_replaced(app, factory):
     family = factory.household(status="draft")
     fill_household(app, family.id)
     from app.models import Document, Household, db
-    from app.services.household import checklist
-    from app.services.household import documents
+    from app.services.household import checklist, documents
 
     with app.app_context():
         household = db.session.get(Household, family.id)
@@ -110,7 +104,6 @@ def test_a_refused_document_shows_the_reason_until_replaced(app, factory):
         documents.add_document(household, DocumentKind.INSURANCE, "assurance-2026.pdf", PDF)
         assert checklist.missing(household) == []
         assert db.session.query(Document).filter_by(kind=DocumentKind.INSURANCE).count() == 2
-        db.session.remove()
 
 
 @pytest.mark.parametrize("field, code", [("doctor_name", "child:{id}:health"), ("school_level", "child:{id}:school"),
@@ -124,7 +117,6 @@ def test_each_child_requirement_is_checked(app, factory, field, code):
         child = db.session.get(Child, family.child_ids[0])
         setattr(child, field, False if field == "vaccinations_up_to_date" else None)
         db.session.commit()
-        db.session.remove()
     missing = [i for i in _evaluate(app, family.id) if not i.done]
     assert _codes(missing) == [code.format(id=family.child_ids[0])]
     assert missing[0].child_id == family.child_ids[0]
@@ -138,7 +130,6 @@ def test_a_guardian_without_phone_is_missing(app, factory):
     with app.app_context():
         db.session.query(Guardian).filter_by(household_id=family.id).update({"phone": None})
         db.session.commit()
-        db.session.remove()
     assert _codes([i for i in _evaluate(app, family.id) if not i.done]) == ["guardians"]
 
 
@@ -152,7 +143,6 @@ def test_refused_child_links_are_not_required(app, factory):
         hugo.doctor_name = None
         db.session.query(HouseholdChild).filter_by(child_id=hugo.id).update({"status": "refused"})
         db.session.commit()
-        db.session.remove()
     items = _evaluate(app, family.id)
     assert all(i.done for i in items)
     assert not any(i.child_id == family.child_ids[1] for i in items)
@@ -167,7 +157,6 @@ def test_parent_page_and_staff_page_show_the_same_missing_items(app, factory, lo
     with app.app_context():
         db.session.get(Child, family.child_ids[0]).doctor_phone = None
         db.session.commit()
-        db.session.remove()
     from tests.dossier_helpers import set_status
 
     set_status(app, family.id, "submitted")

@@ -56,7 +56,6 @@ def _live_count(app, **filters):
         for name, value in filters.items():
             query = query.where(getattr(Reservation, name) == value)
         count = db.session.execute(query).scalar()
-        db.session.remove()
     return count
 
 
@@ -113,7 +112,6 @@ def test_same_household_racing_tabs_share_one_basket(pg_app, pg_factory):
     assert Counter(outcomes) == {"ok": len(attempts)}
     with pg_app.app_context():
         assert db.session.execute(select(func.count()).select_from(Basket)).scalar() == 1
-        db.session.remove()
 
 
 def test_a_lock_held_too_long_answers_busy_and_writes_nothing(pg_app, pg_factory, pg_url, tmp_path_factory):
@@ -121,7 +119,7 @@ def test_a_lock_held_too_long_answers_busy_and_writes_nothing(pg_app, pg_factory
     from app.models import Basket, Reservation, db
     from app.services.booking import basket
     from app.services.errors import Busy
-    from tests.conftest import TEST_OVERRIDES
+    from tests.support.apps import TEST_OVERRIDES
 
     catalog = pg_factory.catalog()
     family = pg_factory.household()
@@ -136,13 +134,11 @@ def test_a_lock_held_too_long_answers_busy_and_writes_nothing(pg_app, pg_factory
             with pytest.raises(Busy) as info:
                 basket.add_line(family.id, family.child_ids[0], catalog.week_ids[0], {"mode": "onsite"})
             assert "réessayez" in info.value.message
-            db.session.remove()
     finally:
         transaction.rollback()
         blocker.close()
     with pg_app.app_context():
         assert db.session.execute(select(func.count()).select_from(Reservation)).scalar() == 0
         assert db.session.execute(select(func.count()).select_from(Basket)).scalar() == 0
-        db.session.remove()
     with impatient.app_context():
         db.engine.dispose()

@@ -6,6 +6,7 @@ import io
 from datetime import date, datetime, time, timezone
 
 from tests import ops_data
+from tests.support.db import call
 from tests.test_reports import world  # noqa: F401  (fixture)
 
 
@@ -40,21 +41,10 @@ def test_formula_like_cells_are_neutralised_but_phones_stay():
     assert rows[1] == ["'=HYPERLINK(\"x\")", "+33 6 12 34 56 78", "'@SUM(A1)", "'- noix"]
 
 
-def _in_app(app, func, *args, **kwargs):
-    from app.models import db
-
-    with app.app_context():
-        try:
-            return func(*args, **kwargs)
-        finally:
-            db.session.remove()
-
-
 def test_roster_csv_parses_back(app, world):  # noqa: F811
-    from app.services.operations import csv_export
-    from app.services.operations import reports
+    from app.services.operations import csv_export, reports
 
-    rows = parse(_in_app(app, lambda: csv_export.roster_csv(reports.rosters([world["w1"], world["w2"]]))))
+    rows = parse(call(app, lambda: csv_export.roster_csv(reports.rosters([world["w1"], world["w2"]]))))
     header, body = rows[0], rows[1:]
     assert header[:6] == ["Établissement", "Période", "Semaine", "Du", "Au", "Nom"]
     record = [dict(zip(header, r)) for r in body]
@@ -77,38 +67,35 @@ def _ddmm(world, index):
 
 
 def test_bus_list_csv_parses_back_in_route_order(app, world, factory):  # noqa: F811
-    from app.services.operations import csv_export
-    from app.services.operations import reports
+    from app.services.operations import csv_export, reports
 
     eglise = world["stops"][0]
     extra = factory.household(last_name="Abel", children=[("Noé", 7)])
     ops_data.reserve(app, extra.id, extra.child_ids[0], world["w1"], stop_id=eglise, circuit_id=world["cat"].circuit_id)
-    rows = parse(_in_app(app, lambda: csv_export.bus_list_csv(reports.bus_lists([world["w1"]]))))
+    rows = parse(call(app, lambda: csv_export.bus_list_csv(reports.bus_lists([world["w1"]]))))
     record = [dict(zip(rows[0], r)) for r in rows[1:]]
     assert [(r["Ordre"], r["Prénom"]) for r in record] == [("1", "Noé"), ("3", "Léa")]
     assert record[1]["Téléphone"] == "0612345678" and record[1]["Heure de descente"] == "17:30"
 
 
 def test_onsite_csv_parses_back(app, world):  # noqa: F811
-    from app.services.operations import csv_export
-    from app.services.operations import reports
+    from app.services.operations import csv_export, reports
 
-    rows = parse(_in_app(app, lambda: csv_export.onsite_csv(reports.onsite_lists([world["w1"]]))))
+    rows = parse(call(app, lambda: csv_export.onsite_csv(reports.onsite_lists([world["w1"]]))))
     assert [dict(zip(rows[0], r))["Prénom"] for r in rows[1:]] == ["Tom"]
 
 
 def test_occupancy_and_takings_csv_parse_back(app, world):  # noqa: F811
-    from app.services.operations import csv_export
-    from app.services.operations import reports
+    from app.services.operations import csv_export, reports
 
     payment = ops_data.pay(app, world["basket"], world["dupont"].id, 9500)
     ops_data.refund(app, payment, 4550, reservation_id=world["r_tom"])
-    rows = parse(_in_app(app, lambda: csv_export.takings_csv(reports.takings())))
+    rows = parse(call(app, lambda: csv_export.takings_csv(reports.takings())))
     record = dict(zip(rows[0], rows[1]))
     assert record["Encaissé (€)"] == "95,00" and record["Remboursé (€)"] == "45,50" and record["Net (€)"] == "49,50"
     assert record["Dont carte bancaire (en ligne) (€)"] == "95,00"
 
-    rows = parse(_in_app(app, lambda: csv_export.occupancy_csv(reports.occupancy(world["cat"].period_id))))
+    rows = parse(call(app, lambda: csv_export.occupancy_csv(reports.occupancy(world["cat"].period_id))))
     record = [dict(zip(rows[0], r)) for r in rows[1:]]
     assert (record[0]["Capacité"], record[0]["Confirmées"], record[0]["En attente de paiement"],
             record[0]["Libres"]) == ("10", "2", "1", "7")

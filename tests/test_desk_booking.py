@@ -38,7 +38,6 @@ def _state(app, household_id):
             "baskets": [(b.status, b.created_by_id) for b in baskets],
             "audit": [(a.action, a.actor_label) for a in audits],
         }
-        db.session.remove()
     return state
 
 
@@ -56,9 +55,7 @@ def test_staff_book_outside_the_window_and_record_a_cheque(app, factory, make_cl
         with pytest.raises(Conflict) as refused:
             basket.add_line(family.id, leo, cat.week_ids[1], {"mode": "onsite"})
         assert refused.value.code == "not_open_yet"
-        from app.models import db
 
-        db.session.remove()
 
     page = client.get(f"/guichet/foyer/{family.id}?child_id={leo}&week_id={cat.week_ids[1]}")
     assert page.status_code == 200 and "Transport pour" in page.get_data(as_text=True)
@@ -151,7 +148,6 @@ def test_remove_a_line_at_the_desk(app, factory, make_client, login, closed_wind
 
     with app.app_context():
         line_id = db.session.query(Reservation.id).filter_by(household_id=family.id).scalar()
-        db.session.remove()
     html = client.post(f"/guichet/foyer/{family.id}/retirer/{line_id}", follow_redirects=True).get_data(as_text=True)
     assert "Semaine retirée du panier." in html
     assert _state(app, family.id)["lines"][0][2] == "removed"

@@ -29,7 +29,6 @@ def _document_count(app) -> int:
 
     with app.app_context():
         count = db.session.query(Document).count()
-        db.session.remove()
     return count
 
 
@@ -92,7 +91,6 @@ def test_good_uploads_are_stored_under_a_random_key(app, parent, data, name, con
         assert document.content_type == content_type and document.original_name == stored_name
         assert document.household_id == family.id and document.size_bytes == len(data)
         key = document.storage_key
-        db.session.remove()
     [stored] = _stored_files(app)
     assert stored.name == key and len(key) == 32 and name not in str(stored)
     assert stored.read_bytes() == data
@@ -108,7 +106,6 @@ def test_the_parent_downloads_their_document(app, parent):
 
     with app.app_context():
         document_id = db.session.query(Document.id).scalar()
-        db.session.remove()
     response = client.get(f"/famille/dossier/pieces/{document_id}")
     assert response.status_code == 200 and response.data == PNG
     assert response.headers["Content-Type"] == "image/png"
@@ -149,7 +146,6 @@ def test_a_database_failure_leaves_no_file_behind(app, factory, monkeypatch):
     with app.app_context():
         with pytest.raises(RuntimeError):
             documents.add_document(db.session.get(Household, family.id), "insurance", "a.pdf", PDF)
-        db.session.remove()
     assert _document_count(app) == 0 and _stored_files(app) == []
 
 
@@ -163,7 +159,6 @@ def test_parent_deletes_a_pending_document_but_not_an_examined_one(app, parent):
         first, second = [d.id for d in db.session.query(Document).order_by(Document.id)]
         db.session.get(Document, second).status = "accepted"
         db.session.commit()
-        db.session.remove()
     page = client.post(f"/famille/dossier/pieces/{first}/supprimer", follow_redirects=True).get_data(as_text=True)
     assert "Pièce supprimée" in page
     page = client.post(f"/famille/dossier/pieces/{second}/supprimer", follow_redirects=True).get_data(as_text=True)
@@ -178,7 +173,6 @@ def test_staff_see_documents_inline_and_parents_cannot_use_the_staff_route(app, 
 
     with app.app_context():
         document_id = db.session.query(Document.id).scalar()
-        db.session.remove()
     staff = login(app.test_client(), factory.staff().email)
     response = staff.get(f"/revue-dossiers/document/{document_id}")
     assert response.status_code == 200 and response.data == PDF
@@ -198,7 +192,6 @@ def test_a_missing_file_on_disk_is_a_french_404_not_a_500(app, parent):
 
     with app.app_context():
         document_id = db.session.query(Document.id).scalar()
-        db.session.remove()
     response = client.get(f"/famille/dossier/pieces/{document_id}")
     assert response.status_code == 404
     assert "introuvable" in response.get_data(as_text=True)
@@ -212,4 +205,3 @@ def test_upload_of_a_validated_file_sends_it_back_to_review(app, factory, login)
 
     with app.app_context():
         assert db.session.get(Household, family.id).status == "submitted"
-        db.session.remove()

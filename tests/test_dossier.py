@@ -27,8 +27,8 @@ def _household(app, household_id):
 # --- submit --------------------------------------------------------------------------------
 
 def test_submit_refuses_an_incomplete_file_with_what_is_missing(app, factory):
-    from app.services.household import dossier
     from app.services.errors import ValidationFailed
+    from app.services.household import dossier
 
     family = factory.household(status="draft")
     with app.app_context():
@@ -56,8 +56,8 @@ def test_submit_a_complete_file_logs_audits_and_mails(app, factory):
 
 
 def test_submit_twice_is_refused(app, factory):
-    from app.services.household import dossier
     from app.services.errors import Conflict
+    from app.services.household import dossier
 
     family = factory.household(status="draft")
     fill_household(app, family.id)
@@ -98,8 +98,8 @@ def test_validate_sets_the_qf_and_validates_the_child_links_and_documents(app, f
 
 @pytest.mark.parametrize("raw", ["", "abc", "-5", "12,5"])
 def test_validate_needs_a_valid_qf_when_the_family_has_a_caf_number(app, factory, raw):
-    from app.services.household import dossier
     from app.services.errors import ValidationFailed
+    from app.services.household import dossier
 
     family = _submitted(app, factory)
     with app.app_context():
@@ -127,8 +127,8 @@ def test_validate_without_caf_number_means_top_tariff(app, factory):
 def test_validate_rechecks_the_checklist(app, factory):
     """Staff cannot validate what the parent's checklist says is incomplete (and vice versa)."""
     from app.models import Child, db
-    from app.services.household import dossier
     from app.services.errors import ValidationFailed
+    from app.services.household import dossier
 
     family = _submitted(app, factory)
     with app.app_context():
@@ -140,8 +140,8 @@ def test_validate_rechecks_the_checklist(app, factory):
 
 
 def test_validate_a_draft_is_refused(app, factory):
-    from app.services.household import dossier
     from app.services.errors import Conflict
+    from app.services.household import dossier
 
     family = factory.household(status="draft")
     fill_household(app, family.id)
@@ -151,8 +151,7 @@ def test_validate_a_draft_is_refused(app, factory):
 
 
 def test_mark_incomplete_refuses_documents_and_mails_reasons(app, factory):
-    from app.services.household import checklist
-    from app.services.household import dossier
+    from app.services.household import checklist, dossier
 
     family = _submitted(app, factory)
     agent = factory.staff()
@@ -175,8 +174,8 @@ def test_mark_incomplete_refuses_documents_and_mails_reasons(app, factory):
 @pytest.mark.parametrize("reasons, note, field", [([], "x", "reasons"), (["nope"], "", "reasons"),
                                                   (["other"], "", "note")])
 def test_mark_incomplete_needs_known_reasons(app, factory, reasons, note, field):
-    from app.services.household import dossier
     from app.services.errors import ValidationFailed
+    from app.services.household import dossier
 
     family = _submitted(app, factory)
     with app.app_context():
@@ -187,8 +186,7 @@ def test_mark_incomplete_needs_known_reasons(app, factory, reasons, note, field)
 
 
 def test_incomplete_then_fixed_then_resubmitted_then_validated(app, factory):
-    from app.services.household import documents
-    from app.services.household import dossier
+    from app.services.household import documents, dossier
 
     family = _submitted(app, factory)
     agent = factory.staff()
@@ -228,8 +226,8 @@ def test_bulk_validate_rechecks_each_row(app, factory):
 
 
 def test_validate_concurrently_validates_once(app, factory):
-    from app.services.household import dossier
     from app.services.errors import Conflict
+    from app.services.household import dossier
 
     family = _submitted(app, factory)
     agent = factory.staff()
@@ -294,8 +292,7 @@ def test_a_phone_change_does_not_need_review(app, factory):
 
 
 def test_guardian_and_document_changes_send_back_to_review(app, factory):
-    from app.services.household import documents
-    from app.services.household import dossier
+    from app.services.household import documents, dossier
 
     first = _validated(app, factory)
     second = _validated(app, factory)
@@ -324,8 +321,8 @@ def test_health_sheet_changes_are_audited_without_review(app, factory):
 
 
 def test_health_sheet_requires_doctor_and_pai_details(app, factory):
-    from app.services.household import dossier
     from app.services.errors import ValidationFailed
+    from app.services.household import dossier
 
     family = factory.household(status="draft")
     with app.app_context():
@@ -335,8 +332,8 @@ def test_health_sheet_requires_doctor_and_pai_details(app, factory):
 
 
 def test_guardians_are_one_or_two(app, factory):
-    from app.services.household import dossier
     from app.services.errors import Conflict
+    from app.services.household import dossier
 
     family = factory.household(status="draft")
     with app.app_context():
@@ -352,8 +349,8 @@ def test_guardians_are_one_or_two(app, factory):
 
 
 def test_household_form_reports_every_bad_field_at_once(app, factory):
-    from app.services.household import dossier
     from app.services.errors import ValidationFailed
+    from app.services.household import dossier
 
     family = factory.household(status="draft")
     with app.app_context():
@@ -459,7 +456,6 @@ def test_a_child_added_by_mistake_can_be_removed_until_confirmed(app, factory, l
     mistaken = family.child_ids[1]
     with app.app_context():
         key = db.session.query(Document.storage_key).filter_by(child_id=mistaken).scalar()
-        db.session.remove()
     stored = [p for p in Path(app.config["UPLOAD_DIR"]).rglob(key)]
     assert len(stored) == 1
     client = login(app.test_client(), family.email)
@@ -468,7 +464,6 @@ def test_a_child_added_by_mistake_can_be_removed_until_confirmed(app, factory, l
     with app.app_context():
         assert db.session.get(Child, mistaken) is None
         assert db.session.query(Document).filter_by(child_id=mistaken).count() == 0
-        db.session.remove()
     assert not stored[0].exists()
     assert "child.removed" in audit_actions(app, family.id)
     # A confirmed child stays.
@@ -479,7 +474,6 @@ def test_a_child_added_by_mistake_can_be_removed_until_confirmed(app, factory, l
     assert "contactez-le pour le retirer" in page
     with app.app_context():
         assert db.session.get(Child, validated.child_ids[0]) is not None
-        db.session.remove()
 
 
 def test_validation_audits_the_accepted_documents(app, factory):
@@ -491,4 +485,3 @@ def test_validation_audits_the_accepted_documents(app, factory):
         dossier.validate(family.id, _user(app, factory.staff().id), "700")
         entry = db.session.query(AuditLog).filter_by(action="document.accepted").one()
         assert len(json.loads(entry.after)["document_ids"]) == 3
-        db.session.remove()

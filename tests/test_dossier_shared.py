@@ -31,7 +31,6 @@ def mother(app, factory):
         db.session.get(Household, family.id).status = "validated"
         db.session.commit()
         birth = child.birth_date.isoformat()
-        db.session.remove()
     family.birth = birth
     return family
 
@@ -66,7 +65,6 @@ def test_same_child_makes_a_pending_shared_link_not_a_duplicate(app, mother, fat
         assert (link.status, link.shared_request) == ("pending", True)
         child = db.session.get(Child, mother.child_ids[0])
         assert child.school != "Autre école"  # the other household's data is not overwritten
-        db.session.remove()
     assert "child.shared_request" in audit_actions(app, father.id)
     home = client.get("/famille/").get_data(as_text=True)
     assert "Léa Martin" in home and "jugement de garde" in home
@@ -99,13 +97,11 @@ def test_staff_confirm_with_the_custody_judgement_then_both_see_the_health_sheet
     with app.app_context():
         link_id = db.session.query(HouseholdChild.id).filter_by(household_id=father.id,
                                                                 child_id=mother.child_ids[0]).scalar()
-        db.session.remove()
     listing = staff.get("/revue-dossiers/rattachements").get_data(as_text=True)
     assert "Léa Martin" in listing and "jugement.pdf" in listing
     staff.post(f"/revue-dossiers/rattachement/{link_id}/confirmer")
     with app.app_context():
         assert db.session.get(HouseholdChild, link_id).status == "validated"
-        db.session.remove()
     [(kind, to, subject, body, status)] = mails(app, "dossier_child_link")
     assert to == father.email and "confirmé" in subject and "fiche sanitaire" in body
 
@@ -137,7 +133,6 @@ def test_staff_confirm_with_the_custody_judgement_then_both_see_the_health_sheet
     with app.app_context():
         father_doc = db.session.query(Document.id).filter_by(household_id=father.id).first()[0]
         mother_doc = db.session.query(Document.id).filter_by(household_id=mother.id).first()[0]
-        db.session.remove()
     assert mum.get(f"/famille/dossier/pieces/{father_doc}").status_code == 404
     assert client.get(f"/famille/dossier/pieces/{mother_doc}").status_code == 404
 
@@ -152,7 +147,6 @@ def test_confirming_needs_a_custody_judgement(app, mother, factory, login):
     with app.app_context():
         link_id = db.session.query(HouseholdChild.id).filter_by(household_id=other.id,
                                                                 child_id=mother.child_ids[0]).scalar()
-        db.session.remove()
     staff = login(app.test_client(), factory.staff().email)
     page = staff.post(f"/revue-dossiers/rattachement/{link_id}/confirmer", follow_redirects=True)
     assert "jugement de garde valable" in page.get_data(as_text=True)
@@ -164,7 +158,6 @@ def test_confirming_needs_a_custody_judgement(app, mother, factory, login):
         household = db.session.get(Household, other.id)
         assert "doc:custody_judgement" in [i.code for i in checklist.missing(household)]
         assert db.session.get(HouseholdChild, link_id).status == "pending"
-        db.session.remove()
 
 
 def test_staff_refuse_a_shared_link(app, mother, father, factory, login):
@@ -175,7 +168,6 @@ def test_staff_refuse_a_shared_link(app, mother, father, factory, login):
     with app.app_context():
         link_id = db.session.query(HouseholdChild.id).filter_by(household_id=father.id,
                                                                 child_id=mother.child_ids[0]).scalar()
-        db.session.remove()
     staff = login(app.test_client(), factory.staff().email)
     staff.post(f"/revue-dossiers/rattachement/{link_id}/refuser", data={"note": "Pas de lien de filiation"})
     home = client.get("/famille/").get_data(as_text=True)
@@ -191,7 +183,6 @@ def test_staff_refuse_a_shared_link(app, mother, father, factory, login):
     with app.app_context():
         assert [link.household_id for link in db.session.get(Child, mother.child_ids[0]).household_links] \
             == [mother.id]
-        db.session.remove()
 
 
 def test_a_pending_shared_link_can_be_withdrawn_without_touching_the_child(app, mother, father, login):
@@ -204,7 +195,6 @@ def test_a_pending_shared_link_can_be_withdrawn_without_touching_the_child(app, 
     with app.app_context():
         child = db.session.get(Child, mother.child_ids[0])
         assert child is not None and [link.household_id for link in child.household_links] == [mother.id]
-        db.session.remove()
 
 
 def test_validating_the_file_keeps_the_shared_link_pending(app, mother, father, factory, login):
@@ -221,7 +211,6 @@ def test_validating_the_file_keeps_the_shared_link_pending(app, mother, father, 
         dossier.validate(father.id, app.appbuilder.sm.get_user_by_id(factory.staff().id), "700")
         statuses = {link.child.first_name: link.status
                     for link in db.session.query(HouseholdChild).filter_by(household_id=father.id)}
-        db.session.remove()
     assert statuses == {"Tom": "validated", "Léa": "pending"}
 
 

@@ -7,8 +7,8 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from tests.conftest import build_app
 from tests.dossier_helpers import fill_household, mails, set_status
+from tests.support.apps import build_app
 
 
 def _text(response) -> str:
@@ -98,7 +98,6 @@ def test_household_form_errors_next_to_fields_and_values_kept(app, factory, logi
     with app.app_context():
         household = db.session.get(Household, family.id)
         assert (household.address_line, household.no_caf_number, household.caf_number) == ("2 rue Neuve", True, None)
-        db.session.remove()
 
 
 def test_guardians_add_edit_remove(app, factory, login):
@@ -116,13 +115,11 @@ def test_guardians_add_edit_remove(app, factory, login):
     assert "au plus deux responsables légaux" in page
     with app.app_context():
         marc = db.session.query(Guardian).filter_by(first_name="Marc").one().id
-        db.session.remove()
     client.post(f"/famille/dossier/responsables/{marc}", data={
         "first_name": "Marc", "last_name": "Durand", "phone": "0622222222"})
     client.post(f"/famille/dossier/responsables/{marc}/supprimer")
     with app.app_context():
         assert db.session.query(Guardian).filter_by(household_id=family.id).count() == 1
-        db.session.remove()
 
 
 def test_add_child_then_health_sheet_then_pickups(app, factory, login):
@@ -156,7 +153,6 @@ def test_add_child_then_health_sheet_then_pickups(app, factory, login):
         assert (child.birth_date.isoformat(), child.allergies, child.diet) == ("2018-02-14", "Pollen", "Sans porc")
         assert child.health_updated_at is not None
         pickup_id = db.session.query(AuthorizedPickup.id).scalar()
-        db.session.remove()
     client.post(f"/famille/dossier/personnes-autorisees/{pickup_id}/supprimer")
     assert "Papi Jo" not in _text(client.get(f"/famille/dossier/enfants/{child_id}"))
 
@@ -174,7 +170,6 @@ def test_identity_is_frozen_once_the_child_is_confirmed(app, factory, login):
     with app.app_context():
         child = db.session.get(Child, child_id)
         assert (child.first_name, child.school) == ("Léa", "Nouvelle école")
-        db.session.remove()
 
 
 def test_parent_pages_are_french(app, factory, login):
@@ -201,7 +196,7 @@ def test_parent_pages_are_french(app, factory, login):
 def test_forms_work_with_csrf_enabled(app, tmp_path_factory):
     strict = build_app(f"sqlite:///{tmp_path_factory.mktemp('csrf') / 'csrf.db'}", tmp_path_factory,
                        WTF_CSRF_ENABLED=True)
-    from tests.factories import PASSWORD, Factory
+    from tests.support.factories import PASSWORD, Factory
 
     family = Factory(strict).household(status="draft")
     client = strict.test_client()
@@ -285,7 +280,6 @@ def test_staff_mark_incomplete_through_the_page(app, factory, staff):
     with app.app_context():
         refused = db.session.query(Document).filter_by(kind="vaccinations").one()
         assert refused.status == "refused" and "Pages illisibles" in refused.refusal_reason
-        db.session.remove()
 
 
 def test_bulk_validate_through_the_queue(app, factory, staff):
@@ -296,14 +290,12 @@ def test_bulk_validate_through_the_queue(app, factory, staff):
     with app.app_context():
         db.session.get(Child, broken.child_ids[0]).doctor_phone = None
         db.session.commit()
-        db.session.remove()
     page = _text(staff.post("/revue-dossiers/valider-lot", data={"ids": [str(good.id), str(broken.id), "x"]},
                             follow_redirects=True))
     assert "1 dossier(s) validé(s)" in page and "Non validé" in page and "Fiche sanitaire" in page
     with app.app_context():
         assert db.session.get(Household, good.id).status == "validated"
         assert db.session.get(Household, broken.id).status == "submitted"
-        db.session.remove()
 
 
 def test_health_changes_are_shown_to_staff(app, factory, staff, login):

@@ -9,14 +9,10 @@ from tests.booking_helpers import add, confirm_basket, count_queries, set_birth_
 
 
 def offers(app, household_id, child_id, now=None):
-    from app.models import db
     from app.services.booking import eligibility
 
     with app.app_context():
-        try:
-            return eligibility.offers(household_id, child_id, now=now).as_dict()
-        finally:
-            db.session.remove()
+        return eligibility.offers(household_id, child_id, now=now).as_dict()
 
 
 def only_period(data, establishment_id=None):
@@ -207,7 +203,6 @@ def test_a_lapsed_hold_frees_the_week_at_once(app, factory):
 
 
 def test_open_and_not_open_establishments_are_split(app, factory):
-    from app.models import db
     from app.services.booking import eligibility
 
     open_one = factory.catalog(name="ALSH Les Pins", age_min=3, age_max=11)
@@ -217,7 +212,6 @@ def test_open_and_not_open_establishments_are_split(app, factory):
         result = eligibility.offers(family.id, family.child_ids[0])
         assert [e.establishment.id for e in result.open] == [open_one.establishment_id]
         assert [(e.establishment.id, e.reason.code) for e in result.not_open] == [(teen.establishment_id, "age")]
-        db.session.remove()
 
 
 def test_establishment_prefers_the_actionable_reason(app, factory):
@@ -233,7 +227,6 @@ def test_establishment_prefers_the_actionable_reason(app, factory):
         period.weeks.append(Week(label="Semaine été", starts_on=period.starts_on, ends_on=period.ends_on, capacity=5))
         db.session.add(period)
         db.session.commit()
-        db.session.remove()
     family = factory.household()
     data = offers(app, family.id, family.child_ids[0])
     assert data["establishments"][0]["reason"]["code"] == "not_open_yet"
@@ -275,7 +268,6 @@ def test_desk_booking_skips_the_window_only(app, factory):
                 "not_open_yet", "age")
             reason = eligibility.check_week(household, link, child, week, period, est, utcnow(), desk=True)
             assert (reason.code if reason else None) == expected_desk
-        db.session.remove()
 
 
 def test_offers_run_a_bounded_number_of_queries(app, factory):
@@ -311,7 +303,6 @@ def test_a_week_already_started_is_closed_for_parents_not_at_the_desk(app, facto
                 db.session.get(Establishment, catalog.establishment_id), utcnow())
         assert eligibility.check_week(household, link, child, *args).code == "closed"
         assert eligibility.check_week(household, link, child, *args, desk=True) is None
-        db.session.remove()
 
 
 def test_a_refused_child_link_says_so(app, factory):

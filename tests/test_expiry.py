@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import select
 
 from tests.booking_helpers import add, count_rows
-from tests.conftest import TEST_OVERRIDES
+from tests.support.apps import TEST_OVERRIDES
 
 
 def _basket_id(app, line_id):
@@ -19,7 +19,6 @@ def _basket_id(app, line_id):
 
     with app.app_context():
         basket_id = db.session.get(Reservation, line_id).basket_id
-        db.session.remove()
     return basket_id
 
 
@@ -33,7 +32,6 @@ def _state(app, basket_id):
         mails = db.session.execute(select(MailLog).where(MailLog.dedupe_key == f"basket-expired-{basket_id}")
                                    ).scalars().all()
         result = basket.status, lines, [(m.kind, m.to_address, m.body_text) for m in mails]
-        db.session.remove()
     return result
 
 
@@ -65,14 +63,12 @@ def test_expire_job_marks_lines_expired_and_mails_once(app, factory):
     basket_id = _basket_id(app, line)
     with app.app_context():
         assert expire_basket_job(basket_id) is False  # not due yet: nothing happens
-        db.session.remove()
     assert _state(app, basket_id)[0] == "open"
     later = utcnow() + timedelta(minutes=60, seconds=1)
     with app.app_context():
         assert basket.expire_basket(basket_id, now=later) is True
         assert basket.expire_basket(basket_id, now=later) is False  # twice: idempotent
         assert db.session.query(AuditLog).filter_by(action="basket.expired", entity_id=basket_id).count() == 1
-        db.session.remove()
     status, lines, mails = _state(app, basket_id)
     assert status == "expired" and lines == ["expired", "expired"]
     assert len(mails) == 1
@@ -98,11 +94,9 @@ def test_sweeper_expires_every_due_basket_once(app, factory):
         assert basket.expire_due_baskets(now=sweep_at) == 0
         assert db.session.query(MailLog).filter_by(kind="basket_expired").count() == 2
         assert basket.open_basket(fresh.id, now=sweep_at) is not None
-        db.session.remove()
 
 
 def test_maintenance_sweep_calls_the_basket_sweeper(app, factory, monkeypatch):
-    from app.models import db
     from app.services import maintenance
 
     monkeypatch.setitem(app.config, "BASKET_HOLD_MINUTES", 0.005)  # 0.3 s
@@ -112,7 +106,6 @@ def test_maintenance_sweep_calls_the_basket_sweeper(app, factory, monkeypatch):
     time.sleep(0.5)
     with app.app_context():
         maintenance.sweep()
-        db.session.remove()
     assert _state(app, _basket_id(app, line))[0] == "expired"
 
 
@@ -129,7 +122,6 @@ def test_paid_or_removed_baskets_are_left_alone(app, factory):
         assert basket.expire_basket(basket_id, now=utcnow() + timedelta(hours=2)) is False
         assert db.session.get(Basket, basket_id).status == "paid"
         assert basket.expire_basket(987654) is False
-        db.session.remove()
     assert _state(app, _basket_id(app, line))[1] == ["confirmed"]
 
 
@@ -165,7 +157,6 @@ def test_checkout_basket_is_settled_with_the_provider_first(app, factory, monkey
                 basket.expire_basket(basket_id, now=later)
         else:
             assert basket.expire_basket(basket_id, now=later) is (outcome == "released")
-        db.session.remove()
     assert calls == [basket_id]
     expected = {"paid": "paid", "released": "expired", "raises": "checkout"}[outcome]
     assert _state(app, basket_id)[0] == expected
@@ -176,8 +167,8 @@ def test_scheduled_job_runs_through_the_queue(app, factory, monkeypatch):
     """The expiry job is scheduled at the hold's end with a unique id; the scheduler runs it."""
     from rq.scheduler import RQScheduler
 
-    from app.services import tasks as job_queue
     from app.jobs.worker import run_pending
+    from app.services import tasks as job_queue
 
     monkeypatch.setitem(app.config, "BASKET_HOLD_MINUTES", 0.01)  # 0.6 s
     catalog = factory.catalog()
@@ -192,7 +183,6 @@ def test_scheduled_job_runs_through_the_queue(app, factory, monkeypatch):
         from app.models import Basket, db
 
         expires_at = db.session.get(Basket, basket_id).expires_at
-        db.session.remove()
     assert scheduled.replace(tzinfo=timezone.utc) >= expires_at
     scheduler = RQScheduler([queue], connection=queue.connection)
     assert scheduler.acquire_locks()
@@ -210,9 +200,9 @@ def test_real_redis_and_real_scheduler_expire_the_basket(app, factory, real_redi
     from rq.scheduler import RQScheduler
 
     from app import create_app
-    from app.services import tasks as job_queue
     from app.jobs.worker import run_pending
     from app.models import MailLog, db
+    from app.services import tasks as job_queue
 
     real = create_app({**TEST_OVERRIDES, "SQLALCHEMY_DATABASE_URI": app.config["SQLALCHEMY_DATABASE_URI"],
                        "UPLOAD_DIR": str(tmp_path_factory.mktemp("up")), "REDIS_URL": real_redis_url,
@@ -241,7 +231,6 @@ def test_real_redis_and_real_scheduler_expire_the_basket(app, factory, real_redi
         with real.app_context():
             mail = db.session.execute(select(MailLog).where(MailLog.kind == "basket_expired")).scalar_one()
             assert mail.status == "sent"
-            db.session.remove()
     finally:
         queue.connection.flushdb()
 
@@ -266,6 +255,5 @@ def test_redis_unreachable_booking_succeeds_and_sweeper_catches_up(app, factory,
     with broken.app_context():
         maintenance.sweep()  # what the sweeper runs every minute
         assert db.session.get(Basket, basket_id).status == "expired"
-        db.session.remove()
     status, lines, mails = _state(broken, basket_id)
     assert lines == ["expired"] and len(mails) == 1

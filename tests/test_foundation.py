@@ -9,8 +9,7 @@ from sqlalchemy import func, inspect, select, text
 from sqlalchemy.exc import IntegrityError
 
 from config import DEV_SECRET_KEY, ConfigError, check_production
-from tests.conftest import TEST_OVERRIDES, build_app
-
+from tests.support.apps import TEST_OVERRIDES, build_app
 
 # --- settings ------------------------------------------------------------------------------
 
@@ -147,7 +146,6 @@ def test_sync_roles_is_idempotent(app):
         second = sync_roles(app.appbuilder)
         assert first == second
         assert db.session.execute(text("SELECT count(*) FROM ab_permission_view_role")).scalar() == count
-        db.session.remove()
 
 
 # --- French --------------------------------------------------------------------------------
@@ -193,7 +191,6 @@ def test_negative_capacity_is_refused(app, factory):
         with pytest.raises(IntegrityError):
             db.session.commit()
         db.session.rollback()
-        db.session.remove()
 
 
 def _basket(household_id, status="open"):
@@ -224,7 +221,6 @@ def test_a_child_cannot_have_two_live_reservations_for_one_week(app, factory):
         with pytest.raises(IntegrityError):
             db.session.commit()
         db.session.rollback()
-        db.session.remove()
 
 
 def test_ended_reservations_do_not_block_a_new_one(app, factory):
@@ -240,7 +236,6 @@ def test_ended_reservations_do_not_block_a_new_one(app, factory):
         db.session.add(_line(_basket(family.id), family.id, child, week, "held"))
         db.session.commit()
         assert db.session.scalar(select(func.count()).select_from(Reservation)) == 4
-        db.session.remove()
 
 
 def test_one_open_basket_per_household(app, factory):
@@ -254,7 +249,6 @@ def test_one_open_basket_per_household(app, factory):
         with pytest.raises(IntegrityError):
             db.session.commit()
         db.session.rollback()
-        db.session.remove()
 
 
 def test_bus_line_needs_a_stop(app, factory):
@@ -269,7 +263,6 @@ def test_bus_line_needs_a_stop(app, factory):
         with pytest.raises(IntegrityError):
             db.session.commit()
         db.session.rollback()
-        db.session.remove()
 
 
 def test_timestamps_are_timezone_aware_utc(app, factory):
@@ -281,7 +274,6 @@ def test_timestamps_are_timezone_aware_utc(app, factory):
         period = db.session.get(Period, catalog.period_id)
         assert period.opens_at.tzinfo is not None
         assert period.opens_at.utcoffset() == timedelta(0)
-        db.session.remove()
 
 
 # --- migrations ----------------------------------------------------------------------------
@@ -349,7 +341,6 @@ def test_seed_demo_is_idempotent_and_logs_in(app):
         seed_demo(app.appbuilder)
         assert _row_counts(db) == first
         assert first["household"] == 3 and first["establishment"] == 3
-        db.session.remove()
     client = app.test_client()
     for email, landing in [("admin@demo.test", 200), ("parent@demo.test", 302)]:
         c = app.test_client()
@@ -376,4 +367,3 @@ def test_seed_demo_models_the_guide(app):
         statuses = {h.email: h.status for h in db.session.query(Household)}
         assert statuses == {"parent@demo.test": "validated", "separe@demo.test": "validated",
                             "nouveau@demo.test": "submitted"}
-        db.session.remove()

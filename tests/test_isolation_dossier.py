@@ -49,7 +49,6 @@ def two_households(app, factory):
             "pickup_id": link.pickups[0].id,
             "document_id": household.documents[0].id,
         }
-        db.session.remove()
     return a, b, ids
 
 
@@ -65,7 +64,6 @@ def _snapshot(app, household_id):
                     tuple(sorted((p.name, p.phone) for p in l.pickups))) for l in h.child_links),
             sorted((d.original_name, d.status) for d in h.documents),
         )
-        db.session.remove()
     return data
 
 

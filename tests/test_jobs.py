@@ -8,7 +8,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from tests.conftest import build_app
+from tests.support.apps import build_app
 
 # Jobs must be importable by RQ workers: module-level functions only.
 CALLS: list[str] = []
@@ -38,8 +38,8 @@ def test_enqueue_with_redis_down_returns_none_and_logs(app, tmp_path_factory, ca
 
 
 def test_deferred_job_is_queued_after_commit_and_dropped_on_rollback(app):
-    from app.services.tasks import defer, get_queue
     from app.models import db
+    from app.services.tasks import defer, get_queue
 
     with app.app_context():
         queue = get_queue()
@@ -51,7 +51,6 @@ def test_deferred_job_is_queued_after_commit_and_dropped_on_rollback(app):
         db.session.commit()
         assert queue.count == 1
         assert queue.jobs[0].args == ("committed",)
-        db.session.remove()
 
 
 def test_queued_mail_is_logged_then_sent_once(app):
@@ -64,13 +63,11 @@ def test_queued_mail_is_logged_then_sent_once(app):
             queue_mail("test", "famille@example.test", "Objet", "test_mail", dedupe_key="once-1", name="Léa")
             db.session.commit()
         assert db.session.query(MailLog).count() == 1
-        db.session.remove()
     run_pending(app)
     with app.app_context():
         mail = db.session.query(MailLog).one()
         assert mail.status == "sent" and mail.attempts == 1
         assert "Léa" in mail.body_text and "<strong>Léa</strong>" in mail.body_html
-        db.session.remove()
 
 
 def test_failed_smtp_keeps_the_mail_queued_for_retry(app, tmp_path_factory):
@@ -87,13 +84,12 @@ def test_failed_smtp_keeps_the_mail_queued_for_retry(app, tmp_path_factory):
         db.session.expire_all()
         mail = db.session.get(MailLog, mail.id)
         assert mail.status == "queued" and mail.attempts == 1 and "ConnectionRefused" in mail.error
-        db.session.remove()
 
 
 def test_stuck_mails_are_queued_again_by_the_sweeper(app):
-    from app.services.tasks import get_queue
     from app.models import MailLog, db, utcnow
     from app.services.mail import resend_stuck_mails
+    from app.services.tasks import get_queue
 
     with app.app_context():
         db.session.add(MailLog(kind="test", to_address="a@example.test", subject="s", body_text="b",
@@ -103,12 +99,11 @@ def test_stuck_mails_are_queued_again_by_the_sweeper(app):
         db.session.commit()
         assert resend_stuck_mails() == 1
         assert get_queue().count == 1
-        db.session.remove()
 
 
 def test_embedded_worker_runs_a_scheduled_job_at_its_time(app):
-    from app.services.tasks import enqueue
     from app.jobs.worker import EmbeddedWorker
+    from app.services.tasks import enqueue
 
     if not app.config["REDIS_URL"] is None:
         pytest.skip("the embedded worker is for the embedded substitute")
@@ -170,8 +165,8 @@ def test_production_worker_with_real_redis_and_scheduler(app, tmp_path_factory, 
 
 
 def test_sweeper_schedules_itself_once_per_slot(app):
-    from app.services.tasks import get_queue
     from app.jobs.sweeper import ensure_sweeper
+    from app.services.tasks import get_queue
 
     with app.app_context():
         ensure_sweeper(app)
@@ -182,8 +177,8 @@ def test_sweeper_schedules_itself_once_per_slot(app):
 
 
 def test_sweep_job_runs_and_reschedules(app):
-    from app.services.tasks import get_queue
     from app.jobs.sweeper import sweep_job
+    from app.services.tasks import get_queue
 
     with app.app_context():
         sweep_job()
@@ -222,7 +217,6 @@ def test_concurrent_dedupe_mails_log_once(app):
                 barrier.wait()
                 queue_mail("test", "x@example.test", "Objet", "test_mail", dedupe_key="race-1", name="A")
                 db.session.commit()
-                db.session.remove()
         except Exception as exc:  # pragma: no cover - reported below
             errors.append(exc)
 
@@ -232,4 +226,3 @@ def test_concurrent_dedupe_mails_log_once(app):
     assert errors == []
     with app.app_context():
         assert db.session.query(MailLog).filter_by(dedupe_key="race-1").count() == 1
-        db.session.remove()

@@ -13,9 +13,9 @@ import uuid
 
 import pytest
 
-from tests import factories
-from tests.conftest import build_app, truncate_all
 from tests.dossier_helpers import mails
+from tests.support import factories
+from tests.support.apps import build_app, truncate_all
 
 NAT = {"REMOTE_ADDR": "198.51.100.7"}  # a school, a mobile carrier: many parents, one address
 ELSEWHERE = {"REMOTE_ADDR": "192.0.2.44"}
@@ -166,12 +166,10 @@ def test_a_password_reset_lifts_the_account_throttle(throttled):
     victim = factories.Factory(throttled).user()
     assert [_web_login(throttled, victim.email, WRONG).status_code for _ in range(6)][-1] == 429
     # The link the reset mail carries (made here: the mail log masks it).
-    from app.models import db
     from app.services.household import accounts
 
     with throttled.app_context():
         token = accounts.make_reset_token(accounts.find_user_by_email(victim.email))
-        db.session.remove()
     client = throttled.test_client()
     done = client.post(f"/compte/nouveau-mot-de-passe/{token}", data={"password": "Nouveau-Secret-77", "conf_password": "Nouveau-Secret-77"},
                        environ_base=NAT)

@@ -24,7 +24,6 @@ def _log_rows(app, kind):
     with app.app_context():
         rows = [(m.id, m.status, m.body_text, m.body_html or "", m.error)
                 for m in db.session.query(MailLog).filter_by(kind=kind).order_by(MailLog.id)]
-        db.session.remove()
     return rows
 
 
@@ -85,9 +84,6 @@ def test_confirmation_link_is_delivered_but_masked_in_the_log_and_the_staff_scre
     assert visitor.get(path).status_code in (200, 302)
     with app.app_context():
         assert app.appbuilder.sm.find_user(email=address) is not None  # the link created the account
-        from app.models import db
-
-        db.session.remove()
 
 
 def test_the_queued_job_does_not_print_the_link(app, factory):
@@ -128,9 +124,7 @@ def test_a_mail_whose_job_was_lost_is_not_sent_without_its_link(app, factory, sm
     job_queue.state(app).connection.flushdb()  # the job is lost
     with app.app_context():
         assert resend_stuck_mails(older_than=timedelta(0)) == 1
-        from app.models import db
 
-        db.session.remove()
     _deliver(app)
     assert smtp.messages == []
     [(_id, status, _text, _html, error)] = _log_rows(app, "password_reset")

@@ -90,7 +90,6 @@ def test_whole_lifecycle_with_real_smtp(app, factory, smtp):
         from app.models import Guardian
 
         guardian_id = db.session.query(Guardian.id).scalar()
-        db.session.remove()
     _ok(parent.post(f"/famille/dossier/responsables/{guardian_id}", data={
         "first_name": "Inès", "last_name": "Moreau", "relationship_label": "Mère", "phone": "0611223344"}))
     response = _ok(parent.post("/famille/dossier/enfants/ajouter", data={
@@ -124,7 +123,6 @@ def test_whole_lifecycle_with_real_smtp(app, factory, smtp):
         from app.models import Household
 
         household_id = db.session.query(Household.id).filter_by(email=address).scalar()
-        db.session.remove()
     queue = staff.get("/revue-dossiers/").get_data(as_text=True)
     assert "Foyer de Inès Moreau" in queue
     _ok(staff.post(f"/revue-dossiers/dossier/{household_id}/incomplet",
@@ -151,7 +149,6 @@ def test_whole_lifecycle_with_real_smtp(app, factory, smtp):
     with app.app_context():
         assert db.session.get(Child, child_id).household_links[0].status == "validated"
         statuses = {m.kind: m.status for m in db.session.query(MailLog)}
-        db.session.remove()
     assert statuses == {"account_confirmation": "sent", "dossier_received": "sent", "dossier_incomplete": "sent",
                         "dossier_validated": "sent"}
     assert len(smtp.messages) == 5  # received twice (submit, resubmit), and nothing else

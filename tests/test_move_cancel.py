@@ -23,14 +23,9 @@ def setup(app, factory):
 
 
 def _call(app, staff_id, func, *args, **kwargs):
-    from app.models import db
-
     with app.app_context():
-        try:
-            actor = app.appbuilder.sm.get_user_by_id(staff_id)
-            return func(*args, actor=actor, **kwargs)
-        finally:
-            db.session.remove()
+        actor = app.appbuilder.sm.get_user_by_id(staff_id)
+        return func(*args, actor=actor, **kwargs)
 
 
 def _line(app, reservation_id):
@@ -39,7 +34,6 @@ def _line(app, reservation_id):
     with app.app_context():
         line = db.session.get(Reservation, reservation_id)
         state = (line.status, line.week_id, line.transport_mode, line.stop_id, line.cancel_reason)
-        db.session.remove()
     return state
 
 
@@ -67,7 +61,6 @@ def test_move_to_another_week_and_stop_is_audited_and_mailed(app, setup, make_cl
         mail = db.session.query(MailLog).filter_by(kind="reservation_moved").one()
         assert mail.to_address == s["family"].email and "Léa Moreau" in mail.subject
         assert "Stade" in mail.body_text and "08:30" in mail.body_text
-        db.session.remove()
     # The lists follow: week 3 bus list has Léa at the Stade stop, week 1 no longer lists her.
     bus = client.get(f"/listes/bus?week_id={cat.week_ids[2]}").get_data(as_text=True)
     assert "MOREAU Léa" in bus
@@ -92,7 +85,6 @@ def test_move_into_a_full_week_is_refused(app, setup, factory):
         db.session.query(Reservation).filter_by(household_id=other.id).update({"status": "held",
                                                                                  "hold_expires_at": lapsed})
         db.session.commit()
-        db.session.remove()
     _move(app, s, s["r_lea"], week_id=s["cat"].week_ids[1])
     assert _line(app, s["r_lea"])[1] == s["cat"].week_ids[1]
 
@@ -137,7 +129,6 @@ def test_move_onto_a_week_the_child_already_has_is_refused_unless_the_hold_lapse
         line = db.session.get(Reservation, r_other)
         line.status, line.hold_expires_at, line.confirmed_at = "held", ops_data.now(), None
         db.session.commit()
-        db.session.remove()
     _move(app, s, s["r_lea"], week_id=cat.week_ids[2])
     assert _line(app, s["r_lea"])[1] == cat.week_ids[2]
     assert _line(app, r_other)[0] == "expired"
@@ -206,7 +197,6 @@ def test_cancel_with_reason_and_refund_frees_the_place(app, setup, make_client, 
     _desk_paid(app, s, s["noe"], cat.week_ids[1], {"mode": "bus", "stop_id": cat.stop_ids[0]})
     with app.app_context():
         r_noe = db.session.query(Reservation.id).filter_by(child_id=s["noe"], status="confirmed").scalar()
-        db.session.remove()
     client = login(make_client(), s["staff"].email)
     html = client.post(f"/operations/inscription/{r_noe}/annuler", data={"reason": "  "},
                        follow_redirects=True).get_data(as_text=True)
@@ -225,7 +215,6 @@ def test_cancel_with_reason_and_refund_frees_the_place(app, setup, make_client, 
         assert occupancy.weeks[1].confirmed == 0 and occupancy.weeks[1].free == 1
         takings = reports.takings(period_ids=[cat.period_id])[0]
         assert (takings.paid_cents, takings.refunded_cents, takings.net_cents) == (5000, 5000, 0)
-        db.session.remove()
     # Cancelling twice is refused; the place can be booked again at the desk.
     html = client.post(f"/operations/inscription/{r_noe}/annuler", data={"reason": "encore"},
                        follow_redirects=True).get_data(as_text=True)
@@ -244,13 +233,12 @@ def test_cancel_without_refund_keeps_the_money(app, setup):
     assert _line(app, s["r_lea"])[0] == "cancelled"
     with app.app_context():
         assert db.session.query(Refund).count() == 0
-        db.session.remove()
 
 
 def test_two_moves_racing_for_the_last_place_on_postgresql(pg_app, pg_factory):
     """Real threads, real row locks: only one of two staff members gets the last place of week 2."""
-    from app.services.operations import desk as operations
     from app.services.errors import Busy, Conflict
+    from app.services.operations import desk as operations
 
     cat = pg_factory.catalog(capacities=(10, 1), seats=5)
     family = pg_factory.household(last_name="Course", children=[("Ana", 8), ("Bob", 7)])
@@ -279,5 +267,4 @@ def test_two_moves_racing_for_the_last_place_on_postgresql(pg_app, pg_factory):
 
     with pg_app.app_context():
         in_week_2 = db.session.query(Reservation).filter_by(week_id=cat.week_ids[1], status="confirmed").count()
-        db.session.remove()
     assert in_week_2 == 1

@@ -8,8 +8,8 @@ import json
 
 import pytest
 
-from tests import factories
 from tests.dossier_helpers import audit_actions, mails
+from tests.support import factories
 
 PAGE = "/compte/mot-de-passe"
 NEW = "Nouveau-Secret-77"
@@ -44,7 +44,6 @@ def _reset_link(app, user_id) -> str:
 
     with app.app_context():
         token = accounts.make_reset_token(db.session.get(app.appbuilder.sm.user_model, user_id))
-        db.session.remove()
     return f"/compte/nouveau-mot-de-passe/{token}"
 
 
@@ -54,7 +53,6 @@ def _audit_rows(app, action):
     with app.app_context():
         rows = [(a.actor_id, a.entity, a.entity_id, a.before, a.after)
                 for a in db.session.query(AuditLog).filter_by(action=action)]
-        db.session.remove()
     return rows
 
 
@@ -176,8 +174,6 @@ def test_an_admin_reset_of_someone_else_ends_their_sessions(app, factory, login)
     browser = login(app.test_client(), family.email)
     with app.app_context():
         app.appbuilder.sm.reset_password(family.user_id, NEW)
-        from app.models import db
-        db.session.remove()
     kicked = browser.get("/famille/")
     assert kicked.status_code in (302, 303) and "/login/" in kicked.headers["Location"]
 

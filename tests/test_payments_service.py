@@ -7,7 +7,7 @@ import pytest
 
 from app.services.errors import Conflict, NotFound, ValidationFailed
 from app.services.payments import service
-from tests.payments_helpers import audit_actions, call, fill_week, lapse, make_basket, state
+from tests.support.payments import audit_actions, call, fill_week, lapse, make_basket, state
 
 
 def test_checkout_opens_one_sandbox_page_and_freezes_the_basket(app, factory):
@@ -40,7 +40,6 @@ def test_checkout_prices_again_and_says_so(app, factory):
         for bracket in db.session.query(TariffBracket).all():
             bracket.price_cents += 1000
         db.session.commit()
-        db.session.remove()
     with pytest.raises(Conflict) as err:
         call(app, service.start_checkout, b.household.id)
     assert err.value.code == "price_changed" and "55,00" in err.value.message
@@ -100,7 +99,6 @@ def test_late_payment_after_expiry_job_with_places_left_is_confirmed(app, factor
         for line in basket.lines:
             line.status = "expired"
         db.session.commit()
-        db.session.remove()
     outcome = call(app, service.fulfil, result.payment_id, source="test")
     assert outcome.outcome == "late_confirmed"
     assert state(app, b.basket_id).lines == ["confirmed"]
@@ -182,14 +180,12 @@ def test_refunds_full_and_partial(app, factory):
     result = call(app, service.start_checkout, b.household.id)
     call(app, service.fulfil, result.payment_id, source="test")
     from flask_appbuilder.security.sqla.models import User
+
     from app.models import db
 
     def as_staff(fn, *args, **kwargs):
         with app.app_context():
-            try:
-                return fn(*args, actor=db.session.get(User, staff.id), **kwargs)
-            finally:
-                db.session.remove()
+            return fn(*args, actor=db.session.get(User, staff.id), **kwargs)
 
     as_staff(service.refund, result.payment_id, 1000, "Geste commercial")
     s = state(app, b.basket_id)
@@ -212,6 +208,7 @@ def test_staff_cancellation_returns_the_place_with_or_without_refund(app, factor
     result = call(app, service.start_checkout, b.household.id)
     call(app, service.fulfil, result.payment_id, source="test")
     from flask_appbuilder.security.sqla.models import User
+
     from app.models import db
     from app.services.booking.capacity import week_usage
 
@@ -222,7 +219,6 @@ def test_staff_cancellation_returns_the_place_with_or_without_refund(app, factor
         with pytest.raises(Conflict):
             service.cancel_reservation(b.line_ids[1], reason="encore", refund=False, actor=actor)
         assert week_usage(b.catalog.week_ids) == {b.catalog.week_ids[0]: 0, b.catalog.week_ids[1]: 0}
-        db.session.remove()
     s = state(app, b.basket_id)
     assert s.lines == ["cancelled", "cancelled"]
     assert [(r.amount_cents, r.reservation_id) for r in s.refunds] == [(4500, b.line_ids[0])]
@@ -235,6 +231,7 @@ def test_desk_payment_confirms_through_the_same_fulfilment(app, factory):
     b = make_basket(app, factory)
     staff = factory.staff()
     from flask_appbuilder.security.sqla.models import User
+
     from app.models import db
 
     with app.app_context():
@@ -242,7 +239,6 @@ def test_desk_payment_confirms_through_the_same_fulfilment(app, factory):
         with pytest.raises(ValidationFailed):
             service.record_desk_payment(b.basket_id, "bitcoin", actor=actor)
         result = service.record_desk_payment(b.basket_id, "cheques_vacances", actor=actor)
-        db.session.remove()
     assert result.outcome == "confirmed"
     s = state(app, b.basket_id)
     assert s.status == "paid" and s.payments[0].provider == "desk" and s.payments[0].method == "cheques_vacances"
@@ -258,7 +254,6 @@ def test_settle_before_expiry_releases_an_unpaid_sandbox_checkout(app, factory):
         basket = db.session.get(Basket, b.basket_id)
         assert service.settle_before_expiry(basket) == "released"
         db.session.commit()
-        db.session.remove()
     s = state(app, b.basket_id)
     assert s.status == "open" and s.payments[0].status == "expired"
     # The test page can no longer be paid.
@@ -304,12 +299,12 @@ def test_pending_refunds_are_retried_by_the_sweeper_hook(app, factory, monkeypat
     monkeypatch.setattr(sandbox.SandboxProvider, "refund", down)
     staff = factory.staff()
     from flask_appbuilder.security.sqla.models import User
+
     from app.models import db
 
     with app.app_context():
         row = service.refund(result.payment_id, 4500, "Annulation", actor=db.session.get(User, staff.id))
         assert row.status == "pending"
-        db.session.remove()
     s = state(app, b.basket_id)
     assert s.payments[0].flagged and s.payments[0].refunded_cents == 0
     assert call(app, service.retry_pending_refunds) == 1  # still down: retried, reason not repeated

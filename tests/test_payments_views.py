@@ -4,8 +4,8 @@ from __future__ import annotations
 from datetime import timedelta
 
 from app.services.payments import service
-from tests.booking_helpers import jwt_headers
-from tests.payments_helpers import audit_actions, call, make_basket, state, use_stripe
+from tests.support.clients import jwt_headers
+from tests.support.payments import audit_actions, call, make_basket, state, use_stripe
 
 API = "/api/v1/portal/basket/checkout"
 
@@ -137,12 +137,11 @@ def test_staff_cancel_a_week_with_and_without_refund(app, factory, client, login
     with app.app_context():
         actors = set(db.session.execute(select(AuditLog.actor_label).where(
             AuditLog.action == "reservation.cancelled")).scalars())
-        db.session.remove()
     assert actors == {staff.email}
 
 
 def test_flagged_payments_are_listed_and_resolved(app, factory, client, login, monkeypatch):
-    from tests.payments_helpers import fill_week, lapse
+    from tests.support.payments import fill_week, lapse
 
     fake = use_stripe(app, monkeypatch)
     b = make_basket(app, factory, capacities=(1,))

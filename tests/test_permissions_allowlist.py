@@ -15,7 +15,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from tests.booking_helpers import jwt_headers
+from tests.support.clients import jwt_headers
 
 PARENT_RESOURCE = re.compile(r"^(Parent[A-Za-z]*View|Portal[A-Za-z]*Api)$")
 

@@ -18,8 +18,8 @@ from datetime import date, datetime, time, timedelta, timezone
 import pytest
 from sqlalchemy import create_engine, event, insert, text
 
-from tests import factories
-from tests.conftest import build_app, truncate_all
+from tests.support import factories
+from tests.support.apps import build_app, truncate_all
 
 HOUSEHOLDS = 5000
 RESERVATIONS = 20000
@@ -80,8 +80,24 @@ def _bulk(session, model, rows: list[dict]) -> None:
 def _generate(app) -> dict:
     """Bulk inserts: seconds, not minutes."""
     from app.models import (
-        AuditLog, AuthorizedPickup, Basket, Child, Circuit, Establishment, Guardian, Household, HouseholdChild,
-        MailLog, Payment, Period, Refund, Reservation, Stop, TariffBracket, Week, db,
+        AuditLog,
+        AuthorizedPickup,
+        Basket,
+        Child,
+        Circuit,
+        Establishment,
+        Guardian,
+        Household,
+        HouseholdChild,
+        MailLog,
+        Payment,
+        Period,
+        Refund,
+        Reservation,
+        Stop,
+        TariffBracket,
+        Week,
+        db,
     )
 
     rng = random.Random(42)
@@ -232,12 +248,9 @@ def big(tmp_path_factory):
 
 
 def _count(app, engine, func):
-    from app.models import db
-
     with app.app_context():
         with QueryCounter(engine) as counter:
             result = func()
-        db.session.remove()
     return counter.count, result
 
 
@@ -250,7 +263,6 @@ def test_the_data_set_is_a_real_year(big):
     with app.app_context():
         assert db.session.query(Household).count() >= 5000
         assert db.session.query(Reservation).count() >= 20000
-        db.session.remove()
 
 
 def test_roster_and_onsite_queries_do_not_grow_with_the_children(big):
@@ -302,8 +314,7 @@ def test_occupancy_and_takings_queries_are_constant(big):
 
 def test_csv_exports_are_constant(big):
     app, data, _, engine = big
-    from app.services.operations import csv_export
-    from app.services.operations import reports
+    from app.services.operations import csv_export, reports
 
     small_n, _ = _count(app, engine, lambda: csv_export.roster_csv(reports.rosters([data["small_week"]])))
     big_n, payload = _count(app, engine, lambda: csv_export.roster_csv(reports.rosters([data["big_week"]])))
@@ -381,8 +392,9 @@ def test_log_pages_cost_the_same_whatever_the_page_size(big, staff_client, basel
 
 def test_desk_pages_cost_the_same_for_small_and_large_families(big, staff_client, baseline):
     app, data, _, engine = big
-    from app.models import Reservation, db
     from sqlalchemy import func, select
+
+    from app.models import Reservation, db
 
     with app.app_context():
         counts = db.session.execute(
@@ -391,7 +403,6 @@ def test_desk_pages_cost_the_same_for_small_and_large_families(big, staff_client
         few, many = counts[0][0], counts[-1][0]
         one_line = db.session.execute(select(Reservation.id).where(Reservation.household_id == many,
                                                                    Reservation.status == "confirmed")).scalar()
-        db.session.remove()
     assert counts[-1][1] > counts[0][1]
     few_n, _ = _page_queries(engine, staff_client, f"/guichet/foyer/{few}?child_id=1&week_id=2")
     many_n, _ = _page_queries(engine, staff_client, f"/guichet/foyer/{many}?child_id=1&week_id=2")

@@ -7,6 +7,7 @@ from datetime import date, time, timedelta
 import pytest
 
 from tests import ops_data
+from tests.support.db import call
 
 
 @pytest.fixture
@@ -44,20 +45,10 @@ def world(app, factory):
                 lea=lea, tom=tom, r_lea=r_lea, r_tom=r_tom, r_lea2=r_lea2, basket=basket)
 
 
-def _in_app(app, func, *args, **kwargs):
-    with app.app_context():
-        try:
-            return func(*args, **kwargs)
-        finally:
-            from app.models import db
-
-            db.session.remove()
-
-
 def test_roster_lists_only_confirmed_children_once_with_health_and_contacts(app, world):
     from app.services.operations import reports
 
-    roster = _in_app(app, reports.roster, world["w1"])
+    roster = call(app, reports.roster, world["w1"])
     names = [c.first_name for c in roster.children]
     assert names == ["Léa", "Tom"]  # sorted by last name then first name; no held/expired/cancelled/removed
     assert roster.establishment_name == "ALSH Les Pins"
@@ -80,7 +71,7 @@ def test_roster_lists_only_confirmed_children_once_with_health_and_contacts(app,
 def test_roster_of_a_week_booked_by_the_other_household_puts_that_household_first(app, world):
     from app.services.operations import reports
 
-    roster = _in_app(app, reports.roster, world["w2"])
+    roster = call(app, reports.roster, world["w2"])
     assert [c.first_name for c in roster.children] == ["Léa"]  # Zoé's stale hold is left out
     lea = roster.children[0]
     assert lea.household_id == world["other"].id
@@ -96,23 +87,23 @@ def test_rosters_of_a_whole_period_one_per_week(app, world):
         ids = reports.resolve_weeks(period_id=world["cat"].period_id)
         return reports.rosters(ids)
 
-    result = _in_app(app, run)
+    result = call(app, run)
     assert [r.week_id for r in result] == [world["w1"], world["w2"]]
     assert [len(r.children) for r in result] == [2, 1]
 
 
 def test_resolve_weeks_for_the_day_and_bad_choices(app, world):
-    from app.services.operations import reports
     from app.services.errors import NotFound, ValidationFailed
+    from app.services.operations import reports
 
     cat = world["cat"]
-    ids = _in_app(app, reports.resolve_weeks, establishment_id=cat.establishment_id,
+    ids = call(app, reports.resolve_weeks, establishment_id=cat.establishment_id,
                   on=cat.starts_on + timedelta(days=2))
     assert ids == [world["w1"]]
     with pytest.raises(ValidationFailed):
-        _in_app(app, reports.resolve_weeks)
+        call(app, reports.resolve_weeks)
     with pytest.raises(NotFound):
-        _in_app(app, reports.resolve_weeks, week_id=world["w1"], establishment_id=cat.establishment_id + 999)
+        call(app, reports.resolve_weeks, week_id=world["w1"], establishment_id=cat.establishment_id + 999)
 
 
 def test_a_shared_child_appears_once_even_if_the_data_holds_two_confirmed_lines(app, world):
@@ -125,10 +116,9 @@ def test_a_shared_child_appears_once_even_if_the_data_holds_two_confirmed_lines(
     with app.app_context():
         db.session.execute(text("DROP INDEX uq_reservation_live_child_week"))
         db.session.commit()
-        db.session.remove()
     try:
         ops_data.reserve(app, world["other"].id, world["lea"], world["w1"])
-        roster = _in_app(app, reports.roster, world["w1"])
+        roster = call(app, reports.roster, world["w1"])
         assert [c.first_name for c in roster.children] == ["Léa", "Tom"]
     finally:
         with app.app_context():
@@ -137,13 +127,12 @@ def test_a_shared_child_appears_once_even_if_the_data_holds_two_confirmed_lines(
             for index in db.metadata.tables["reservation"].indexes:
                 if index.name == "uq_reservation_live_child_week":
                     index.create(db.engine)
-            db.session.remove()
 
 
 def test_bus_list_groups_children_by_stop_in_route_order(app, world):
     from app.services.operations import reports
 
-    bus = _in_app(app, reports.bus_list, world["cat"].circuit_id, world["w1"])
+    bus = call(app, reports.bus_list, world["cat"].circuit_id, world["w1"])
     assert [s.position for s in bus.stops] == [1, 2, 3]
     assert [[c.first_name for c in s.children] for s in bus.stops] == [[], [], ["Léa"]]
     assert bus.stops[2].pickup_time == time(9, 30) and bus.stops[2].dropoff_time == time(17, 30)
@@ -155,33 +144,33 @@ def test_bus_list_groups_children_by_stop_in_route_order(app, world):
 def test_bus_lists_of_every_circuit_of_the_week(app, world):
     from app.services.operations import reports
 
-    lists = _in_app(app, reports.bus_lists, [world["w2"]])
+    lists = call(app, reports.bus_lists, [world["w2"]])
     assert len(lists) == 1
     assert [[c.first_name for c in s.children] for s in lists[0].stops] == [["Léa"], [], []]
 
 
 def test_bus_list_refuses_a_circuit_of_another_period(app, world, factory):
-    from app.services.operations import reports
     from app.services.errors import NotFound
+    from app.services.operations import reports
 
     other = factory.catalog()
     with pytest.raises(NotFound):
-        _in_app(app, reports.bus_list, other.circuit_id, world["w1"])
+        call(app, reports.bus_list, other.circuit_id, world["w1"])
 
 
 def test_onsite_list_holds_only_children_without_bus(app, world):
     from app.services.operations import reports
 
-    onsite = _in_app(app, reports.onsite_list, world["w1"])
+    onsite = call(app, reports.onsite_list, world["w1"])
     assert [c.first_name for c in onsite.children] == ["Tom"]
     assert onsite.onsite_only
-    assert _in_app(app, reports.onsite_list, world["w2"]).children == []
+    assert call(app, reports.onsite_list, world["w2"]).children == []
 
 
 def test_occupancy_counts_confirmed_and_live_holds_only(app, world):
     from app.services.operations import reports
 
-    occ = _in_app(app, reports.occupancy, world["cat"].period_id)
+    occ = call(app, reports.occupancy, world["cat"].period_id)
     w1, w2 = occ.weeks
     assert (w1.capacity, w1.confirmed, w1.held, w1.free) == (10, 2, 1, 7)
     assert (w2.confirmed, w2.held, w2.free) == (1, 0, 9)
@@ -193,11 +182,11 @@ def test_occupancy_counts_confirmed_and_live_holds_only(app, world):
 
 
 def test_occupancy_of_an_unknown_period_is_not_found(app):
-    from app.services.operations import reports
     from app.services.errors import NotFound
+    from app.services.operations import reports
 
     with pytest.raises(NotFound):
-        _in_app(app, reports.occupancy, 12345)
+        call(app, reports.occupancy, 12345)
 
 
 def test_takings_per_period_paid_refunded_net(app, world, factory):
@@ -218,13 +207,13 @@ def test_takings_per_period_paid_refunded_net(app, world, factory):
     # A pending card payment is not money in.
     ops_data.pay(app, world["basket"], world["dupont"].id, 700, status="pending")
 
-    rows = {t.period_id: t for t in _in_app(app, reports.takings)}
+    rows = {t.period_id: t for t in call(app, reports.takings)}
     first = rows[world["cat"].period_id]
     assert (first.paid_cents, first.refunded_cents, first.net_cents) == (12500, 7500, 5000)
     assert first.by_method == {"card": 9500, "cash": 3000}
     sea = rows[second.period_id]
     assert (sea.paid_cents, sea.refunded_cents, sea.net_cents) == (6000, 6000, 0)
-    only = _in_app(app, reports.takings, establishment_id=second.establishment_id)
+    only = call(app, reports.takings, establishment_id=second.establishment_id)
     assert [t.period_id for t in only] == [second.period_id]
 
 
@@ -255,10 +244,9 @@ def test_takings_never_drop_money_that_has_no_period(app, factory):
         db.session.add(basket)
         db.session.commit()
         basket_id = basket.id
-        db.session.remove()
     payment = ops_data.pay(app, basket_id, family.id, 2500, method="cash")
     ops_data.refund(app, payment, 500)
-    rows = _in_app(app, reports.takings)
+    rows = call(app, reports.takings)
     assert [(t.period_id, t.paid_cents, t.refunded_cents, t.net_cents) for t in rows] == [(None, 2500, 500, 2000)]
     assert rows[0].period_name.startswith("Sans période")
-    assert _in_app(app, reports.takings, establishment_id=1) == []
+    assert call(app, reports.takings, establishment_id=1) == []

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.payments_helpers import make_basket, state
+from tests.support.payments import make_basket, state
 
 
 def _token(url: str) -> str:
@@ -97,10 +97,9 @@ def test_checkout_errors_come_back_to_the_basket_in_french(app, factory, client,
 
 
 def test_production_refuses_the_sandbox(app, factory, client, monkeypatch):
-    from config import ConfigError, check_production
-
     from app.services.payments.registry import get_provider
     from app.services.payments.sandbox import SandboxRefused
+    from config import ConfigError, check_production
 
     with pytest.raises(ConfigError):
         check_production({"APP_ENV": "production", "SECRET_KEY": "x" * 40, "PAYMENT_PROVIDER": "sandbox"})

@@ -9,8 +9,8 @@ import stat
 import pytest
 
 from config import DEV_SECRET_KEY, ConfigError
-from tests import factories
-from tests.conftest import TEST_OVERRIDES, build_app
+from tests.support import factories
+from tests.support.apps import TEST_OVERRIDES, build_app
 
 
 def csp(response) -> dict[str, list[str]]:
@@ -91,7 +91,6 @@ def test_proofs_are_framed_by_the_review_page_only(app, factory, login):
     dossier_helpers.fill_household(app, family.id)
     with app.app_context():
         document_id = db.session.query(Document.id).order_by(Document.id).limit(1).scalar()
-        db.session.remove()
     staff = login(app.test_client(), factory.staff().email)
     review = staff.get(f"/revue-dossiers/dossier/{family.id}")
     assert review.status_code == 200 and "<object" in review.get_data(as_text=True)

@@ -102,7 +102,6 @@ def shared_child(app, factory):
     father = factory.household(status="draft", last_name="Martin-Père", children=[("Tom", 5)])
     with app.app_context():
         birth = db.session.get(Child, mother.child_ids[0]).birth_date.isoformat()
-        db.session.remove()
     return SimpleNamespace(mother=mother, father=father,
                            data={"first_name": "léa", "last_name": "MARTIN", "birth_date": birth, "sex": "F",
                                  "school": "Autre école", "school_level": "CE2"})
@@ -117,7 +116,6 @@ def test_adding_a_possibly_shared_child_gets_a_neutral_message(app, shared_child
         assert added.shared  # staff still see it as a shared-link request to review
         assert NEUTRAL_SHARED in added.message
         assert "autre parent" not in added.message and "figure déjà" not in added.message
-        db.session.remove()
 
 
 def test_the_add_child_page_does_not_reveal_the_other_household(app, shared_child, login):
@@ -141,8 +139,8 @@ def _household_form(**changes) -> dict:
 @pytest.mark.parametrize("field", ["postcode", "caf_number", "declared_quotient", "phone"])
 def test_non_ascii_digits_are_refused(app, factory, field):
     from app.models import Household, db
-    from app.services.household import dossier
     from app.services.errors import ValidationFailed
+    from app.services.household import dossier
 
     family = factory.household(status="draft")
     foreign = _household_form()[field].translate(ARABIC_INDIC)
@@ -154,7 +152,6 @@ def test_non_ascii_digits_are_refused(app, factory, field):
         assert field in refused.value.details["errors"]
         db.session.rollback()
         assert getattr(db.session.get(Household, family.id), field) != foreign
-        db.session.remove()
 
 
 def test_a_password_needs_an_ascii_digit():

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import pytest
 
-from tests import ops_data
 from tests.test_reports import world  # noqa: F401  (fixture)
 
 
@@ -18,14 +17,13 @@ def _mail(app, household_id: int) -> int:
         db.session.add(mail)
         db.session.commit()
         mail_id = mail.id
-        db.session.remove()
     return mail_id
 
 
 @pytest.fixture
 def pages(app, world):  # noqa: F811
-    from app.services import audit
     from app.models import db
+    from app.services import audit
 
     cat, w1 = world["cat"], world["w1"]
     mail_id = _mail(app, world["dupont"].id)
@@ -33,7 +31,6 @@ def pages(app, world):  # noqa: F811
         audit.record("reservation.test", "reservation", world["r_lea"], household_id=world["dupont"].id,
                      before={"a": 1}, after={"a": 2})
         db.session.commit()
-        db.session.remove()
     hid = world["dupont"].id
     return {
         "get": [
@@ -103,7 +100,6 @@ def test_parent_is_refused_every_page_export_and_action(app, factory, make_clien
 
         line = db.session.get(Reservation, world["r_lea"])
         assert (line.status, line.week_id) == ("confirmed", world["w1"])  # nothing happened
-        db.session.remove()
 
 
 def test_anonymous_is_sent_to_login(client, pages):

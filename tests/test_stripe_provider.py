@@ -9,7 +9,7 @@ from app.services.errors import Conflict
 from app.services.payments import service
 from app.services.payments.provider import ProviderUnavailable
 from app.services.payments.stripe_provider import StripeProvider
-from tests.payments_helpers import FakeStripe, audit_actions, call, fill_week, lapse, make_basket, state, use_stripe
+from tests.support.payments import FakeStripe, audit_actions, call, fill_week, lapse, make_basket, state, use_stripe
 
 
 @pytest.fixture
@@ -225,7 +225,6 @@ def test_staff_refunds_full_and_partial_through_stripe(app, factory, fake):
         actor = db.session.get(User, staff.id)
         service.refund(result.payment_id, 2500, "Une journée d'absence", actor=actor)
         service.refund(result.payment_id, 6500, "Annulation du séjour", actor=actor)
-        db.session.remove()
     assert [r.params["amount"] for r in fake.refund_requests()] == ["2500", "6500"]
     assert len({r.idempotency_key for r in fake.refund_requests()}) == 2
     s = state(app, b.basket_id)
@@ -233,7 +232,6 @@ def test_staff_refunds_full_and_partial_through_stripe(app, factory, fake):
     with app.app_context():
         with pytest.raises(Exception):
             service.refund(result.payment_id, 1, "Encore", actor=db.session.get(User, staff.id))
-        db.session.remove()
     assert len(fake.refund_requests()) == 2
 
 
@@ -252,7 +250,6 @@ def test_stripe_refusing_a_refund_flags_the_payment(app, factory, fake):
     with app.app_context():
         with pytest.raises(ProviderError):
             service.refund(result.payment_id, 4500, "Doublon", actor=db.session.get(User, staff.id))
-        db.session.remove()
     s = state(app, b.basket_id)
     assert s.refunds[0].status == "failed" and s.payments[0].flagged and s.payments[0].refunded_cents == 0
 

@@ -8,7 +8,7 @@ import time
 import pytest
 
 from app.services.payments import service
-from tests.payments_helpers import (
+from tests.support.payments import (
     audit_actions,
     call,
     charge_refunded,
@@ -46,7 +46,6 @@ def _events(app) -> list[tuple[str, str]]:
 
     with app.app_context():
         rows = [(e.event_id, e.type) for e in db.session.query(ProviderEvent).order_by(ProviderEvent.id)]
-        db.session.remove()
     return rows
 
 
@@ -149,7 +148,6 @@ def test_portal_refund_then_charge_refunded_is_not_counted_twice(app, factory, f
 
     with app.app_context():
         service.refund(b.payment_id, 4500, "Annulation", actor=db.session.get(User, staff.id))
-        db.session.remove()
     _post(client, event("charge.refunded", charge_refunded(session, 4500), "evt_r3"))
     s = state(app, b.basket_id)
     assert s.payments[0].refunded_cents == 4500 and len(s.refunds) == 1
@@ -214,8 +212,8 @@ def test_webhook_refused_when_stripe_is_not_configured(app, client):
 def test_csrf_protects_the_sandbox_page_but_not_the_webhook(tmp_path_factory, monkeypatch):
     """With CSRF on (production settings): the sandbox's buttons need the token, Stripe's webhook
     (no browser, signed instead) does not."""
-    from tests.conftest import build_app
-    from tests.factories import Factory
+    from tests.support.apps import build_app
+    from tests.support.factories import Factory
 
     csrf_app = build_app(f"sqlite:///{tmp_path_factory.mktemp('csrf') / 'db.sqlite'}", tmp_path_factory,
                          WTF_CSRF_ENABLED=True)

@@ -7,7 +7,7 @@ import zlib
 
 from playwright.sync_api import expect
 
-from tests import factories
+from tests.support import factories
 
 CONFIRM_LINK = re.compile(r"https?://\S+/compte/confirmer/[A-Za-z0-9_\-]+")
 
@@ -31,7 +31,6 @@ def mails_to(app, address: str, kind: str | None = None) -> list:
         if kind:
             query = query.where(MailLog.kind == kind)
         rows = [(row.kind, row.subject, row.body_text) for row in db.session.execute(query).scalars()]
-        db.session.remove()
     return rows
 
 
@@ -69,7 +68,6 @@ def name_catalogue(app, catalogue, establishment: str, circuit: str, stops: tupl
         for stop_id, name in zip(catalogue.stop_ids, stops):
             db.session.get(Stop, stop_id).name = name
         db.session.commit()
-        db.session.remove()
 
 
 def reservations_of(app, household_id: int) -> list[tuple]:
@@ -83,7 +81,6 @@ def reservations_of(app, household_id: int) -> list[tuple]:
                                   .order_by(Reservation.id)).scalars().all()
         result = [(r.child.first_name, r.week_id, r.status, r.transport_mode, r.stop.name if r.stop else None)
                   for r in rows]
-        db.session.remove()
     return result
 
 
@@ -95,7 +92,6 @@ def household_of(app, email: str):
     with app.app_context():
         household = db.session.execute(select(Household).where(Household.email == email)).scalar_one()
         result = (household.id, household.status, household.quotient)
-        db.session.remove()
     return result
 
 
@@ -172,4 +168,3 @@ def validate_household(app, household_id: int) -> None:
         household.quotient = household.declared_quotient
         household.validated_at = utcnow()
         db.session.commit()
-        db.session.remove()

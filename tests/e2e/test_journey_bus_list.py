@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from playwright.sync_api import expect
 
-from tests import factories
 from tests.e2e import helpers
+from tests.support import factories
 
 STOPS = ("Église Saint-Martin", "Stade municipal", "Gare routière")
 

@@ -11,8 +11,8 @@ import re
 
 from playwright.sync_api import expect
 
-from tests import factories
 from tests.e2e import helpers
+from tests.support import factories
 
 EMAIL = "claire.martin@exemple.test"
 PASSWORD = "Cigales-2027-ete"

@@ -11,8 +11,8 @@ import time
 
 from playwright.sync_api import expect
 
-from tests import factories
 from tests.e2e import helpers
+from tests.support import factories
 
 HOLD_SECONDS = 18
 
@@ -82,7 +82,6 @@ def test_hold_expires_while_the_basket_page_is_open(live_server_factory, new_pag
 
 
 def _places_left(app, household_id: int, child_id: int, period_id: int, week_id: int) -> int:
-    from app.models import db
     from app.services.booking import eligibility
 
     with app.app_context():
@@ -90,5 +89,4 @@ def _places_left(app, household_id: int, child_id: int, period_id: int, week_id:
         _, period = offers.period(period_id)
         week = next(w for w in period.weeks if w.week.id == week_id)
         left = week.places_left
-        db.session.remove()
     return left

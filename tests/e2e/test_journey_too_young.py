@@ -7,8 +7,8 @@ from __future__ import annotations
 
 from playwright.sync_api import expect
 
-from tests import factories
 from tests.e2e import helpers
+from tests.support import factories
 
 
 def test_a_child_too_young_sees_the_establishment_with_its_reason(live_server_factory, new_page, shots):

@@ -6,9 +6,10 @@ from __future__ import annotations
 import pytest
 from playwright.sync_api import expect
 
-from tests import dossier_helpers, factories
+from tests import dossier_helpers
 from tests.e2e import helpers
 from tests.e2e.conftest import assert_accessible, assert_no_horizontal_overflow
+from tests.support import factories
 
 
 def assert_error_under(page, field_id: str, text: str) -> None:

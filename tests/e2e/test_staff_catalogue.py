@@ -1,7 +1,7 @@
 """A staff member logs in and manages the catalogue, in French, in a real browser (CSRF on)."""
 from __future__ import annotations
 
-from tests import factories
+from tests.support import factories
 
 
 def login(page, base_url, email, password=factories.PASSWORD):

@@ -15,7 +15,8 @@ import time
 from pathlib import Path
 
 import pytest
-from tests.conftest import truncate_all, unavailable
+
+from tests.support.apps import truncate_all, unavailable
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -78,19 +79,10 @@ def lock_app(pg_app, pg_url, tmp_path_factory):
 
 @pytest.fixture
 def lock_factory(lock_app):
-    from tests.factories import Factory
+    from tests.support.factories import Factory
 
     yield Factory(lock_app)
     truncate_all(lock_app)
-
-
-def jwt_headers(client, email: str, password: str | None = None) -> dict:
-    from tests.factories import PASSWORD
-
-    response = client.post("/api/v1/security/login",
-                           json={"username": email, "password": password or PASSWORD, "provider": "db"})
-    assert response.status_code == 200, response.get_data(as_text=True)
-    return {"Authorization": f"Bearer {response.get_json()['access_token']}"}
 
 
 def worker_process(env_overrides: dict, log_path: Path) -> subprocess.Popen:
@@ -107,7 +99,7 @@ def app_on(database_url: str, tmp_path_factory, **overrides):
     """Another portal app on an existing database (schema and roles already there): a second
     process's view of the same data, with its own settings (Redis, mail server, queue name…)."""
     from app import create_app
-    from tests.conftest import TEST_OVERRIDES
+    from tests.support.apps import TEST_OVERRIDES
 
     config = dict(TEST_OVERRIDES, SQLALCHEMY_DATABASE_URI=database_url,
                   UPLOAD_DIR=str(tmp_path_factory.mktemp("uploads")), REDIS_URL=None)

@@ -15,7 +15,7 @@ from contextlib import contextmanager
 import pytest
 from sqlalchemy import create_engine, func, select, text
 
-from tests.faults.conftest import jwt_headers
+from tests.support.clients import jwt_headers
 
 pytestmark = [pytest.mark.faults, pytest.mark.postgres]
 
@@ -61,7 +61,6 @@ def _counts(app):
     with app.app_context():
         counts = {model.__name__: db.session.execute(select(func.count()).select_from(model)).scalar()
                   for model in (Basket, Reservation, AuditLog)}
-        db.session.remove()
     return counts
 
 
@@ -136,7 +135,6 @@ def test_checkout_answers_busy_while_the_basket_is_locked(lock_app, lock_factory
     with lock_app.app_context():
         assert db.session.get(Basket, basket_id).status == "open"
         assert db.session.execute(select(func.count()).select_from(Payment)).scalar() == 0
-        db.session.remove()
 
     retry = client.post("/api/v1/portal/basket/checkout", json={}, headers=headers)
     assert retry.status_code == 200 and retry.get_json()["payment_url"]

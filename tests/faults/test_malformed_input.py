@@ -22,8 +22,8 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from tests.faults.conftest import jwt_headers
-from tests.factories import PASSWORD
+from tests.support.clients import jwt_headers
+from tests.support.factories import PASSWORD
 
 pytestmark = pytest.mark.faults
 
@@ -49,7 +49,7 @@ def _world(app, factory):
     with nonsense, by the name of the route argument they fit."""
     from app.models import AuthorizedPickup, Guardian, HouseholdChild, Payment, db
     from app.services.payments import service as payments
-    from tests.payments_helpers import call, make_basket
+    from tests.support.payments import call, make_basket
 
     basket = make_basket(app, factory, children=(("Léa", 8), ("Tom", 6)), weeks=(0,), bus=True)
     family, catalog = basket.household, basket.catalog
@@ -72,7 +72,6 @@ def _world(app, factory):
             "basket_id": [basket.basket_id, other.basket_id],
             "token": tokens,
         }
-        db.session.remove()
     ids = sorted({i for name, values in pools.items() if name != "token" for i in values}
                  | set(catalog.week_ids) | set(catalog.stop_ids) | {family.id, other.household.id})
     return SimpleNamespace(family=family, catalog=catalog, ids=ids, pools=pools)

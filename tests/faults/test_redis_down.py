@@ -16,7 +16,8 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import func, select, update
 
-from tests.faults.conftest import app_on, jwt_headers
+from tests.faults.conftest import app_on
+from tests.support.clients import jwt_headers
 
 pytestmark = pytest.mark.faults
 
@@ -71,11 +72,11 @@ def test_bookings_go_on_while_redis_is_down_and_holds_are_released_by_the_sweepe
                                                                                   tmp_path_factory):
     from rq.scheduler import RQScheduler
 
-    from app.services.tasks import get_queue
     from app.jobs.sweeper import ensure_sweeper
     from app.jobs.worker import run_pending
     from app.models import Basket, MailLog, Reservation, db, utcnow
-    from tests.factories import Factory
+    from app.services.tasks import get_queue
+    from tests.support.factories import Factory
 
     web = app_on(app.config["SQLALCHEMY_DATABASE_URI"], tmp_path_factory, REDIS_URL=throwaway_redis.url,
                  RQ_QUEUE=f"faults-{uuid.uuid4().hex[:8]}", SWEEP_INTERVAL_SECONDS=1)
@@ -104,7 +105,6 @@ def test_bookings_go_on_while_redis_is_down_and_holds_are_released_by_the_sweepe
         assert all(count <= SEATS for _, count in bus)
         baskets = db.session.execute(select(Basket.id, Basket.household_id).where(Basket.status == "open")).all()
         assert baskets and db.session.execute(select(func.count()).select_from(Basket)).scalar() == len(baskets)
-        db.session.remove()
 
     # Still without Redis, the first household with a basket pays it: the payment goes through; its
     # confirmation mail is logged but its send job cannot be queued.
@@ -121,7 +121,6 @@ def test_bookings_go_on_while_redis_is_down_and_holds_are_released_by_the_sweepe
         assert db.session.get(Basket, payer_basket).status == "paid"
         confirmation = db.session.execute(select(MailLog).where(MailLog.kind == "payment_confirmation")).scalar_one()
         assert confirmation.status == "queued"
-        db.session.remove()
 
     # Redis comes back empty: every expiry job is gone (those scheduled before the crash and those
     # that could never be scheduled during it). An hour later...
@@ -135,7 +134,6 @@ def test_bookings_go_on_while_redis_is_down_and_holds_are_released_by_the_sweepe
                            .values(hold_expires_at=past))
         db.session.execute(update(MailLog).values(created_at=past - timedelta(hours=1)))
         db.session.commit()
-        db.session.remove()
 
     # ...a worker (re)starts, which starts the sweeper; its run releases the holds and mails once.
     ensure_sweeper(web)
@@ -149,7 +147,6 @@ def test_bookings_go_on_while_redis_is_down_and_holds_are_released_by_the_sweepe
                                             .where(Basket.status.in_(("open", "checkout")))).scalar()
             unsent = db.session.execute(select(func.count()).select_from(MailLog)
                                         .where(MailLog.status != "sent")).scalar()
-            db.session.remove()
         if (still_open == 0 and unsent == 0) or utcnow().timestamp() > deadline:
             break
         threading.Event().wait(0.3)
@@ -174,5 +171,4 @@ def test_bookings_go_on_while_redis_is_down_and_holds_are_released_by_the_sweepe
         confirmed = Counter(db.session.execute(select(Reservation.week_id).where(
             Reservation.status == "confirmed")).scalars())
         assert week_usage(catalog.week_ids) == {w: confirmed.get(w, 0) for w in catalog.week_ids}
-        db.session.remove()
     queue.connection.flushdb()

@@ -4,7 +4,7 @@ Valid-signature replays (the same event many times, and a second event saying th
 succeeded) confirm the basket exactly once: one payment, every line confirmed once, one
 confirmation mail, one audit entry. Forged or damaged notifications are refused with 400 and
 change nothing. Whatever arrives, the answer is never a 500. The real stripe-python verification
-runs; only Stripe's HTTP transport is replaced (tests/payments_helpers.FakeStripe).
+runs; only Stripe's HTTP transport is replaced (tests/support/stripe_fake.FakeStripe).
 """
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.payments_helpers import WEBHOOK_SECRET, call, event, make_basket, sign, use_stripe
+from tests.support.payments import WEBHOOK_SECRET, call, event, make_basket, sign, use_stripe
 
 pytestmark = pytest.mark.faults
 
@@ -39,7 +39,6 @@ def _paid_session(app, factory, monkeypatch):
     with app.app_context():
         payment = db.session.query(Payment).filter_by(basket_id=basket.basket_id).one()
         session_id = payment.provider_ref
-        db.session.remove()
     return basket, fake.pay(session_id)
 
 
@@ -145,7 +144,6 @@ def _check_flood(app, factory, monkeypatch):
         assert actions["payment.paid"] == 1 and actions["basket.paid"] == 1
         assert actions["reservation.confirmed"] == 4
         assert not any("refund" in action for action in actions)
-        db.session.remove()
 
 
 def test_replayed_and_forged_webhooks_confirm_once_and_never_crash(app, factory, monkeypatch):

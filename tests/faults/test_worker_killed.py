@@ -58,10 +58,10 @@ def smtp():
 
 def test_worker_killed_during_a_mail_job_sends_it_exactly_once(app, real_redis_url, smtp, tmp_path,
                                                                tmp_path_factory):
-    from app.services.tasks import get_queue
     from app.jobs.worker import run_pending
     from app.models import MailLog, db
     from app.services.mail import queue_mail, resend_stuck_mails
+    from app.services.tasks import get_queue
 
     handler, smtp_port = smtp
     database_url = app.config["SQLALCHEMY_DATABASE_URI"]
@@ -77,7 +77,6 @@ def test_worker_killed_during_a_mail_job_sends_it_exactly_once(app, real_redis_u
             mail = queue_mail("test", "famille@example.test", "Votre inscription", "test_mail", name="Léa")
             db.session.commit()
             mail_id = mail.id
-            db.session.remove()
         assert handler.entered.wait(60), (tmp_path / "worker.log").read_text()
         os.kill(worker.pid, signal.SIGKILL)  # mid-send: the row is locked, the message not accepted
         worker.wait(timeout=10)
@@ -94,7 +93,6 @@ def test_worker_killed_during_a_mail_job_sends_it_exactly_once(app, real_redis_u
     with web.app_context():
         mail = db.session.get(MailLog, mail_id)
         assert (mail.status, mail.attempts, handler.delivered) == ("queued", 0, [])  # nothing half-done
-        db.session.remove()
     # Entries are "<job id>:<execution id>"; the dead worker left its job registered as started.
     abandoned = {entry.decode().split(":")[0]
                  for entry in queue.connection.zrange(queue.started_job_registry.key, 0, -1)}
@@ -110,7 +108,6 @@ def test_worker_killed_during_a_mail_job_sends_it_exactly_once(app, real_redis_u
     # Recovery 2, the sweeper: a mail still "queued" is queued again under its own unique id.
     with web.app_context():
         assert resend_stuck_mails(older_than=timedelta(0)) == 1
-        db.session.remove()
     assert queue.count == 2  # two copies of the same work: the retried job and the sweeper's
     run_pending(web)
 
@@ -119,7 +116,6 @@ def test_worker_killed_during_a_mail_job_sends_it_exactly_once(app, real_redis_u
     with web.app_context():
         mail = db.session.get(MailLog, mail_id)
         assert (mail.status, mail.attempts) == ("sent", 1)
-        db.session.remove()
     queue.connection.flushdb()
 
 
@@ -134,11 +130,11 @@ def test_worker_killed_while_expiring_a_basket_releases_it_exactly_once(pg_app, 
     from sqlalchemy import create_engine, func, select, text
 
     from app.jobs.booking import expire_basket_job
-    from app.services.tasks import enqueue, get_queue
     from app.jobs.sweeper import sweep_job
     from app.jobs.worker import run_pending
     from app.models import AuditLog, Basket, MailLog, Reservation, db
-    from tests.payments_helpers import lapse, make_basket
+    from app.services.tasks import enqueue, get_queue
+    from tests.support.payments import lapse, make_basket
 
     queue_name = f"faults-{uuid.uuid4().hex[:8]}"
     web = app_on(pg_url, tmp_path_factory, REDIS_URL=real_redis_url, RQ_QUEUE=queue_name)
@@ -181,7 +177,6 @@ def test_worker_killed_while_expiring_a_basket_releases_it_exactly_once(pg_app, 
 
     with pg_app.app_context():
         assert db.session.get(Basket, basket.basket_id).status == "open"  # nothing half-done
-        db.session.remove()
 
     # Maintenance after the heartbeat lapsed: no retries left, the job is failed; re-queue it.
     queue.started_job_registry.cleanup(timestamp=time.time() + 3600)
@@ -205,5 +200,4 @@ def test_worker_killed_while_expiring_a_basket_releases_it_exactly_once(pg_app, 
             AuditLog.action == "basket.expired", AuditLog.entity_id == basket.basket_id)).scalar() == 1
         mails = db.session.execute(select(MailLog.status).where(MailLog.kind == "basket_expired")).scalars().all()
         assert mails == ["sent"]
-        db.session.remove()
     queue.connection.flushdb()

@@ -22,8 +22,6 @@ class Factory:
 
     # --- accounts ------------------------------------------------------------------------
     def user(self, email: str | None = None, role: str = "Parent", first: str = "Camille", last: str = "Test"):
-        from app.models import db
-
         email = email or f"user{next(_seq)}@example.test"
         with self.app.app_context():
             sm = self.app.appbuilder.sm
@@ -31,7 +29,6 @@ class Factory:
                                role=sm.find_role(role), password=PASSWORD)
             assert user, f"could not create {email}"
             user_id = user.id
-            db.session.remove()
         return SimpleNamespace(id=user_id, email=email)
 
     def staff(self, email: str | None = None):
@@ -77,7 +74,6 @@ class Factory:
             db.session.commit()
             result = SimpleNamespace(id=household.id, user_id=owner.id, email=owner.email, child_ids=child_ids,
                                      last_name=last_name)
-            db.session.remove()
         return result
 
     def link_child(self, household_id: int, child_id: int, status: str = "validated") -> None:
@@ -88,7 +84,6 @@ class Factory:
             db.session.add(HouseholdChild(household_id=household_id, child_id=child_id, status=status,
                                           shared_request=True))
             db.session.commit()
-            db.session.remove()
 
     # --- catalogue -----------------------------------------------------------------------
     def catalog(self, age_min: int = 3, age_max: int = 11, capacities: tuple[int, ...] = (10, 10),
@@ -128,7 +123,6 @@ class Factory:
                 establishment_id=establishment.id, period_id=period.id, week_ids=[w.id for w in period.weeks],
                 circuit_id=circuit.id, stop_ids=[s.id for s in circuit.stops], starts_on=starts_on,
             )
-            db.session.remove()
         return result
 
 
