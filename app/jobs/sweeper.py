@@ -10,26 +10,28 @@ from datetime import datetime, timezone
 
 from flask import Flask, current_app
 
-from app.services import tasks as job_queue
 from app.jobs.context import job
+from app.services import tasks as job_queue
 
 log = logging.getLogger(__name__)
 
 
-def _next_slot(interval: int) -> datetime:
-    now = datetime.now(timezone.utc)
+def _next_slot(interval: int, now: datetime | None = None) -> datetime:
+    """The start of the next slot after `now`: every worker computes the same one, hence one job id."""
+    now = now or datetime.now(timezone.utc)
     epoch = int(now.timestamp())
     return datetime.fromtimestamp(epoch - epoch % interval + interval, timezone.utc)
 
 
-def ensure_sweeper(app: Flask) -> None:
+def ensure_sweeper(app: Flask, now: datetime | None = None) -> None:
     interval = app.config["SWEEP_INTERVAL_SECONDS"]
-    at = _next_slot(interval)
+    at = _next_slot(interval, now)
     job_queue.enqueue(sweep_job, job_id=f"sweep-{int(at.timestamp())}", at=at, unique=True, app=app)
 
 
 @job
 def sweep_job() -> None:
+    """No clock argument: a job queued for a minute reads the time when it runs, not when it was queued."""
     try:
         from app.services.maintenance import sweep
 
