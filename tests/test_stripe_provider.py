@@ -5,9 +5,9 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
+from app.services import payments as service
 from app.services.errors import Conflict
-from app.services.payments import service
-from app.services.payments.provider import ProviderUnavailable
+from app.services.payments.provider import ProviderError, ProviderUnavailable
 from app.services.payments.stripe_provider import StripeProvider
 from tests.support.payments import FakeStripe, audit_actions, call, fill_week, lapse, make_basket, state, use_stripe
 
@@ -111,7 +111,7 @@ def test_lost_answer_then_retry_gets_the_session_stripe_created(app, factory, fa
 def test_refused_session_creation_frees_the_basket(app, factory, fake):
     b = make_basket(app, factory)
     fake.now = datetime.now(timezone.utc).timestamp() + 3 * 3600  # Stripe's clock says the expiry is too close
-    with pytest.raises(Exception) as err:
+    with pytest.raises(ProviderError) as err:  # the provider refused the request
         call(app, service.start_checkout, b.household.id)
     assert "refusé" in str(err.value)
     s = state(app, b.basket_id)
@@ -230,7 +230,7 @@ def test_staff_refunds_full_and_partial_through_stripe(app, factory, fake):
     s = state(app, b.basket_id)
     assert s.payments[0].status == "refunded" and s.payments[0].refunded_cents == 9000
     with app.app_context():
-        with pytest.raises(Exception):
+        with pytest.raises(Conflict):  # fully refunded: nothing left to refund
             service.refund(result.payment_id, 1, "Encore", actor=db.session.get(User, staff.id))
     assert len(fake.refund_requests()) == 2
 
