@@ -40,3 +40,95 @@ def datetime_fr(value: datetime | None) -> str:
         return ""
     local = to_paris(value)
     return f"{date_fr(local)} à {local:%H:%M}"
+
+
+# --- Labels: one table per concept, read by pages, receipts, CSV files, mails and services ------
+# Two copies of a table drift apart (« non payé » / « non payée », « Chèques vacances » /
+# « Chèques-vacances »): every reader imports the table from here. The grammatical gender follows
+# the noun the label describes: a réservation, an inscription are feminine; a panier, a paiement,
+# a dossier are masculine.
+
+# How a payment was made (Payment.method). « Chèques-Vacances » is the ANCV's registered name.
+PAYMENT_METHOD_LABELS = {
+    "card": "Carte bancaire (en ligne)",
+    "cash": "Espèces",
+    "cheque": "Chèque",
+    "cheques_vacances": "Chèques-Vacances",
+    "card_terminal": "Carte bancaire (guichet)",
+    "free": "Gratuit",
+}
+# The methods the régie accepts at the desk, in the order the agent's form offers them.
+DESK_PAYMENT_METHODS = ("cash", "cheque", "cheques_vacances", "card_terminal")
+
+PAYMENT_STATUS_LABELS = {
+    "pending": "En attente",
+    "paid": "Payé",
+    "failed": "Échoué",
+    "expired": "Expiré",
+    "refunded": "Remboursé",
+    "partially_refunded": "Remboursé en partie",
+}
+PAYMENT_PROVIDER_LABELS = {
+    "stripe": "Stripe (carte en ligne)",
+    "sandbox": "Paiement de test",
+    "desk": "Guichet",
+    "free": "Gratuit",
+}
+REFUND_STATUS_LABELS = {"pending": "En attente du prestataire", "succeeded": "Effectué", "failed": "Refusé"}
+
+BASKET_STATUS_LABELS = {
+    "open": "Ouvert",
+    "checkout": "Paiement en cours",
+    "paid": "Payé",
+    "expired": "Expiré",
+    "cancelled": "Annulé",
+}
+# A reservation (feminine): « non payée ».
+RESERVATION_STATUS_LABELS = {
+    "held": "Dans un panier (non payée)",
+    "confirmed": "Confirmée",
+    "expired": "Expirée",
+    "removed": "Retirée du panier",
+    "cancelled": "Annulée",
+}
+TRANSPORT_MODE_LABELS = {"bus": "Bus", "onsite": "Sur site"}
+
+# The household file's status as staff lists show it (the parent's page explains each one at length).
+HOUSEHOLD_STATUS_LABELS = {
+    "draft": "Brouillon",
+    "submitted": "Envoyé, à vérifier",
+    "validated": "Validé",
+    "incomplete": "Incomplet",
+}
+# A child ↔ household link, in a column already titled « Rattachement ».
+CHILD_LINK_STATUS_LABELS = {"pending": "À confirmer", "validated": "Confirmé", "refused": "Refusé"}
+
+# A proof document (une pièce: feminine).
+DOCUMENT_STATUS_LABELS = {"pending": "À vérifier", "accepted": "Acceptée", "refused": "Refusée"}
+
+MAIL_STATUS_LABELS = {"queued": "En attente d'envoi", "sent": "Envoyé", "failed": "Échec"}
+
+# What an audit entry records (AuditLog.action), as the file's history shows it to staff.
+AUDIT_ACTION_LABELS = {
+    "account.confirmed": "Compte activé", "household.created": "Dossier créé",
+    "household.updated": "Foyer modifié", "household.submitted": "Dossier envoyé",
+    "household.back_to_review": "Dossier validé modifié : renvoyé en vérification",
+    "household.validated": "Dossier validé", "household.incomplete": "Dossier marqué incomplet",
+    "guardian.added": "Responsable ajouté", "guardian.updated": "Responsable modifié",
+    "guardian.removed": "Responsable retiré", "child.added": "Enfant ajouté", "child.updated": "Enfant modifié",
+    "child.removed": "Enfant retiré",
+    "child.shared_request": "Enfant déjà connu d'un autre foyer : rattachement demandé",
+    "child.health_updated": "Fiche sanitaire modifiée", "child_link.validated": "Rattachement confirmé",
+    "child_link.refused": "Rattachement refusé", "pickup.added": "Personne autorisée ajoutée",
+    "pickup.removed": "Personne autorisée retirée", "document.uploaded": "Pièce envoyée",
+    "document.deleted": "Pièce supprimée", "document.refused": "Pièce refusée",
+    "document.accepted": "Pièces acceptées",
+}
+
+
+def label(table: dict[str, str], code: str | None) -> str:
+    """The French label of `code`, or the code itself when the table does not know it (a new
+    status shows up readable rather than as an error)."""
+    if code is None:
+        return ""
+    return table.get(code, code)

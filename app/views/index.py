@@ -16,5 +16,5 @@ class PortalIndexView(IndexView):
         if user is None or not user.is_authenticated:
             return redirect(url_for(self.appbuilder.sm.auth_view.__class__.__name__ + ".login"))
         if any(role.name == PARENT for role in user.roles):
-            return redirect("/famille/")
+            return redirect(url_for("ParentHomeView.index"))
         return self.render_template(self.index_template, appbuilder=self.appbuilder)

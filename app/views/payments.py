@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import logging
 
-from flask import Blueprint, abort, current_app, flash, jsonify, redirect, render_template, request
+from flask import Blueprint, abort, current_app, flash, jsonify, redirect, render_template, request, url_for
 
 from app.models import db
+from app.services import payments as service
 from app.services.errors import Busy, ServiceError
-from app.services.payments import service
 from app.services.payments.provider import InvalidNotification, ProviderUnavailable
 from app.services.payments.sandbox import SandboxRefused
 
@@ -73,10 +73,10 @@ def sandbox_submit(token: str):
         if exc.http_status == 404:
             abort(404)
         flash(exc.message, "danger")
-        return redirect(f"/payments/sandbox/{token}")
+        return redirect(url_for(".sandbox_page", token=token))
     if action == "pay":
-        return redirect(f"/famille/paiement/retour?session_id={token}")
-    return redirect("/famille/paiement/annule?refuse=1")
+        return redirect(url_for("ParentPaymentView.back", session_id=token))
+    return redirect(url_for("ParentPaymentView.cancelled", refuse=1))
 
 
 def register(appbuilder) -> None:

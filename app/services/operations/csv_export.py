@@ -15,15 +15,13 @@ from datetime import date, datetime, time
 from typing import Any, Iterable, Sequence
 from zoneinfo import ZoneInfo
 
+from app.services.localize import PAYMENT_METHOD_LABELS
 from app.services.operations.reports import BusList, Occupancy, Roster, Takings
 
 PARIS = ZoneInfo("Europe/Paris")
 BOM = "\ufeff"
 SEPARATOR = ";"
 LINE_END = "\r\n"
-
-PAYMENT_METHODS_FR = {"card": "Carte bancaire (en ligne)", "cash": "Espèces", "cheque": "Chèque",
-                      "cheques_vacances": "Chèques vacances", "card_terminal": "Carte bancaire (guichet)"}
 
 
 class Amount(int):
@@ -147,9 +145,9 @@ def occupancy_csv(occupancy: Occupancy) -> bytes:
 
 def takings_csv(takings: Iterable[Takings]) -> bytes:
     takings = list(takings)
-    methods = [m for m in PAYMENT_METHODS_FR if any(t.by_method.get(m) for t in takings)]
+    methods = [m for m in PAYMENT_METHOD_LABELS if any(t.by_method.get(m) for t in takings)]
     header = ["Établissement", "Période", "Encaissé (€)", "Remboursé (€)", "Net (€)"] + \
-             [f"Dont {PAYMENT_METHODS_FR[m].lower()} (€)" for m in methods]
+             [f"Dont {PAYMENT_METHOD_LABELS[m].lower()} (€)" for m in methods]
     rows = ([t.establishment_name, t.period_name, Amount(t.paid_cents), Amount(t.refunded_cents),
              Amount(t.net_cents)] + [Amount(t.by_method.get(m, 0)) for m in methods] for t in takings)
     return to_csv(header, rows)

@@ -8,6 +8,7 @@ from typing import Mapping
 
 from flask_babel import gettext as _
 
+from app.services.localize import DESK_PAYMENT_METHODS, PAYMENT_METHOD_LABELS
 from app.services.payments.provider import (
     CheckoutRequest,
     CheckoutSession,
@@ -20,12 +21,7 @@ from app.services.payments.provider import (
     RefundOutcome,
 )
 
-DESK_METHODS = {
-    "cash": "Espèces",
-    "cheque": "Chèque",
-    "cheques_vacances": "Chèques-vacances",
-    "card_terminal": "Carte bancaire (terminal du Pôle Jeunesse)",
-}
+DESK_METHODS = {method: PAYMENT_METHOD_LABELS[method] for method in DESK_PAYMENT_METHODS}
 
 
 class DeskProvider(PaymentProvider):

@@ -11,23 +11,18 @@ from sqlalchemy.orm import joinedload
 from app.models import AuditLog, Household, Payment, ProviderEvent, db
 from app.services import audit
 from app.services.errors import NotFound, ValidationFailed
-
-from app.services.payments.service import PAID_STATES, _commit, _db_id, _lock, event_summary, refundable_cents
-
-STATUS_FR = {"pending": "En attente", "paid": "Payé", "failed": "Échoué", "expired": "Expiré",
-             "refunded": "Remboursé", "partially_refunded": "Remboursé en partie"}
-PROVIDER_FR = {"stripe": "Stripe (carte en ligne)", "sandbox": "Paiement de test", "desk": "Guichet",
-               "free": "Gratuit"}
-METHOD_FR = {"card": "Carte bancaire en ligne", "cash": "Espèces", "cheque": "Chèque",
-             "cheques_vacances": "Chèques-vacances", "card_terminal": "Carte bancaire (terminal)", "free": "Gratuit"}
-REFUND_FR = {"pending": "En attente du prestataire", "succeeded": "Effectué", "failed": "Refusé"}
+from app.services.localize import PAYMENT_STATUS_LABELS
+from app.services.payments.common import PAID_STATES, _db_id, _lock
+from app.services.payments.receipts import event_summary
+from app.services.payments.refunds import refundable_cents
+from app.services.transactions import unit_of_work
 
 
 def list_payments(*, status: str | None = None, flagged: bool = False, q: str | None = None,
                   limit: int = 200) -> list[Payment]:
     query = (select(Payment).join(Household, Payment.household_id == Household.id)
              .options(joinedload(Payment.household)).order_by(Payment.id.desc()).limit(limit))
-    if status in STATUS_FR:
+    if status in PAYMENT_STATUS_LABELS:
         query = query.where(Payment.status == status)
     if flagged:
         query = query.where(Payment.flagged.is_(True))
@@ -76,17 +71,15 @@ def resolve_flag(payment_id: int, note: str, *, actor) -> Payment:
     note = (note or "").strip()
     if not note:
         raise ValidationFailed(_("Indiquez ce qui a été fait."), code="note_required")
-    payment = db.session.get(Payment, payment_id) if _db_id(payment_id) else None
-    if payment is None:
-        raise NotFound(_("Paiement introuvable."), code="payment_not_found")
-    _lock(type(payment.basket), payment.basket_id)
-    payment = _lock(Payment, payment_id)
-    if not payment.flagged:
-        db.session.rollback()
-        return payment
-    before = {"flagged": True, "flag_reason": payment.flag_reason}
-    payment.flagged = False
-    audit.record("payment.flag_resolved", "payment", payment.id, actor=actor, household_id=payment.household_id,
-                 before=before, after={"flagged": False, "note": note})
-    _commit()
+    with unit_of_work():
+        payment = db.session.get(Payment, payment_id) if _db_id(payment_id) else None
+        if payment is None:
+            raise NotFound(_("Paiement introuvable."), code="payment_not_found")
+        _lock(type(payment.basket), payment.basket_id)
+        payment = _lock(Payment, payment_id)
+        if payment.flagged:
+            before = {"flagged": True, "flag_reason": payment.flag_reason}
+            payment.flagged = False
+            audit.record("payment.flag_resolved", "payment", payment.id, actor=actor,
+                         household_id=payment.household_id, before=before, after={"flagged": False, "note": note})
     return db.session.get(Payment, payment_id)

@@ -12,8 +12,9 @@ household's child, period choice or line is a 404, never data.
 from __future__ import annotations
 
 from datetime import datetime
+from urllib.parse import urlencode
 
-from flask import abort, flash, g, redirect, request
+from flask import abort, flash, g, redirect, request, url_for
 from flask_appbuilder import BaseView, expose, has_access
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext
@@ -22,17 +23,10 @@ from app.models import TransportMode
 from app.services.booking import basket as basket_service
 from app.services.booking import eligibility
 from app.services.errors import NotFound, ServiceError
-from app.services.household.links import household_for_user
+from app.views.filters import datetime_fr
+from app.views.helpers import household_required, parse_id, service_errors
 
-NO_HOUSEHOLD = lazy_gettext("Aucun dossier famille n'est associé à ce compte : complétez d'abord votre dossier.")
 TRANSPORT_REQUIRED = lazy_gettext("Choisissez le bus (circuit et arrêt) ou l'accueil sur site pour cette semaine.")
-
-
-def _household_or_redirect():
-    household = household_for_user(g.user)
-    if household is None:
-        flash(str(NO_HOUSEHOLD), "warning")
-    return household
 
 
 def _transport_from_form(value: str | None) -> dict | None:
@@ -40,8 +34,9 @@ def _transport_from_form(value: str | None) -> dict | None:
     value = (value or "").strip()
     if value == TransportMode.ONSITE:
         return {"mode": TransportMode.ONSITE}
-    if value.startswith("stop-") and value[5:].isdigit():
-        return {"mode": TransportMode.BUS, "stop_id": int(value[5:])}
+    stop_id = parse_id(value[5:]) if value.startswith("stop-") else None
+    if stop_id is not None:
+        return {"mode": TransportMode.BUS, "stop_id": stop_id}
     return None
 
 
@@ -54,10 +49,8 @@ class ParentBookingView(BaseView):
     @expose("/")
     @expose("")
     @has_access
-    def children(self):
-        household = _household_or_redirect()
-        if household is None:
-            return redirect("/famille/")
+    @household_required
+    def children(self, household):
         children = eligibility.household_children(household.id)
         blocking = eligibility.household_reason(household)
         summary = basket_service.basket_summary(household.id)
@@ -66,27 +59,19 @@ class ParentBookingView(BaseView):
 
     @expose("/<int:child_id>")
     @has_access
-    def offers(self, child_id: int):
-        household = _household_or_redirect()
-        if household is None:
-            return redirect("/famille/")
-        try:
-            result = eligibility.offers(household.id, child_id)
-        except NotFound:
-            abort(404)
+    @household_required
+    @service_errors(".children")
+    def offers(self, household, child_id: int):
+        result = eligibility.offers(household.id, child_id)
         summary = basket_service.basket_summary(household.id)
         return self.render_template("parent/booking/offers.html", offers=result, summary=summary)
 
     @expose("/<int:child_id>/periode/<int:period_id>", methods=["GET", "POST"])
     @has_access
-    def weeks(self, child_id: int, period_id: int):
-        household = _household_or_redirect()
-        if household is None:
-            return redirect("/famille/")
-        try:
-            result = eligibility.offers(household.id, child_id)
-        except NotFound:
-            abort(404)
+    @household_required
+    @service_errors(".children")
+    def weeks(self, household, child_id: int, period_id: int):
+        result = eligibility.offers(household.id, child_id)
         found = result.period(period_id)
         if found is None:
             abort(404)
@@ -97,9 +82,7 @@ class ParentBookingView(BaseView):
         form_error = None
         if request.method == "POST":
             offered = {w.week.id for w in period_offer.weeks}
-            for raw in request.form.getlist("week"):
-                if raw.isdigit() and int(raw) in offered:
-                    chosen.add(int(raw))
+            chosen = {week_id for week_id in map(parse_id, request.form.getlist("week")) if week_id in offered}
             transports = {week_id: request.form.get(f"transport-{week_id}", "") for week_id in offered}
             if not chosen:
                 form_error = _("Cochez au moins une semaine.")
@@ -118,13 +101,13 @@ class ParentBookingView(BaseView):
                 if added:
                     summary = basket_service.basket_summary(household.id)
                     until = summary.get("expires_at_dt")
-                    from app.views.filters import datetime_fr
-
                     flash(_("%(count)s semaine(s) ajoutée(s) à votre panier. Les places sont réservées jusqu'au "
                             "%(until)s : validez et payez votre panier avant.",
                             count=len(added), until=datetime_fr(until)), "success")
                 if not errors:
-                    return redirect(f"/famille/inscrire/?ajoute={child_id}")
+                    # The children page answers with and without the final slash; links name it without
+                    # (its canonical URL), the landing after adding weeks has always been the "/" form.
+                    return redirect(f"{url_for('.children').rstrip('/')}/?{urlencode({'ajoute': child_id})}")
                 chosen -= set(added)
                 # Show the weeks again with fresh availability; keep what the parent chose for the others.
                 result = eligibility.offers(household.id, child_id)
@@ -140,30 +123,22 @@ class ParentBasketView(BaseView):
     route_base = "/famille/panier"
     default_view = "basket"
 
-    @expose("/")
     @expose("")
+    @expose("/")
     @has_access
-    def basket(self):
-        household = _household_or_redirect()
-        if household is None:
-            return redirect("/famille/")
+    @household_required
+    def basket(self, household):
         summary = basket_service.basket_summary(household.id)
         return self.render_template("parent/booking/basket.html", summary=summary)
 
     @expose("/retirer/<int:line_id>", methods=["POST"])
     @has_access
-    def remove(self, line_id: int):
-        household = _household_or_redirect()
-        if household is None:
-            return redirect("/famille/")
-        try:
-            basket_service.remove_line(household.id, line_id, actor=g.user)
-            flash(_("La semaine a été retirée de votre panier : sa place est libérée."), "success")
-        except NotFound:
-            abort(404)
-        except ServiceError as exc:
-            flash(exc.message, "danger")
-        return redirect("/famille/panier/")
+    @household_required
+    @service_errors(".basket")
+    def remove(self, household, line_id: int):
+        basket_service.remove_line(household.id, line_id, actor=g.user)
+        flash(_("La semaine a été retirée de votre panier : sa place est libérée."), "success")
+        return redirect(url_for(".basket"))
 
 
 class ParentReservationsView(BaseView):
@@ -172,13 +147,11 @@ class ParentReservationsView(BaseView):
     route_base = "/famille/inscriptions"
     default_view = "reservations"
 
-    @expose("/")
     @expose("")
+    @expose("/")
     @has_access
-    def reservations(self):
-        household = _household_or_redirect()
-        if household is None:
-            return redirect("/famille/")
+    @household_required
+    def reservations(self, household):
         return self._render(household.id)
 
     def _render(self, household_id: int, errors: dict[int, str] | None = None, status: int = 200):
@@ -193,10 +166,8 @@ class ParentReservationsView(BaseView):
 
     @expose("/<int:line_id>/arret", methods=["POST"])
     @has_access
-    def change_stop(self, line_id: int):
-        household = _household_or_redirect()
-        if household is None:
-            return redirect("/famille/")
+    @household_required
+    def change_stop(self, household, line_id: int):
         transport = _transport_from_form(request.form.get("transport"))
         if transport is None or transport["mode"] != TransportMode.BUS:
             return self._render(household.id, {line_id: _("Choisissez un arrêt dans la liste.")}, 400)
@@ -207,7 +178,7 @@ class ParentReservationsView(BaseView):
         except ServiceError as exc:
             return self._render(household.id, {line_id: exc.message}, 409 if exc.http_status == 409 else 400)
         flash(_("L'arrêt de bus a été modifié."), "success")
-        return redirect("/famille/inscriptions/")
+        return redirect(url_for(".reservations"))
 
 
 def register(appbuilder) -> None:

@@ -5,9 +5,7 @@ from __future__ import annotations
 from flask import g
 from flask_appbuilder import BaseView, expose, has_access
 
-from app.services.household import checklist
-
-from app.services.household import dossier
+from app.services.household import checklist, dossier
 from app.services.household.links import household_for_user
 
 

@@ -3,26 +3,26 @@ reservation. Thin over app.services.operations.desk; every change is a POST with
 the agent in French, and audited by the services."""
 from __future__ import annotations
 
-from flask import abort, flash, g, redirect, request, url_for
-from flask_babel import gettext as _
+from flask import flash, g, redirect, request, url_for
 from flask_appbuilder import BaseView, expose, has_access
+from flask_babel import gettext as _
 
-from app.models import ReservationStatus, db
+from app.models import ReservationStatus
 from app.services.booking import basket as basket_service
-from app.services.operations import desk as operations
 from app.services.errors import ServiceError
+from app.services.localize import RESERVATION_STATUS_LABELS
+from app.services.operations import desk as operations
+from app.views.helpers import service_errors
 
 from .ops_helpers import int_arg, today_paris
 
 CATEGORY = "Guichet"
 
-STATUS_FR = {"held": "Dans un panier (non payé)", "confirmed": "Confirmée", "expired": "Expirée",
-             "removed": "Retirée du panier", "cancelled": "Annulée"}
 
-
-def _error(exc: ServiceError) -> None:
-    db.session.rollback()
-    flash(exc.message, "danger")
+def _desk_form(household_id: int) -> str:
+    """The family's desk page with the child and week the agent had chosen, to try again."""
+    return url_for(".household", household_id=household_id, child_id=int_arg("child_id", request.form),
+                   week_id=int_arg("week_id", request.form))
 
 
 class StaffDeskView(BaseView):
@@ -41,11 +41,9 @@ class StaffDeskView(BaseView):
 
     @expose("/foyer/<int:household_id>")
     @has_access
+    @service_errors(".index")
     def household(self, household_id: int):
-        try:
-            household, links = operations.desk_household(household_id)
-        except ServiceError:
-            abort(404)
+        household, links = operations.desk_household(household_id)
         child_id, week_id = int_arg("child_id"), int_arg("week_id")
         weeks = operations.desk_weeks(today_paris())
         chosen_week, transports = None, []
@@ -64,46 +62,38 @@ class StaffDeskView(BaseView):
 
     @expose("/foyer/<int:household_id>/ajouter", methods=["POST"])
     @has_access
+    @service_errors(_desk_form, not_found=False)
     def add(self, household_id: int):
         child_id, week_id = int_arg("child_id", request.form), int_arg("week_id", request.form)
         transport = operations.parse_transport_choice(request.form.get("transport"))
-        back = url_for(".household", household_id=household_id, child_id=child_id, week_id=week_id)
+        back = _desk_form(household_id)
         if not child_id or not week_id:
             flash(_("Choisissez l'enfant et la semaine."), "danger")
             return redirect(back)
         if transport is None:
             flash(_("Choisissez le transport : un arrêt de bus ou l'accueil sur site."), "danger")
             return redirect(back)
-        try:
-            operations.desk_add_line(household_id, child_id, week_id, transport, actor=g.user)
-        except ServiceError as exc:
-            _error(exc)
-            return redirect(back)
+        operations.desk_add_line(household_id, child_id, week_id, transport, actor=g.user)
         flash(_("Semaine ajoutée au panier de la famille : la place est réservée jusqu'au paiement."), "success")
         return redirect(url_for(".household", household_id=household_id, child_id=child_id))
 
     @expose("/foyer/<int:household_id>/retirer/<int:line_id>", methods=["POST"])
     @has_access
+    @service_errors(".household", not_found=False)
     def remove(self, household_id: int, line_id: int):
-        try:
-            operations.desk_remove_line(household_id, line_id, actor=g.user)
-            flash(_("Semaine retirée du panier."), "success")
-        except ServiceError as exc:
-            _error(exc)
+        operations.desk_remove_line(household_id, line_id, actor=g.user)
+        flash(_("Semaine retirée du panier."), "success")
         return redirect(url_for(".household", household_id=household_id))
 
     @expose("/foyer/<int:household_id>/payer", methods=["POST"])
     @has_access
+    @service_errors(".household", not_found=False)
     def pay(self, household_id: int):
         method = (request.form.get("method") or "").strip()
         if method not in operations.desk_methods():
             flash(_("Choisissez le moyen de paiement."), "danger")
             return redirect(url_for(".household", household_id=household_id))
-        try:
-            result = operations.desk_pay(household_id, method, actor=g.user)
-        except ServiceError as exc:
-            _error(exc)
-            return redirect(url_for(".household", household_id=household_id))
+        result = operations.desk_pay(household_id, method, actor=g.user)
         if result.confirmed:
             flash(_("Paiement enregistré (%(method)s) : les inscriptions sont confirmées.",
                     method=operations.desk_methods()[method]), "success")
@@ -121,20 +111,19 @@ class StaffReservationView(BaseView):
 
     @expose("/<int:reservation_id>")
     @has_access
+    @service_errors("StaffDeskView.index")
     def show(self, reservation_id: int):
-        try:
-            line = operations.reservation_detail(reservation_id)
-        except ServiceError:
-            abort(404)
+        line = operations.reservation_detail(reservation_id)
         weeks = operations.period_weeks(line.week.period_id)
         transports = operations.transport_choices(line.week_id)[1]
         return self.render_template("staff/operations/reservation.html", line=line, weeks=weeks,
-                                    transports=transports, status_fr=STATUS_FR,
+                                    transports=transports, status_fr=RESERVATION_STATUS_LABELS,
                                     confirmed=line.status == ReservationStatus.CONFIRMED,
                                     title=_("Inscription n° %(id)s", id=line.id))
 
     @expose("/<int:reservation_id>/deplacer", methods=["POST"])
     @has_access
+    @service_errors(".show")
     def move(self, reservation_id: int):
         week_id = int_arg("week_id", request.form)
         raw_transport = request.form.get("transport") or ""
@@ -144,28 +133,17 @@ class StaffReservationView(BaseView):
             if transport is None:
                 flash(_("Transport inconnu : choisissez un arrêt dans la liste ou l'accueil sur site."), "danger")
                 return redirect(url_for(".show", reservation_id=reservation_id))
-        try:
-            operations.move_reservation(reservation_id, week_id=week_id, transport=transport, actor=g.user)
-        except ServiceError as exc:
-            _error(exc)
-            if exc.code == "not_found":
-                abort(404)
-            return redirect(url_for(".show", reservation_id=reservation_id))
+        operations.move_reservation(reservation_id, week_id=week_id, transport=transport, actor=g.user)
         flash(_("Inscription modifiée ; la famille est prévenue par courriel."), "success")
         return redirect(url_for(".show", reservation_id=reservation_id))
 
     @expose("/<int:reservation_id>/annuler", methods=["POST"])
     @has_access
+    @service_errors(".show")
     def cancel(self, reservation_id: int):
         refund = request.form.get("refund") in ("1", "on", "y")
-        try:
-            operations.cancel_reservation(reservation_id, reason=request.form.get("reason") or "", refund=refund,
-                                          actor=g.user)
-        except ServiceError as exc:
-            _error(exc)
-            if exc.http_status == 404:
-                abort(404)
-            return redirect(url_for(".show", reservation_id=reservation_id))
+        operations.cancel_reservation(reservation_id, reason=request.form.get("reason") or "", refund=refund,
+                                      actor=g.user)
         flash(_("Inscription annulée : la place est libérée et le remboursement est lancé.") if refund
               else _("Inscription annulée : la place est libérée."), "success")
         return redirect(url_for(".show", reservation_id=reservation_id))

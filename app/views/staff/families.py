@@ -5,15 +5,12 @@ from flask_appbuilder import ModelView
 from flask_appbuilder.models.sqla.interface import SQLAInterface
 
 from app.models import Child, Guardian, Household, HouseholdChild
+from app.services.localize import CHILD_LINK_STATUS_LABELS, HOUSEHOLD_STATUS_LABELS
 from app.views.filters import date_fr
 
 from .fields import FORMAT_DATETIME
 
 CATEGORY = "Familles"
-
-HOUSEHOLD_STATUS_FR = {"draft": "Brouillon", "submitted": "Envoyé, à vérifier", "validated": "Validé",
-                       "incomplete": "Incomplet"}
-LINK_STATUS_FR = {"pending": "À confirmer", "validated": "Confirmé", "refused": "Refusé"}
 
 
 class ReadOnlyView(ModelView):
@@ -39,7 +36,7 @@ class HouseholdChildView(ReadOnlyView):
     list_columns = ["child", "household", "status", "shared_request", "created_at"]
     show_columns = list_columns
     search_columns = ["status", "shared_request"]
-    formatters_columns = {"status": lambda s: LINK_STATUS_FR.get(s, s), "created_at": FORMAT_DATETIME}
+    formatters_columns = {"status": lambda s: CHILD_LINK_STATUS_LABELS.get(s, s), "created_at": FORMAT_DATETIME}
 
 
 class ChildView(ReadOnlyView):
@@ -77,7 +74,7 @@ class HouseholdView(ReadOnlyView):
                     "validated_at", "created_at"]
     search_columns = ["name", "status", "city", "email", "caf_number"]
     base_order = ("name", "asc")
-    formatters_columns = {"status": lambda s: HOUSEHOLD_STATUS_FR.get(s, s), "submitted_at": FORMAT_DATETIME,
+    formatters_columns = {"status": lambda s: HOUSEHOLD_STATUS_LABELS.get(s, s), "submitted_at": FORMAT_DATETIME,
                           "validated_at": FORMAT_DATETIME, "created_at": FORMAT_DATETIME}
     related_views = [GuardianView, HouseholdChildView]
 

@@ -17,17 +17,16 @@ from markupsafe import Markup
 from sqlalchemy import func, select
 
 from app.models import AuditLog, Circuit, Household, MailLog, db
-from app.services.operations import csv_export
-from app.services.operations import reports
 from app.services.errors import ServiceError
+from app.services.localize import MAIL_STATUS_LABELS, PAYMENT_METHOD_LABELS
+from app.services.operations import csv_export, reports
 from app.views.filters import PARIS, datetime_fr
+from app.views.helpers import parse_id
 
 from .ops_helpers import csv_response, date_arg, filter_choices, int_arg, today_paris
 
 LISTS = "Listes du jour"
 FOLLOW_UP = "Suivi"
-
-MAIL_STATUS_FR = {"queued": "En attente d'envoi", "sent": "Envoyé", "failed": "Échec"}
 
 
 # --- lists for the day ---------------------------------------------------------------------
@@ -204,7 +203,7 @@ class StaffDashboardView(BaseView):
         }
         return self.render_template("staff/operations/dashboard.html", choices=choices, period_id=period_id,
                                     establishment_id=establishment_id, occupancy=occupancy, error=error,
-                                    takings=takings, totals=totals, methods=csv_export.PAYMENT_METHODS_FR,
+                                    takings=takings, totals=totals, methods=PAYMENT_METHOD_LABELS,
                                     title=_("Tableau de bord"))
 
     @expose("/occupation/csv")
@@ -255,8 +254,9 @@ class StaffAuditView(BaseView):
     def _conditions(f: dict) -> list:
         conditions = []
         if f["foyer"]:
-            if f["foyer"].isdigit():
-                conditions.append(AuditLog.household_id == int(f["foyer"]))
+            household_id = parse_id(f["foyer"])
+            if household_id is not None:
+                conditions.append(AuditLog.household_id == household_id)
             else:
                 conditions.append(AuditLog.household_id.in_(
                     select(Household.id).where(Household.name.ilike(f"%{_like(f['foyer'])}%", escape="\\"))))
@@ -316,7 +316,8 @@ def _pretty(value: str | None) -> str:
 def _household_link(household_id):
     if not household_id:
         return ""
-    return Markup('<a href="/householdview/show/{0}">Foyer n° {0}</a>').format(household_id)
+    return Markup('<a href="{0}">Foyer n° {1}</a>').format(url_for("HouseholdView.show", pk=household_id),
+                                                          household_id)
 
 
 def _pre(text):
@@ -350,7 +351,7 @@ class StaffMailLogView(ModelView):
     base_order = ("created_at", "desc")
     page_size = 50
     formatters_columns = {"created_at": datetime_fr, "sent_at": datetime_fr,
-                          "status": lambda s: MAIL_STATUS_FR.get(s, s), "household_id": _household_link,
+                          "status": lambda s: MAIL_STATUS_LABELS.get(s, s), "household_id": _household_link,
                           "body_text": _pre, "body_html": _html_preview}
 
 

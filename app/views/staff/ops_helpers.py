@@ -9,16 +9,13 @@ from sqlalchemy.orm import joinedload
 
 from app.models import Circuit, Establishment, Period, Week, db
 from app.views.filters import PARIS
+from app.views.helpers import parse_id
 
 
 def int_arg(name: str, source=None) -> int | None:
-    """A positive id from the query string or a form; anything else is None (never a 500)."""
-    raw = (source if source is not None else request.args).get(name, "")
-    raw = (raw or "").strip()
-    if not raw.isdigit():
-        return None
-    value = int(raw)
-    return value if 0 < value < 2**31 else None
+    """A positive id (or page number) from the query string or a form; anything else is None (never
+    a 500): ASCII digits up to the INTEGER columns' bound, see app.views.helpers.parse_id."""
+    return parse_id((source if source is not None else request.args).get(name))
 
 
 def date_arg(name: str, source=None) -> date | None:

@@ -8,38 +8,40 @@ from __future__ import annotations
 import re
 
 from flask import abort, flash, g, redirect, request, url_for
-from flask_babel import gettext as _
 from flask_appbuilder import BaseView, ModelView, expose, has_access
 from flask_appbuilder.models.sqla.interface import SQLAInterface
+from flask_babel import gettext as _
 
 from app.models import Basket, Reservation, db
-from app.services.errors import ServiceError
-from app.services.payments import service as payments
+from app.services import payments
+from app.services.localize import (
+    BASKET_STATUS_LABELS,
+    PAYMENT_METHOD_LABELS,
+    PAYMENT_PROVIDER_LABELS,
+    PAYMENT_STATUS_LABELS,
+    REFUND_STATUS_LABELS,
+    RESERVATION_STATUS_LABELS,
+    TRANSPORT_MODE_LABELS,
+)
 from app.services.payments import staff as staff_payments
 from app.views.filters import euros
+from app.views.helpers import parse_id, service_errors
 
 from .fields import FORMAT_DATETIME
 
 CATEGORY = "Paiements"
-
-BASKET_STATUS_FR = {"open": "Ouvert", "checkout": "Paiement en cours", "paid": "Payé", "expired": "Expiré",
-                    "cancelled": "Annulé"}
-RESERVATION_STATUS_FR = {"held": "Dans un panier (non payée)", "confirmed": "Confirmée", "expired": "Expirée",
-                         "removed": "Retirée du panier", "cancelled": "Annulée"}
+LABELS = {"status_fr": PAYMENT_STATUS_LABELS, "provider_fr": PAYMENT_PROVIDER_LABELS,
+          "method_fr": PAYMENT_METHOD_LABELS}
 
 
 def parse_euros(text: str | None) -> int | None:
-    """'12,50' / '12.5' / '12' / '12,50 €' → cents; None when it is not an amount."""
+    """'12,50' / '12.5' / '12' / '12,50 €' → cents; None when it is not an amount (ASCII digits only:
+    "\\d" would also take "٣" or "²")."""
     value = (text or "").replace("€", "").replace("\u00a0", "").replace(" ", "").replace(",", ".").strip()
-    if not re.fullmatch(r"\d{1,7}(\.\d{1,2})?", value):
+    if not re.fullmatch(r"[0-9]{1,7}(\.[0-9]{1,2})?", value):
         return None
     whole, _, frac = value.partition(".")
     return int(whole) * 100 + int((frac + "00")[:2])
-
-
-def _error(exc: ServiceError) -> None:
-    db.session.rollback()
-    flash(exc.message, "danger")
 
 
 class StaffPaymentsView(BaseView):
@@ -54,36 +56,27 @@ class StaffPaymentsView(BaseView):
         q = (request.args.get("q") or "").strip()[:100]
         rows = staff_payments.list_payments(status=status, flagged=flagged, q=q)
         return self.render_template("staff/payments/list.html", rows=rows, status=status, flagged=flagged, q=q,
-                                    status_fr=staff_payments.STATUS_FR, provider_fr=staff_payments.PROVIDER_FR,
-                                    method_fr=staff_payments.METHOD_FR, title="Paiements")
+                                    title="Paiements", **LABELS)
 
     @expose("/<int:payment_id>")
     @has_access
+    @service_errors(".index")
     def show(self, payment_id: int):
-        try:
-            detail = staff_payments.payment_detail(payment_id)
-        except ServiceError:
-            abort(404)
+        detail = staff_payments.payment_detail(payment_id)
         return self.render_template(
             "staff/payments/detail.html", d=detail, p=detail.payment, title=f"Paiement n° {payment_id}",
-            status_fr=staff_payments.STATUS_FR, provider_fr=staff_payments.PROVIDER_FR,
-            method_fr=staff_payments.METHOD_FR, refund_fr=staff_payments.REFUND_FR,
-            line_status_fr=RESERVATION_STATUS_FR, label=payments.line_label)
+            refund_fr=REFUND_STATUS_LABELS, line_status_fr=RESERVATION_STATUS_LABELS, label=payments.line_label,
+            **LABELS)
 
     @expose("/<int:payment_id>/rembourser", methods=["POST"])
     @has_access
+    @service_errors(".show")
     def refund(self, payment_id: int):
         amount = parse_euros(request.form.get("amount"))
         if amount is None or amount <= 0:
             flash(_("Montant invalide : indiquez un montant en euros, par exemple 12,50."), "danger")
             return redirect(url_for(".show", payment_id=payment_id))
-        try:
-            row = payments.refund(payment_id, amount, request.form.get("reason") or "", actor=g.user)
-        except ServiceError as exc:
-            _error(exc)
-            if exc.http_status == 404:
-                abort(404)
-            return redirect(url_for(".show", payment_id=payment_id))
+        row = payments.refund(payment_id, amount, request.form.get("reason") or "", actor=g.user)
         if row.status == "succeeded":
             flash(_("Remboursement de %(amount)s effectué.", amount=euros(amount)), "success")
         else:
@@ -93,34 +86,24 @@ class StaffPaymentsView(BaseView):
 
     @expose("/<int:payment_id>/inscription/<int:reservation_id>/annuler", methods=["POST"])
     @has_access
+    @service_errors(".show")
     def cancel(self, payment_id: int, reservation_id: int):
         refund = request.form.get("refund") in ("1", "on", "y")
-        try:
-            line = db.session.get(Reservation, reservation_id) if reservation_id < 2**31 else None
-            payment = staff_payments.payment_detail(payment_id).payment
-            if line is None or line.basket_id != payment.basket_id:
-                abort(404)
-            payments.cancel_reservation(reservation_id, reason=request.form.get("reason") or "", refund=refund,
-                                        actor=g.user)
-        except ServiceError as exc:
-            _error(exc)
-            if exc.http_status == 404:
-                abort(404)
-            return redirect(url_for(".show", payment_id=payment_id))
+        line = db.session.get(Reservation, reservation_id) if parse_id(reservation_id) else None
+        payment = staff_payments.payment_detail(payment_id).payment
+        if line is None or line.basket_id != payment.basket_id:
+            abort(404)
+        payments.cancel_reservation(reservation_id, reason=request.form.get("reason") or "", refund=refund,
+                                    actor=g.user)
         flash(_("Inscription annulée : la place est libérée et la semaine remboursée.") if refund
               else _("Inscription annulée : la place est libérée."), "success")
         return redirect(url_for(".show", payment_id=payment_id))
 
     @expose("/<int:payment_id>/traite", methods=["POST"])
     @has_access
+    @service_errors(".show")
     def resolve(self, payment_id: int):
-        try:
-            staff_payments.resolve_flag(payment_id, request.form.get("note") or "", actor=g.user)
-        except ServiceError as exc:
-            _error(exc)
-            if exc.http_status == 404:
-                abort(404)
-            return redirect(url_for(".show", payment_id=payment_id))
+        staff_payments.resolve_flag(payment_id, request.form.get("note") or "", actor=g.user)
         flash(_("Signalement marqué comme traité."), "success")
         return redirect(url_for(".show", payment_id=payment_id))
 
@@ -137,7 +120,7 @@ class BasketListView(ModelView):
                     "created_by", "lines", "payments"]
     search_columns = ["household", "status", "created_at", "expires_at"]
     base_order = ("id", "desc")
-    formatters_columns = {"status": lambda s: BASKET_STATUS_FR.get(s, s), "created_at": FORMAT_DATETIME,
+    formatters_columns = {"status": lambda s: BASKET_STATUS_LABELS.get(s, s), "created_at": FORMAT_DATETIME,
                           "expires_at": FORMAT_DATETIME, "confirmed_at": FORMAT_DATETIME,
                           "expired_at": FORMAT_DATETIME}
 
@@ -158,10 +141,10 @@ class ReservationListView(ModelView):
                     "cancel_reason", "created_at"]
     search_columns = ["child", "week", "household", "status", "transport_mode", "circuit", "stop"]
     base_order = ("id", "desc")
-    formatters_columns = {"status": lambda s: RESERVATION_STATUS_FR.get(s, s), "price_cents": euros,
+    formatters_columns = {"status": lambda s: RESERVATION_STATUS_LABELS.get(s, s), "price_cents": euros,
                           "bus_price_cents": euros, "hold_expires_at": FORMAT_DATETIME,
                           "confirmed_at": FORMAT_DATETIME, "ended_at": FORMAT_DATETIME, "created_at": FORMAT_DATETIME,
-                          "transport_mode": lambda m: "Bus" if m == "bus" else "Sur site"}
+                          "transport_mode": lambda m: TRANSPORT_MODE_LABELS.get(m, m)}
 
 
 def register(appbuilder) -> None:

@@ -3,37 +3,29 @@ page (all data, documents inline, the same checklist the parent sees), validate 
 bulk validate, shared-child links, health-sheet changes. Thin over app.services.household.dossier."""
 from __future__ import annotations
 
-from flask import flash, g, redirect, request, send_file
+from flask import current_app, flash, g, redirect, render_template, request, send_file, url_for
 from flask_appbuilder import BaseView, expose, has_access
 from flask_babel import gettext as _
 from sqlalchemy import select
 
 from app.models import AuditLog, Household, db
-from app.services.household import checklist
-from app.services.household import documents
-from app.services.household import dossier
 from app.services.errors import NotFound, ServiceError
+from app.services.household import checklist, documents, dossier
+from app.services.localize import AUDIT_ACTION_LABELS, DOCUMENT_STATUS_LABELS
+from app.views.helpers import parse_id, service_errors
 
 CATEGORY = "Familles"
-QUEUE_URL = "/revue-dossiers/"
-ACTION_LABELS = {
-    "account.confirmed": "Compte activé", "household.created": "Dossier créé",
-    "household.updated": "Foyer modifié", "household.submitted": "Dossier envoyé",
-    "household.back_to_review": "Dossier validé modifié : renvoyé en vérification",
-    "household.validated": "Dossier validé", "household.incomplete": "Dossier marqué incomplet",
-    "guardian.added": "Responsable ajouté", "guardian.updated": "Responsable modifié",
-    "guardian.removed": "Responsable retiré", "child.added": "Enfant ajouté", "child.updated": "Enfant modifié",
-    "child.removed": "Enfant retiré", "child.shared_request": "Enfant déjà connu d'un autre foyer : rattachement demandé",
-    "child.health_updated": "Fiche sanitaire modifiée", "child_link.validated": "Rattachement confirmé",
-    "child_link.refused": "Rattachement refusé", "pickup.added": "Personne autorisée ajoutée",
-    "pickup.removed": "Personne autorisée retirée", "document.uploaded": "Pièce envoyée",
-    "document.deleted": "Pièce supprimée", "document.refused": "Pièce refusée",
-    "document.accepted": "Pièces acceptées",
-}
 
 
-def _review_url(household_id: int) -> str:
-    return f"/revue-dossiers/dossier/{household_id}"
+def _not_found_page(exc: ServiceError):
+    """The review area's 404: the service's reason and a way back to the queue."""
+    appbuilder = current_app.appbuilder
+    return render_template("staff/review/not_found.html", message=exc.message, appbuilder=appbuilder,
+                           base_template=appbuilder.base_template), 404
+
+
+def _back_to_links(**_url_values) -> str:
+    return _safe_back(request.form.get("next"))
 
 
 class DossierReviewView(BaseView):
@@ -77,7 +69,8 @@ class DossierReviewView(BaseView):
             status_label=dossier.status_label(household), link_labels=dossier.LINK_LABELS,
             kind_labels=documents.KIND_LABELS, history=history, errors=errors or {}, values=values or {},
             health_changed=dossier.health_changed_since_validation(household), waited=waited,
-            threshold=dossier.DIGEST_THRESHOLD_HOURS, action_labels=ACTION_LABELS)
+            threshold=dossier.DIGEST_THRESHOLD_HOURS, action_labels=AUDIT_ACTION_LABELS,
+            document_status=DOCUMENT_STATUS_LABELS)
 
     @expose("/dossier/<int:household_id>/valider", methods=["POST"])
     @has_access
@@ -92,7 +85,7 @@ class DossierReviewView(BaseView):
             return self._review_page(household, 400 if exc.http_status == 400 else exc.http_status,
                                      errors=exc.details.get("errors") or {}, values=request.form.to_dict())
         flash(_("Dossier « %(name)s » validé. La famille est prévenue par e-mail.", name=household.name), "success")
-        return redirect(QUEUE_URL)
+        return redirect(url_for(".queue"))
 
     @expose("/dossier/<int:household_id>/incomplet", methods=["POST"])
     @has_access
@@ -110,20 +103,15 @@ class DossierReviewView(BaseView):
                                              "note": request.form.get("note") or ""})
         flash(_("Dossier « %(name)s » marqué incomplet. La famille est prévenue par e-mail.", name=household.name),
               "success")
-        return redirect(QUEUE_URL)
+        return redirect(url_for(".queue"))
 
     @expose("/valider-lot", methods=["POST"])
     @has_access
     def bulk_validate(self):
-        ids = []
-        for raw in request.form.getlist("ids"):
-            try:
-                ids.append(int(raw))
-            except ValueError:
-                continue
+        ids = [household_id for household_id in map(parse_id, request.form.getlist("ids")) if household_id]
         if not ids:
             flash(_("Cochez au moins un dossier."), "warning")
-            return redirect(QUEUE_URL)
+            return redirect(url_for(".queue"))
         result = dossier.bulk_validate(ids, g.user)
         if result.validated:
             flash(_("%(n)d dossier(s) validé(s) avec le QF déclaré.", n=len(result.validated)), "success")
@@ -131,16 +119,14 @@ class DossierReviewView(BaseView):
             household = db.session.get(Household, household_id)
             name = household.name if household else f"#{household_id}"
             flash(_("Non validé : %(name)s — %(reason)s", name=name, reason=reason), "warning")
-        return redirect(QUEUE_URL)
+        return redirect(url_for(".queue"))
 
     @expose("/document/<int:document_id>")
     @has_access
+    @service_errors(not_found=_not_found_page)
     def document(self, document_id):
-        try:
-            document = documents.any_document(document_id)
-            stored = documents.stored_file(document)
-        except ServiceError as exc:
-            return self._not_found(exc.message)
+        document = documents.any_document(document_id)
+        stored = documents.stored_file(document)
         response = send_file(stored.path, mimetype=stored.content_type,
                              as_attachment=request.args.get("telecharger") == "1",
                              download_name=stored.download_name, max_age=0)
@@ -151,35 +137,26 @@ class DossierReviewView(BaseView):
     @expose("/rattachements")
     @has_access
     def shared_links(self):
-        return self._page("shared_links.html", links=dossier.pending_shared_links())
+        return self._page("shared_links.html", links=dossier.pending_shared_links(),
+                          document_status=DOCUMENT_STATUS_LABELS)
 
     @expose("/rattachement/<int:link_id>/confirmer", methods=["POST"])
     @has_access
+    @service_errors(_back_to_links, not_found=_not_found_page)
     def confirm_link(self, link_id):
-        try:
-            link = dossier.confirm_shared_link(link_id, g.user)
-        except NotFound as exc:
-            return self._not_found(exc.message)
-        except ServiceError as exc:
-            flash(exc.message, "danger")
-        else:
-            flash(_("Rattachement de %(child)s au foyer « %(name)s » confirmé.", child=link.child.full_name,
-                    name=link.household.name), "success")
-        return redirect(_safe_back(request.form.get("next")))
+        link = dossier.confirm_shared_link(link_id, g.user)
+        flash(_("Rattachement de %(child)s au foyer « %(name)s » confirmé.", child=link.child.full_name,
+                name=link.household.name), "success")
+        return redirect(_back_to_links())
 
     @expose("/rattachement/<int:link_id>/refuser", methods=["POST"])
     @has_access
+    @service_errors(_back_to_links, not_found=_not_found_page)
     def refuse_link(self, link_id):
-        try:
-            link = dossier.refuse_shared_link(link_id, g.user, request.form.get("note"))
-        except NotFound as exc:
-            return self._not_found(exc.message)
-        except ServiceError as exc:
-            flash(exc.message, "danger")
-        else:
-            flash(_("Rattachement de %(child)s au foyer « %(name)s » refusé.", child=link.child.full_name,
-                    name=link.household.name), "success")
-        return redirect(_safe_back(request.form.get("next")))
+        link = dossier.refuse_shared_link(link_id, g.user, request.form.get("note"))
+        flash(_("Rattachement de %(child)s au foyer « %(name)s » refusé.", child=link.child.full_name,
+                name=link.household.name), "success")
+        return redirect(_back_to_links())
 
     @expose("/fiches-sanitaires")
     @has_access
@@ -196,9 +173,9 @@ class DossierReviewView(BaseView):
 
 
 def _safe_back(target: str | None) -> str:
-    if target and target.startswith("/revue-dossiers/") and "//" not in target:
+    if target and target.startswith(url_for(".queue")) and "//" not in target:
         return target
-    return QUEUE_URL + "rattachements"
+    return url_for(".shared_links")
 
 
 def register(appbuilder) -> None:
