@@ -1,7 +1,9 @@
 """Column types shared by every model."""
 from __future__ import annotations
 
+import re
 from datetime import datetime, timezone
+from typing import Any
 
 from sqlalchemy import DateTime
 from sqlalchemy.types import TypeDecorator
@@ -11,6 +13,23 @@ from sqlalchemy.types import TypeDecorator
 # the request guard (app.views.hardening) and the API's schemas (app.api.ids) share this bound.
 MAX_ID = 2**31 - 1
 MIN_ID = 1
+_ASCII_NUMBER = re.compile(r"[0-9]{1,12}")
+
+
+def parse_id(value: Any) -> int | None:
+    """A positive id from a URL, a query string, a form or a JSON body, else None (→ "not found",
+    never a 500): ASCII digits only (`int()` takes "٣" and chokes on "²"), within MIN_ID..MAX_ID.
+    The one id parser of views, API and services."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        number = value
+    else:
+        text = value.strip() if isinstance(value, str) else ""
+        if not _ASCII_NUMBER.fullmatch(text):
+            return None
+        number = int(text)
+    return number if MIN_ID <= number <= MAX_ID else None
 
 
 def utcnow() -> datetime:

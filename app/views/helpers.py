@@ -7,7 +7,6 @@ prologues and epilogues live here once, with one behaviour: a 404 from a service
 """
 from __future__ import annotations
 
-import re
 from functools import wraps
 from typing import Any, Callable
 
@@ -15,7 +14,7 @@ from flask import abort, current_app, flash, g, redirect, request, url_for
 from flask_babel import lazy_gettext
 
 from app.models import db
-from app.models.types import MAX_ID
+from app.models.types import parse_id  # noqa: F401 (re-exported: the one id parser)
 from app.services.errors import ServiceError
 from app.services.household.links import household_for_user
 
@@ -23,27 +22,6 @@ NO_HOUSEHOLD = lazy_gettext("Aucun dossier famille n'est associé à ce compte :
 PARENT_HOME = "ParentHomeView.index"
 
 # ASCII only: str.isdigit() and "\d" also accept "٣" or "²", and int("²") raises (a 500).
-_ASCII_NUMBER = re.compile(r"[0-9]{1,12}")
-
-
-def parse_id(value: Any) -> int | None:
-    """A positive id from a URL, a query string or a form, else None: never a 500.
-
-    The bound is the INTEGER columns' (app.models.types.MAX_ID, shared with the API's schemas and
-    the request guard): PostgreSQL refuses a larger value with an error, so such an id can only be
-    "not found"."""
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int):
-        number = value
-    else:
-        text = (value or "").strip() if isinstance(value, str) else ""
-        if not _ASCII_NUMBER.fullmatch(text):
-            return None
-        number = int(text)
-    return number if 0 < number <= MAX_ID else None
-
-
 def _endpoint_url(endpoint: str, view_args: dict) -> str:
     """url_for(endpoint) with the view's own URL values that the target rule takes (an unused value
     would otherwise become a query argument)."""
