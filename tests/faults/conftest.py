@@ -52,7 +52,7 @@ class ThrowAwayRedis:
             except redis.RedisError:
                 if time.monotonic() > deadline or self.proc.poll() is not None:
                     raise RuntimeError("throw-away redis-server did not start")
-                time.sleep(0.05)
+                time.sleep(0.05)  # waiting for the redis-server process to listen
 
     def kill(self) -> None:
         if self.proc is not None and self.proc.poll() is None:

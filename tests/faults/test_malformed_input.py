@@ -19,7 +19,7 @@ from html.parser import HTMLParser
 from types import SimpleNamespace
 
 import pytest
-from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tests.support.clients import jwt_headers
@@ -179,9 +179,6 @@ def test_every_api_route_answers_malformed_input_without_a_5xx(app, factory):
             kwargs["data"] = data.draw(st.dictionaries(st.sampled_from(["child_id", "week_id", "transport",
                                                                         "username", "password"]),
                                                        hostile_text(), max_size=3), label="form")
-        body = kwargs.get("json")
-        assume(not (KNOWN_LOGIN_WITHOUT_PROVIDER and path == "/api/v1/security/login" and isinstance(body, dict)
-                    and "provider" not in body))  # a known crash, pinned by its own test below
         response = client.open(path, method=method, query_string=query, headers=headers, **kwargs)
         assert response.status_code < 500, (method, path, query, kwargs, response.get_data(as_text=True)[:300])
 
@@ -232,9 +229,7 @@ def _fill(rule: str, converters: dict, draw, world) -> str:
     path = rule
     for name, kind in converters.items():
         if kind == "IntegerConverter":
-            # Ids beyond 32 bits have their own test below (they crash some pages today).
-            value = draw(path_ids(world, name).filter(lambda v: 0 <= v < 2**31 or not KNOWN_ID_OVERFLOW),
-                         label=name)
+            value = draw(path_ids(world, name), label=name)  # ids beyond 32 bits too: see the test below
         else:
             value = draw(st.sampled_from(world.pools.get(name) or ["x"]) | words.map(
                 lambda w: re.sub(r"[/?#%]", "-", w) or "x"), label=name)
@@ -301,12 +296,7 @@ def test_every_parent_form_answers_malformed_input_without_a_5xx(app, factory, l
 
 # Flask-AppBuilder's login schema does not require "provider" but its login view reads
 # login_payload["provider"]: a body without it is a KeyError, answered 500 "Fatal error" by FAB's
-# @safe. app/views/hardening.py answers 400 first; set True to mark a regression as expected
-# while it is fixed (the fuzzers then leave that body shape to this test).
-KNOWN_LOGIN_WITHOUT_PROVIDER = False  # guarded in app/views/hardening.py
-
-
-@pytest.mark.xfail(KNOWN_LOGIN_WITHOUT_PROVIDER, strict=True, reason="FAB reads a provider it does not require")
+# @safe. app/views/hardening.py answers 400 first.
 def test_jwt_login_without_provider_is_refused_not_a_500(app, factory):
     family = factory.household()
     client = app.test_client()
@@ -327,7 +317,6 @@ def test_login_api_answers_malformed_credentials_without_a_5xx(app, factory):
         "provider": st.sampled_from(["db", "ldap", "", "oauth"]) | json_values,
         "refresh": json_values}) | json_values)
     def fuzz(body):
-        assume(not (KNOWN_LOGIN_WITHOUT_PROVIDER and isinstance(body, dict) and "provider" not in body))
         response = client.post("/api/v1/security/login", json=body)
         assert response.status_code < 500, (body, response.get_data(as_text=True)[:300])
         if response.status_code == 200:
@@ -375,9 +364,7 @@ def test_booking_form_and_add_api_answer_hostile_fields_without_a_5xx(app, facto
 # `<int:…>` accepts any number of digits; PostgreSQL and SQLite refuse ids beyond 64 bits (and
 # PostgreSQL's INTEGER beyond 32) with an error that would become a 500. This test sends 2**31, 2**63
 # and 10**30 to every parent route taking an id; app/views/hardening.py answers 404 for all of them
-# (the household-file pages crashed before it). Set KNOWN_ID_OVERFLOW to mark a regression as an
-# expected failure while it is being fixed; the fuzzers then keep to ids a database can hold.
-KNOWN_ID_OVERFLOW = False  # fixed by the guard in app/views/hardening.py
+# (the household-file pages crashed before it).
 
 
 def _int_routes(app):
@@ -392,10 +379,7 @@ def _int_routes(app):
 
 
 @pytest.mark.parametrize("value", [2**31, 2**63, 10**30])
-def test_ids_beyond_any_database_integer_are_not_found(app, factory, login, request, value):
-    postgresql = app.config["SQLALCHEMY_DATABASE_URI"].startswith("postgresql")
-    if KNOWN_ID_OVERFLOW and (value >= 2**63 or postgresql):  # SQLite integers hold 64 bits
-        request.applymarker(pytest.mark.xfail(strict=True, reason="no global guard for ids beyond 32 bits yet"))
+def test_ids_beyond_any_database_integer_are_not_found(app, factory, login, value):
     family = factory.household()
     parent = login(app.test_client(), family.email)
     api = app.test_client()
