@@ -14,7 +14,8 @@ class BasketStatus:
     PAID = "paid"  # every line confirmed
     EXPIRED = "expired"  # the hold lapsed unpaid; lines released
     CANCELLED = "cancelled"
-    ALL = (OPEN, CHECKOUT, PAID, EXPIRED, CANCELLED)
+    OFFER = "offer"  # a waiting-list offer's own basket (app.models.waitlist): not the household's active one
+    ALL = (OPEN, CHECKOUT, PAID, EXPIRED, CANCELLED, OFFER)
     ACTIVE = (OPEN, CHECKOUT)
 
 

@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 
 from app.models import db, utcnow
 from app.services import mail
-from app.services.booking import basket
+from app.services.booking import basket, waitlist
 from app.services.household import dossier
 from app.services.payments import retry_pending_refunds
 
@@ -25,6 +25,7 @@ def _resend_stuck_mails(now: datetime) -> int:
 
 TASKS = (
     ("expired holds", basket.expire_due_baskets),
+    ("waiting-list offers that lapsed or were lost", waitlist.sweep),
     ("mails whose job was lost", _resend_stuck_mails),
     ("staff digest of late files", dossier.send_staff_digest_if_due),
     # No clock: a pending refund is sent again whatever the time.
