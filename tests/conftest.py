@@ -8,7 +8,7 @@ they skip on a laptop where the service is missing, and fail under CI=true.
 Builders and helpers live in tests/support/ (apps, factories, clients, db, payments); this file
 only wires them as fixtures. Do not hold an app context while making requests: Flask-AppBuilder
 keeps the logged-in user in `g`, which would then leak between test clients. Use
-`with app.app_context():` (or `tests.support.db.in_app`) around DB work only.
+`with app.app_context():` around DB work only (tests/support/db.py: no session.remove() needed).
 
 Slow tests (browser journeys, the fault suite, PostgreSQL races) are marked `slow` here, and get a
 longer per-test timeout than pytest.ini's: `pytest -m "not slow"` is the quick loop.
@@ -128,8 +128,8 @@ def pg_url(pg_admin_url):
     base = pg_admin_url.rsplit("/", 1)[0]
     yield f"{base}/{name}"
     with admin.connect() as conn:
-        conn.execute(text(
-            f"SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{name}' AND pid <> pg_backend_pid()"))
+        conn.execute(text(f"SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{name}' "
+                          "AND pid <> pg_backend_pid()"))
         conn.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
     admin.dispose()
 

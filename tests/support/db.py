@@ -2,22 +2,11 @@
 
 A test must not hold an app context while it makes requests (Flask-AppBuilder keeps the logged-in
 user in `g`, which would leak between test clients), so every read or write of the database gets
-its own short context. Leaving the context is enough to hand the session back: Flask-SQLAlchemy
-removes the scoped session on app-context teardown, so no test needs `db.session.remove()`.
+its own short `with app.app_context():`. Leaving the context is enough to hand the session back:
+Flask-SQLAlchemy removes the scoped session on app-context teardown, so no test needs
+`db.session.remove()`.
 """
 from __future__ import annotations
-
-from collections.abc import Iterator
-from contextlib import contextmanager
-
-
-@contextmanager
-def in_app(app) -> Iterator:
-    """`with in_app(app) as session:` — an app context for DB work only, yielding `db.session`."""
-    from app.models import db
-
-    with app.app_context():
-        yield db.session
 
 
 def call(app, func, *args, **kwargs):

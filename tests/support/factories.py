@@ -7,6 +7,8 @@ from datetime import date, datetime, time, timedelta, timezone
 from types import SimpleNamespace
 
 PASSWORD = "Motdepasse-solide-42"
+# (QF from, QF to, price in cents): the three brackets of a typical commune.
+DEFAULT_TARIFFS: tuple[tuple[int, int | None, int], ...] = ((0, 700, 4500), (701, 1200, 6000), (1201, None, 8000))
 _seq = itertools.count(1)
 
 
@@ -89,7 +91,7 @@ class Factory:
     def catalog(self, age_min: int = 3, age_max: int = 11, capacities: tuple[int, ...] = (10, 10),
                 seats: int = 5, opens_in: timedelta = -timedelta(days=1), closes_in: timedelta = timedelta(days=10),
                 starts_on: date | None = None, bus_price_cents: int = 500,
-                tariffs: tuple[tuple[int, int | None, int], ...] = ((0, 700, 4500), (701, 1200, 6000), (1201, None, 8000)),
+                tariffs: tuple[tuple[int, int | None, int], ...] = DEFAULT_TARIFFS,
                 stop_change_deadline_in: timedelta | None = timedelta(days=12), name: str | None = None):
         """An establishment with one period, its weeks, tariffs and a bus circuit with three stops."""
         from app.models import Circuit, Establishment, Period, Stop, TariffBracket, Week, db
