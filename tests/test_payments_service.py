@@ -5,8 +5,8 @@ from datetime import timedelta
 
 import pytest
 
+from app.services import payments as service
 from app.services.errors import Conflict, NotFound, ValidationFailed
-from app.services.payments import service
 from tests.support.payments import audit_actions, call, fill_week, lapse, make_basket, state
 
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from app.services.payments import service
+from app.services import payments as service
 from tests.support.clients import jwt_headers
 from tests.support.payments import audit_actions, call, make_basket, state, use_stripe
 

@@ -104,7 +104,7 @@ def test_production_refuses_the_sandbox(app, factory, client, monkeypatch):
     with pytest.raises(ConfigError):
         check_production({"APP_ENV": "production", "SECRET_KEY": "x" * 40, "PAYMENT_PROVIDER": "sandbox"})
     b = make_basket(app, factory)
-    from app.services.payments import service
+    from app.services import payments as service
 
     with app.app_context():
         result = service.start_checkout(b.household.id)

@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from app.services.payments import service
+from app.services import payments as service
 from tests.support.payments import (
     audit_actions,
     call,
@@ -190,17 +190,18 @@ def test_lock_timeout_answers_503_so_that_stripe_retries(app, factory, fake, cli
     b = _checkout(app, factory, fake)
     payload = event("checkout.session.completed", fake.pay(b.session_id), "evt_busy")
     from app.services.errors import Busy
+    from app.services.payments import notifications
 
-    real_lock = service._lock
+    real_lock = notifications._lock
 
     def busy(model, row_id):
         raise Busy("occupé", code="busy")
 
-    monkeypatch.setattr(service, "_lock", busy)
+    monkeypatch.setattr(notifications, "_lock", busy)
     response = _post(client, payload)
     assert response.status_code == 503 and response.headers["Retry-After"]
     assert _events(app) == []  # not recorded: the retry will process it
-    monkeypatch.setattr(service, "_lock", real_lock)
+    monkeypatch.setattr(notifications, "_lock", real_lock)
     assert _post(client, payload).json["outcome"] == "confirmed"
 
 

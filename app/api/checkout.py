@@ -12,8 +12,8 @@ from flask_appbuilder.security.decorators import protect
 
 from app.api import schemas
 from app.api.common import PortalBaseApi, answer, service_errors
+from app.services import payments
 from app.services.household.links import require_household
-from app.services.payments import service as payments
 
 
 class PortalCheckoutApi(PortalBaseApi):

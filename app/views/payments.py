@@ -30,13 +30,11 @@ def stripe_webhook():
     except InvalidNotification as exc:
         log.warning("stripe webhook refused: %s", exc.message)
         return jsonify(error=exc.code, message=exc.message), 400
-    except (Busy, ProviderUnavailable) as exc:
-        db.session.rollback()
+    except (Busy, ProviderUnavailable) as exc:  # the service rolled its transaction back
         response = jsonify(error=exc.code, message=exc.message)
         response.headers["Retry-After"] = "5"
         return response, 503
     except ServiceError as exc:  # e.g. Stripe not configured on this instance
-        db.session.rollback()
         log.error("stripe webhook not processed: %s", exc.message)
         return jsonify(error=exc.code, message=exc.message), 400
     finally:

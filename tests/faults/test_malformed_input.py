@@ -48,7 +48,7 @@ def _world(app, factory):
     pick-up person, and another household with a payment page open: the ids the fuzzer mixes
     with nonsense, by the name of the route argument they fit."""
     from app.models import AuthorizedPickup, Guardian, HouseholdChild, Payment, db
-    from app.services.payments import service as payments
+    from app.services import payments
     from tests.support.payments import call, make_basket
 
     basket = make_basket(app, factory, children=(("Léa", 8), ("Tom", 6)), weeks=(0,), bus=True)

@@ -31,7 +31,7 @@ SECOND_EVENT_REPLAYS = 8
 def _paid_session(app, factory, monkeypatch):
     """A basket of four held lines in checkout with Stripe, and the session as Stripe sees it once paid."""
     from app.models import Payment, db
-    from app.services.payments import service as payments
+    from app.services import payments
 
     fake = use_stripe(app, monkeypatch)
     basket = make_basket(app, factory, children=(("Léa", 8), ("Tom", 6)), weeks=(0, 1))

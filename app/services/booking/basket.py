@@ -21,7 +21,6 @@ from typing import Any, Callable
 from flask import current_app
 from flask_babel import gettext as _
 from sqlalchemy import func, select, update
-from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import joinedload, selectinload
 
 from app.models import (
@@ -41,9 +40,10 @@ from app.models import (
 )
 
 from app.services import audit
-from app.services.booking.capacity import BUSY_MESSAGE, circuit_usage, is_lock_timeout, lock_weeks
+from app.services.booking.capacity import BUSY_MESSAGE, circuit_usage, lock_weeks
 from app.services.booking.eligibility import bus_full_reason, check_week, load_person, paris_datetime
-from app.services.errors import Busy, Conflict, NotFound, ServiceError, ValidationFailed
+from app.services.errors import Busy, Conflict, NotFound, ValidationFailed
+from app.services.transactions import unit_of_work
 from app.services.booking.pricing import bracket_for, price_line
 
 log = logging.getLogger(__name__)
@@ -103,27 +103,19 @@ def _load_stop(stop_id: int, period_id: int) -> tuple[Stop, Circuit]:
 # --- transactions --------------------------------------------------------------------------
 
 def _run(operation, *args, **kwargs):
-    """Run `operation` and commit; any failure rolls back everything and becomes a typed error."""
-    try:
-        result = operation(*args, **kwargs)
-        db.session.commit()
-        return result
-    except ServiceError:
-        db.session.rollback()
-        raise
-    except IntegrityError as exc:
-        db.session.rollback()
-        text = str(exc.orig if exc.orig is not None else exc)
-        if "uq_reservation_live_child_week" in text or "reservation.child_id" in text:
-            raise Conflict(_("Votre enfant est déjà inscrit pour cette semaine."), code="already_booked") from exc
-        if "uq_basket_active_household" in text or "basket.household_id" in text:
-            raise Busy(BUSY_MESSAGE, code="busy") from exc
-        raise
-    except OperationalError as exc:
-        db.session.rollback()
-        if is_lock_timeout(exc):
-            raise Busy(BUSY_MESSAGE, code="busy") from exc
-        raise
+    """Run `operation` in one transaction (transactions.unit_of_work). The live-line unique index
+    refusing a second line for a child is the rule's own `already_booked`; a second active basket
+    raced in by the same household is `busy` (try again: the next attempt finds that basket)."""
+
+    def already_booked():
+        return Conflict(_("Votre enfant est déjà inscrit pour cette semaine."), code="already_booked")
+
+    def busy():
+        return Busy(BUSY_MESSAGE, code="busy")
+
+    with unit_of_work({"uq_reservation_live_child_week": already_booked, "reservation.child_id": already_booked,
+                       "uq_basket_active_household": busy, "basket.household_id": busy}):
+        return operation(*args, **kwargs)
 
 
 def _lock_active_basket(household_id: int) -> Basket | None:

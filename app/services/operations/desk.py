@@ -150,7 +150,7 @@ def desk_pay(household_id: int, method: str, *, actor):
                        code="basket_empty")
     basket_id = live.id
     db.session.rollback()  # end the read transaction: the payment service locks what it needs
-    from app.services.payments.service import record_desk_payment
+    from app.services.payments import record_desk_payment
 
     return record_desk_payment(basket_id, method, actor=actor)
 
@@ -311,7 +311,7 @@ def cancel_reservation(reservation_id: int, *, reason: str, refund: bool, actor)
     if len(reason) > 1000:
         raise ValidationFailed(_("Le motif est trop long (1000 caractères au plus)."), code="reason_too_long",
                                field="reason")
-    from app.services.payments.service import cancel_reservation as cancel
+    from app.services.payments import cancel_reservation as cancel
 
     return cancel(reservation_id, reason=reason, refund=refund, actor=actor)
 

@@ -15,7 +15,6 @@ from flask_babel import gettext as _
 
 from app.services.errors import ServiceError
 
-
 # --- errors ------------------------------------------------------------------------------------
 
 class ProviderError(ServiceError):

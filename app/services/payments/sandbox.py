@@ -16,7 +16,6 @@ from flask_babel import gettext as _
 from sqlalchemy import select
 
 from app.models import Payment, PaymentStatus, db, utcnow
-
 from app.services.payments.provider import (
     CheckoutRequest,
     CheckoutSession,
