@@ -60,7 +60,7 @@ def register_provider(name: str, factory: Callable[[Flask], PaymentProvider]) ->
 
 
 def get_provider(app: Flask | None = None, name: str | None = None) -> PaymentProvider:
-    app = app or current_app._get_current_object()
+    app = app or current_app._get_current_object()  # type: ignore[attr-defined]
     name = name or app.config.get("PAYMENT_PROVIDER") or "sandbox"
     factory = PROVIDERS.get(name)
     if factory is None:

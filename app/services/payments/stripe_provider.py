@@ -22,7 +22,7 @@ from __future__ import annotations
 import json
 import logging
 from datetime import datetime, timedelta, timezone
-from typing import Mapping
+from typing import Any, Mapping, cast
 
 import stripe
 from flask_babel import gettext as _
@@ -164,8 +164,9 @@ class StripeProvider(PaymentProvider):
 
     def start_checkout(self, request: CheckoutRequest) -> CheckoutSession:
         try:
+            # A plain dict built field by field: Stripe's TypedDict is checked by its API instead.
             session = self.client.v1.checkout.sessions.create(
-                self.session_params(request), {"idempotency_key": request.idempotency_key})
+                cast(Any, self.session_params(request)), {"idempotency_key": request.idempotency_key})
         except stripe.StripeError as exc:
             raise self._translate(exc) from exc
         expires = _get(session, "expires_at")
@@ -213,8 +214,8 @@ class StripeProvider(PaymentProvider):
         if not payment_ref:
             raise ProviderError(_("Paiement introuvable chez Stripe : remboursement impossible."),
                                 code="refund_no_payment")
-        params = {"payment_intent": payment_ref, "amount": amount_cents,
-                  "metadata": {"reason": reason[:490]}}
+        params: Any = {"payment_intent": payment_ref, "amount": amount_cents,
+                       "metadata": {"reason": reason[:490]}}
         try:
             refund = self.client.v1.refunds.create(params, {"idempotency_key": idempotency_key})
         except stripe.StripeError as exc:
@@ -253,9 +254,10 @@ class StripeProvider(PaymentProvider):
         metadata = obj.get("metadata")
         if not isinstance(metadata, dict):
             metadata = {}
-        common = dict(event_id=event_id, event_type=event_type, payload=payload,
-                      payment_id=_int_or_none(metadata.get("payment_id")),
-                      basket_id=_int_or_none(metadata.get("basket_id", obj.get("client_reference_id"))))
+        common: dict[str, Any] = dict(
+            event_id=event_id, event_type=event_type, payload=payload,
+            payment_id=_int_or_none(metadata.get("payment_id")),
+            basket_id=_int_or_none(metadata.get("basket_id", obj.get("client_reference_id"))))
         if event_type.startswith("checkout.session."):
             common.update(checkout_ref=_clean_str(obj.get("id")), payment_ref=_id_of(obj.get("payment_intent")),
                           amount_cents=_int_or_none(obj.get("amount_total")))
