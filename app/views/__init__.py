@@ -5,6 +5,7 @@ from __future__ import annotations
 def register_views(appbuilder) -> None:
     from app.api import checkout as checkout_api
     from app.api import portal as portal_api
+    from app.api import waitlist as waitlist_api
     from app.views import payments as payment_views
     from app.views.parent import booking as parent_booking
     from app.views.parent import dossier as parent_dossier
@@ -25,5 +26,6 @@ def register_views(appbuilder) -> None:
         payment_views,
         portal_api,
         checkout_api,
+        waitlist_api,
     ):
         module.register(appbuilder)
