@@ -11,6 +11,7 @@ def register_views(appbuilder) -> None:
     from app.views.parent import dossier as parent_dossier
     from app.views.parent import home as parent_home
     from app.views.parent import receipts as parent_receipts
+    from app.views.parent import waitlist as parent_waitlist
     from app.views.staff import catalog, families, operations, payments, review
 
     for module in (
@@ -23,6 +24,7 @@ def register_views(appbuilder) -> None:
         parent_dossier,
         parent_booking,
         parent_receipts,
+        parent_waitlist,
         payment_views,
         portal_api,
         checkout_api,

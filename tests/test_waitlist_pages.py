@@ -1,0 +1,75 @@
+"""The parent's waiting-list pages: the full weeks a child can wait for, joining with the rank shown,
+the offer on « Accueil », « Mes inscriptions » and the list page with its deadline and one-click
+payment, leaving; another family's entry is a 404. Staff's list per week, CSV and actions."""
+from __future__ import annotations
+
+from tests.booking_helpers import add
+
+
+def _parent(app, login, family):
+    return login(app.test_client(), family.email)
+
+
+def _full(app, factory):
+    catalog = factory.catalog(capacities=(1,), seats=1)
+    holder = factory.household()
+    line = add(app, holder.id, holder.child_ids[0], catalog.week_ids[0])
+    return catalog, holder, line
+
+
+def test_join_from_the_list_page_and_see_the_rank(app, factory, login):
+    catalog, _holder, _line = _full(app, factory)
+    family = factory.household()
+    client = _parent(app, login, family)
+    page = client.get("/famille/liste-attente").get_data(as_text=True)
+    assert f'data-week="{catalog.week_ids[0]}"' in page and "M'inscrire sur la liste d'attente" in page
+    assert page.count("<form") == page.count('name="csrf_token"')
+    missing = client.post("/famille/liste-attente/rejoindre",
+                          data={"child_id": family.child_ids[0], "week_id": catalog.week_ids[0], "transport": ""})
+    assert missing.status_code == 400 and "Choisissez le transport" in missing.get_data(as_text=True)
+    response = client.post("/famille/liste-attente/rejoindre", follow_redirects=True,
+                           data={"child_id": family.child_ids[0], "week_id": catalog.week_ids[0],
+                                 "transport": f"any-{catalog.stop_ids[0]}"})
+    page = response.get_data(as_text=True)
+    assert response.status_code == 200 and "1ʳᵉ sur la liste" in page
+    assert "bus ou sur place" in page
+    # Joined weeks are no longer offered for joining.
+    assert f'data-week="{catalog.week_ids[0]}" data-child' not in page
+    second = factory.household()
+    other = _parent(app, login, second)
+    other.post("/famille/liste-attente/rejoindre",
+               data={"child_id": second.child_ids[0], "week_id": catalog.week_ids[0], "transport": "onsite"})
+    assert "2ᵉ sur la liste" in other.get("/famille/liste-attente").get_data(as_text=True)
+
+
+def test_an_offer_shows_everywhere_with_its_deadline_and_pays_in_one_click(app, factory, login):
+    from app.services.booking import basket, waitlist
+
+    catalog, holder, line = _full(app, factory)
+    family = factory.household()
+    with app.app_context():
+        entry = waitlist.join(family.id, family.child_ids[0], catalog.week_ids[0], {"mode": "onsite"})
+        basket.remove_line(holder.id, line)
+    client = _parent(app, login, family)
+    for path in ("/famille/", "/famille/inscriptions", f"/famille/liste-attente/{entry['id']}"):
+        page = client.get(path).get_data(as_text=True)
+        assert "Une place" in page and 'class="deadline"' in page, path
+        assert f"/famille/liste-attente/{entry['id']}/payer" in page, path
+    # Another family cannot see this entry.
+    stranger = _parent(app, login, factory.household())
+    assert stranger.get(f"/famille/liste-attente/{entry['id']}").status_code == 404
+    assert stranger.post(f"/famille/liste-attente/{entry['id']}/payer").status_code == 404
+    paid = client.post(f"/famille/liste-attente/{entry['id']}/payer")
+    assert paid.status_code == 303 and "/payments/sandbox/" in paid.headers["Location"]
+
+
+def test_leave_the_list_from_the_page(app, factory, login):
+    from app.services.booking import waitlist
+
+    catalog, _holder, _line = _full(app, factory)
+    family = factory.household()
+    with app.app_context():
+        entry = waitlist.join(family.id, family.child_ids[0], catalog.week_ids[0], {"mode": "onsite"})
+    client = _parent(app, login, family)
+    page = client.post(f"/famille/liste-attente/{entry['id']}/quitter", follow_redirects=True).get_data(as_text=True)
+    assert "a été retiré de la liste" in page and "Retirée de la liste" in page
