@@ -434,15 +434,14 @@ def test_no_digest_when_nothing_is_overdue(app, factory):
     assert mails(app) == []
 
 
-def test_the_sweeper_sends_the_digest(app, factory, monkeypatch):
+def test_the_sweeper_sends_the_digest(app, factory):
     from app.services import maintenance
-    from app.services.household import dossier
 
     _submitted_at(app, factory, _paris(2026, 3, 2, 9))
-    monkeypatch.setattr(dossier, "utcnow", lambda: _paris(2026, 3, 10, 9).astimezone(timezone.utc))
+    now = _paris(2026, 3, 10, 9).astimezone(timezone.utc)
     with app.app_context():
-        maintenance.sweep()
-        maintenance.sweep()
+        maintenance.sweep(now=now)
+        maintenance.sweep(now=now)
     assert len(mails(app, "staff_digest")) == 1
 
 
