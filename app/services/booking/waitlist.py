@@ -23,7 +23,6 @@ from typing import Any
 from flask_babel import gettext as _
 from sqlalchemy import and_, func, or_, select
 from sqlalchemy.exc import IntegrityError, OperationalError
-from sqlalchemy.orm import joinedload
 
 from app.models import (
     Basket,
@@ -48,7 +47,7 @@ from app.models.types import MAX_ID
 from app.services import audit
 from app.services.booking import basket as baskets
 from app.services.booking.capacity import BUSY_MESSAGE, circuit_usage, is_lock_timeout, lock_weeks
-from app.services.booking.eligibility import FULL, check_week, load_person, paris_datetime
+from app.services.booking.eligibility import FULL, check_week, load_person
 from app.services.booking.waitlist_offers import (
     cutoff_at,
     end_offer,
@@ -58,15 +57,23 @@ from app.services.booking.waitlist_offers import (
     week_ids_of_offer,
     weeks_to_settle,
 )
+from app.services.booking.waitlist_reads import (  # noqa: F401 (re-exported: pages, API, staff)
+    QUEUE_CSV_HEADER,
+    TRANSPORT_LABELS,
+    display_status,
+    household_entries,
+    household_offers,
+    period_overview,
+    queue_rows,
+    waiting_counts,
+    week_queue,
+)
 from app.services.errors import Busy, Conflict, NotFound, ServiceError, ValidationFailed
 
 log = logging.getLogger(__name__)
 
 __all__ = ["offer_freed_places", "join", "leave", "claim_offer", "household_entries", "week_queue",
            "lapse_offer", "sweep", "manual_offer", "remove_entry", "waiting_counts", "queue_rows"]
-
-TRANSPORT_LABELS = {WaitlistTransport.BUS: "bus", WaitlistTransport.ONSITE: "sur place",
-                    WaitlistTransport.ANY: "bus ou sur place"}
 
 
 # --- input and transactions ------------------------------------------------------------------
@@ -368,136 +375,29 @@ def _entry(entry_id: Any) -> WaitlistEntry:
     return entry
 
 
-# --- reading ---------------------------------------------------------------------------------
+def save_settings(period_id: Any, offer_hours: Any, cutoff_days: Any, *, actor) -> None:
+    """Staff set a period's offer length (hours) and cut-off (days before a week starts). Audited."""
+    from app.models import WaitlistSettings
 
-def display_status(entry: WaitlistEntry, offer: WaitlistOffer | None, now: datetime) -> str:
-    """The status as it is at `now` (lazy, like holds): an offer past its deadline is lapsed already,
-    a paid one accepted, even before the job records it."""
-    if entry.status == WaitlistStatus.OFFERED and offer is not None:
-        line = offer.reservation
-        if line is not None and line.status == ReservationStatus.CONFIRMED:
-            return WaitlistStatus.ACCEPTED
-        if offer.expires_at <= now or line is None or line.status != ReservationStatus.HELD:
-            return WaitlistStatus.LAPSED
-    return entry.status
+    period = db.session.get(Period, _as_id(period_id) or 0)
+    if period is None:
+        raise NotFound(_("Période introuvable."), code="not_found")
+    try:
+        hours, days = int(offer_hours), int(cutoff_days)
+    except (TypeError, ValueError):
+        hours = days = -1
+    if not 1 <= hours <= 24 * 14 or not 0 <= days <= 60:
+        raise ValidationFailed(_("Durée d'une proposition : de 1 à 336 heures ; date limite : de 0 à 60 jours "
+                                 "avant le début de la semaine."), code="invalid")
 
+    def operation():
+        row = db.session.get(WaitlistSettings, period.id)
+        before = {"offer_hours": row.offer_hours, "cutoff_days": row.cutoff_days} if row else None
+        if row is None:
+            row = WaitlistSettings(period_id=period.id)
+            db.session.add(row)
+        row.offer_hours, row.cutoff_days = hours, days
+        audit.record("waitlist.settings", "period", period.id, actor=actor, before=before,
+                     after={"offer_hours": hours, "cutoff_days": days})
 
-def _entry_dict(entry: WaitlistEntry, now: datetime, positions: dict[int, int]) -> dict:
-    offer = entry.offers[-1] if entry.offers else None
-    status = display_status(entry, offer, now)
-    running = offer if (offer is not None and offer.outcome == OfferOutcome.PENDING
-                        and status == WaitlistStatus.OFFERED) else None
-    week, period = entry.week, entry.week.period
-    line = running.reservation if running else None
-    return {
-        "id": entry.id, "status": status, "position": positions.get(entry.id),
-        "child": {"id": entry.child.id, "first_name": entry.child.first_name},
-        "week": {"id": week.id, "label": week.label, "starts_on": week.starts_on.isoformat()},
-        "period": {"id": period.id, "name": period.name},
-        "establishment": {"id": period.establishment.id, "name": period.establishment.name},
-        "transport": {"mode": entry.transport_mode, "label": TRANSPORT_LABELS[entry.transport_mode],
-                      "stop": entry.stop.name if entry.stop else None},
-        "joined_at": entry.joined_at.isoformat(),
-        "offer_expires_at": running.expires_at.isoformat() if running else None,
-        "offer_expires_label": paris_datetime(running.expires_at) if running else None,
-        "offer_claimed": bool(running and running.basket and running.basket.status in BasketStatus.ACTIVE),
-        "offer_total_cents": line.total_cents if line else None,
-        "offer_transport": (line.stop.name if line and line.stop else _("sur place")) if line else None,
-    }
-
-
-def _positions(week_ids: set[int]) -> dict[int, int]:
-    if not week_ids:
-        return {}
-    rows = db.session.execute(
-        select(WaitlistEntry.id, WaitlistEntry.week_id).where(
-            WaitlistEntry.week_id.in_(week_ids), WaitlistEntry.status == WaitlistStatus.WAITING)
-        .order_by(WaitlistEntry.week_id, WaitlistEntry.joined_at, WaitlistEntry.id)
-    ).all()
-    positions: dict[int, int] = {}
-    counters: dict[int, int] = {}
-    for entry_id, week_id in rows:
-        counters[week_id] = counters.get(week_id, 0) + 1
-        positions[entry_id] = counters[week_id]
-    return positions
-
-
-def _load_options():
-    return (joinedload(WaitlistEntry.child), joinedload(WaitlistEntry.stop),
-            joinedload(WaitlistEntry.week).joinedload(Week.period).joinedload(Period.establishment))
-
-
-def household_entries(household_id: int, *, active_only: bool = False, now: datetime | None = None) -> list[dict]:
-    """The household's entries, newest weeks first, with rank, status and any running offer."""
-    now = now or utcnow()
-    query = select(WaitlistEntry).join(Week, Week.id == WaitlistEntry.week_id).where(
-        WaitlistEntry.household_id == household_id)
-    if active_only:
-        query = query.where(WaitlistEntry.status.in_(WaitlistStatus.ACTIVE))
-    entries = db.session.execute(
-        query.options(*_load_options()).order_by(Week.starts_on, WaitlistEntry.id)
-    ).unique().scalars().all()
-    positions = _positions({e.week_id for e in entries})
-    return [_entry_dict(entry, now, positions) for entry in entries]
-
-
-def household_offers(household_id: int, now: datetime | None = None) -> list[dict]:
-    """The running offers of the household (for « Accueil », « Mon panier » and the API's basket)."""
-    return [item for item in household_entries(household_id, active_only=True, now=now)
-            if item["status"] == WaitlistStatus.OFFERED]
-
-
-def week_queue(week_id: int, now: datetime | None = None) -> dict:
-    """Staff's view of one week's list: everyone who ever joined, in order, with offers and outcomes."""
-    now = now or utcnow()
-    week = db.session.get(Week, _as_id(week_id) or 0)
-    if week is None:
-        raise NotFound(_("Semaine introuvable."), code="not_found")
-    entries = db.session.execute(
-        select(WaitlistEntry).where(WaitlistEntry.week_id == week.id)
-        .options(*_load_options(), joinedload(WaitlistEntry.household),
-                 joinedload(WaitlistEntry.offers).joinedload(WaitlistOffer.reservation))
-        .order_by(WaitlistEntry.joined_at, WaitlistEntry.id)
-    ).unique().scalars().all()
-    positions = _positions({week.id})
-    rows = []
-    for entry in entries:
-        item = _entry_dict(entry, now, positions)
-        item["household"] = {"id": entry.household.id, "name": entry.household.name}
-        item["child"]["last_name"] = entry.child.last_name
-        item["end_reason"] = entry.end_reason
-        item["offers"] = [{"id": o.id, "made_at": o.made_at, "expires_at": o.expires_at, "outcome": o.outcome,
-                           "manual": o.manual, "reason": o.reason} for o in entry.offers]
-        rows.append(item)
-    return {"week": week, "entries": rows}
-
-
-def waiting_counts(week_ids) -> dict[int, dict[str, int]]:
-    """Per week: how many wait and how many hold an offer (the occupancy screen)."""
-    ids = sorted(set(week_ids))
-    counts = {week_id: {"waiting": 0, "offered": 0} for week_id in ids}
-    if not ids:
-        return counts
-    rows = db.session.execute(
-        select(WaitlistEntry.week_id, WaitlistEntry.status, func.count())
-        .where(WaitlistEntry.week_id.in_(ids), WaitlistEntry.status.in_(WaitlistStatus.ACTIVE))
-        .group_by(WaitlistEntry.week_id, WaitlistEntry.status)
-    ).all()
-    for week_id, status, count in rows:
-        counts[week_id][status] = int(count)
-    return counts
-
-
-QUEUE_CSV_HEADER = ("Rang", "Enfant", "Foyer", "Transport", "Arrêt", "Inscrit le", "Statut", "Propositions")
-
-
-def queue_rows(week_id: Any, now: datetime | None = None) -> list[tuple]:
-    """The week's list as rows for the staff CSV (the view writes them with operations' CSV rules)."""
-    data = week_queue(week_id, now)
-    rows = []
-    for item in data["entries"]:
-        offers = " | ".join(f"{paris_datetime(o['made_at'])} → {o['outcome']}" for o in item["offers"])
-        rows.append((item["position"] or "", f"{item['child']['first_name']} {item['child']['last_name']}",
-                     item["household"]["name"], item["transport"]["label"], item["transport"]["stop"] or "",
-                     paris_datetime(datetime.fromisoformat(item["joined_at"])), item["status"], offers))
-    return rows
+    _run(operation)
