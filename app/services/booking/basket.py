@@ -1,103 +1,74 @@
-"""The basket: places held for one hour from the first line, then confirmed by payment or released.
+"""The basket: add a line (holding its place), take it out, show the basket and "Mes inscriptions".
+
+The hold itself (its duration, expiry, the sweeper, the settle hook of payments) is `holds`; the
+transport choice and the stop change are `stops`. Their public names are re-exported here, so
+`from app.services.booking import basket` keeps working for views, API, jobs and payments.
 
 Concurrency (DESIGN.md §3–4). `add_line` runs in one transaction and takes its locks in a stable
 order: the household row (serialises the household's own basket), its active basket, then the week
-(`capacity.lock_weeks`). Only then does it count confirmed + live held places (lazy expiry: a held
-line stops counting the instant its hold lapses, whatever the expiry job does), write, and commit.
-The partial unique index on (child, week) over live lines is the last guard against a double
-booking; hitting it becomes the same `already_booked` conflict the rule gives.
-
-Expiry (`expire_basket`) only tidies up and notifies: it is scheduled at the hold's end with a
-unique job id, the sweeper catches whatever a lost job left, both are idempotent and re-read the
-database. A basket whose payment has started is first settled with the payment provider so that a
-payment in flight is never lost (`payments.settle_before_expiry`).
+(`capacity.lock_weeks`). Only then does it ask the rule (`eligibility.check_week`, which counts
+through the capacity primitive: confirmed + live held places and bus seats, lazy expiry), write,
+and commit. The partial unique index on (child, week) over live lines is the last guard against a
+double booking; hitting it becomes the same `already_booked` conflict the rule gives.
 """
 from __future__ import annotations
 
 import logging
-from datetime import datetime, timedelta
-from typing import Any, Callable
+from datetime import datetime
+from typing import Any
 
-from flask import current_app
 from flask_babel import gettext as _
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select
 from sqlalchemy.orm import joinedload, selectinload
 
 from app.models import (
     Basket,
     BasketStatus,
-    Circuit,
     Establishment,
     Household,
     Period,
     Reservation,
     ReservationStatus,
-    Stop,
     TransportMode,
     Week,
     db,
     utcnow,
 )
-
 from app.services import audit
-from app.services.booking.capacity import BUSY_MESSAGE, circuit_usage, lock_weeks
-from app.services.booking.eligibility import bus_full_reason, check_week, load_person, paris_datetime
+from app.services.booking.capacity import BUSY_MESSAGE, lock_weeks
+from app.services.booking.eligibility import check_week, load_person
+from app.services.booking.holds import (  # noqa: F401 (re-exported: basket.schedule_expiry, …)
+    BASKET_IN_CHECKOUT,
+    EXPIRE_BASKET_JOB,
+    checkout_message,
+    expire_lapsed_lines,
+    expire_locked,
+    hold_duration,
+    lock_active_basket,
+    lock_basket,
+    open_basket,
+    register_settle_hook,
+    schedule_expiry,
+)
+from app.services.booking.holds import settle_hook as _settle_hook  # the seam the expiry tests patch
+from app.services.booking.pricing import bracket_for, price_line
+from app.services.booking.stops import (  # noqa: F401 (re-exported: basket.parse_transport, …)
+    as_id,
+    change_stop_locked,
+    load_stop,
+    parent_can_change_stop,
+    parse_transport,
+    stop_change_deadline,
+    transport_options,
+)
 from app.services.errors import Busy, Conflict, NotFound, ValidationFailed
 from app.services.transactions import unit_of_work
-from app.services.booking.pricing import bracket_for, price_line
 
 log = logging.getLogger(__name__)
 
-# Jobs are named by dotted path: services never import app.jobs (DESIGN §4).
-EXPIRE_BASKET_JOB = "app.jobs.booking.expire_basket_job"
-
-BASKET_IN_CHECKOUT = "basket_in_checkout"
-
-
-def _checkout_message() -> str:
-    return _("Un paiement est en cours pour votre panier : terminez-le ou annulez-le avant d'ajouter ou de "
-             "retirer une semaine.")
-
-
-# --- input ---------------------------------------------------------------------------------
-
-def _as_id(value: Any) -> int | None:
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int):
-        return value if 0 < value < 2**31 else None
-    if isinstance(value, str) and value.strip().isdigit():
-        number = int(value.strip())
-        return number if 0 < number < 2**31 else None
-    return None
-
-
-def parse_transport(transport: Any) -> tuple[str, int | None]:
-    """{"mode": "bus", "stop_id": 12} or {"mode": "onsite"} → (mode, stop id). One is mandatory."""
-    if not isinstance(transport, dict) or transport.get("mode") in (None, ""):
-        raise ValidationFailed(_("Choisissez le transport : un arrêt de bus ou l'accueil sur site."),
-                               code="transport_required", field="transport")
-    mode = transport.get("mode")
-    if mode == TransportMode.ONSITE:
-        return mode, None
-    if mode != TransportMode.BUS:
-        raise ValidationFailed(_("Transport inconnu : choisissez « bus » ou « accueil sur site »."),
-                               code="invalid_transport", field="transport")
-    stop_id = _as_id(transport.get("stop_id"))
-    if stop_id is None:
-        raise ValidationFailed(_("Pour le bus, choisissez un circuit et un arrêt."), code="stop_required",
-                               field="stop_id")
-    return mode, stop_id
-
-
-def _load_stop(stop_id: int, period_id: int) -> tuple[Stop, Circuit]:
-    row = db.session.execute(
-        select(Stop, Circuit).join(Circuit, Circuit.id == Stop.circuit_id).where(Stop.id == stop_id)
-    ).first()
-    if row is None or row[1].period_id != period_id:
-        raise ValidationFailed(_("Cet arrêt ne dessert pas cette période : choisissez un arrêt dans la liste."),
-                               code="invalid_stop", field="stop_id")
-    return row[0], row[1]
+# Names of the former single module, for callers that still use them.
+_as_id = as_id
+_expire_lapsed_lines = expire_lapsed_lines
 
 
 # --- transactions --------------------------------------------------------------------------
@@ -106,7 +77,6 @@ def _run(operation, *args, **kwargs):
     """Run `operation` in one transaction (transactions.unit_of_work). The live-line unique index
     refusing a second line for a child is the rule's own `already_booked`; a second active basket
     raced in by the same household is `busy` (try again: the next attempt finds that basket)."""
-
     def already_booked():
         return Conflict(_("Votre enfant est déjà inscrit pour cette semaine."), code="already_booked")
 
@@ -116,36 +86,6 @@ def _run(operation, *args, **kwargs):
     with unit_of_work({"uq_reservation_live_child_week": already_booked, "reservation.child_id": already_booked,
                        "uq_basket_active_household": busy, "basket.household_id": busy}):
         return operation(*args, **kwargs)
-
-
-def _lock_active_basket(household_id: int) -> Basket | None:
-    return db.session.execute(
-        select(Basket)
-        .where(Basket.household_id == household_id, Basket.status.in_(BasketStatus.ACTIVE))
-        .with_for_update()
-        .execution_options(populate_existing=True)
-    ).scalar_one_or_none()
-
-
-def _expire_lapsed_lines(child_id: int, week_id: int, now: datetime) -> None:
-    """Held lines of this child × week whose hold lapsed still say 'held' until the job tidies them,
-    and the partial unique index covers 'held': end them here so correctness never waits for a job."""
-    rows = db.session.execute(
-        update(Reservation)
-        .where(Reservation.child_id == child_id, Reservation.week_id == week_id,
-               Reservation.status == ReservationStatus.HELD, Reservation.hold_expires_at <= now)
-        .values(status=ReservationStatus.EXPIRED, ended_at=now)
-        .returning(Reservation.id, Reservation.household_id, Reservation.basket_id)
-        .execution_options(synchronize_session=False)
-    ).all()
-    for line_id, household_id, basket_id in rows:
-        audit.record("reservation.expired", "reservation", line_id, household_id=household_id,
-                     before={"status": ReservationStatus.HELD},
-                     after={"status": ReservationStatus.EXPIRED, "basket_id": basket_id, "lazy": True})
-
-
-def hold_duration() -> timedelta:
-    return timedelta(minutes=float(current_app.config["BASKET_HOLD_MINUTES"]))
 
 
 # --- add a line ----------------------------------------------------------------------------
@@ -183,28 +123,24 @@ def _add_line(household_id, child_id, week_id, mode, stop_id, actor, desk, now,
         raise NotFound(_("Cet accueil n'est plus proposé."), code="not_found")
     stop = circuit = None
     if mode == TransportMode.BUS:
-        stop, circuit = _load_stop(stop_id, period.id)
+        stop, circuit = load_stop(stop_id, period.id)
 
     household, link, child = load_person(household_id, child_id, for_update=True)
-    basket = _lock_active_basket(household_id)
+    basket = lock_active_basket(household_id)
     if basket is not None and basket.status == BasketStatus.CHECKOUT:
-        raise Conflict(_checkout_message(), code=BASKET_IN_CHECKOUT)
+        raise Conflict(checkout_message(), code=BASKET_IN_CHECKOUT)
     if basket is not None and basket.expires_at <= now:
-        _expire_locked(basket, now)  # lapsed but not tidied yet: its places are free, start afresh
+        expire_locked(basket, now)  # lapsed but not tidied yet: its places are free, start afresh
         basket = None
-    _expire_lapsed_lines(child_id, week_id, now)  # lapsed lines take no place: no week lock needed
+    expire_lapsed_lines(child_id, week_id, now)  # lapsed lines take no place: no week lock needed
 
     week = lock_weeks([week_id]).get(week_id)
     if week is None:
         raise NotFound(_("Cette semaine est introuvable."), code="not_found")
-    reason = check_week(household, link, child, week, period, establishment, now, desk=desk)
+    # The rule, then the capacity primitive's week and bus (one count, under the week lock above).
+    reason = check_week(household, link, child, week, period, establishment, now, desk=desk, circuit=circuit)
     if reason:
         raise Conflict(reason.message, code=reason.code, **reason.details)
-
-    if mode == TransportMode.BUS:
-        if circuit_usage([(circuit.id, week.id)], now)[(circuit.id, week.id)] >= circuit.seats:
-            reason = bus_full_reason(circuit)
-            raise Conflict(reason.message, code=reason.code, **reason.details)
     price = price_line(household, period, mode)
 
     if basket is None:
@@ -262,10 +198,10 @@ def remove_line(household_id: int, line_id: int, *, actor=None, now: datetime | 
     """Take a held line out of the basket; its place returns to the pool at once. An emptied basket is
     closed so that the next line starts a fresh hold."""
     now = now or utcnow()
-    line_id = _as_id(line_id)
-    if line_id is None:
+    valid_id = as_id(line_id)
+    if valid_id is None:
         raise NotFound(_("Cette ligne n'est pas dans votre panier."), code="not_found")
-    _run(_remove_line, household_id, line_id, actor, now)
+    _run(_remove_line, household_id, valid_id, actor, now)
 
 
 def _remove_line(household_id, line_id, actor, now) -> None:
@@ -281,7 +217,7 @@ def _remove_line(household_id, line_id, actor, now) -> None:
         select(Reservation).where(Reservation.id == line_id).execution_options(populate_existing=True)
     ).scalar_one()
     if basket.status == BasketStatus.CHECKOUT:
-        raise Conflict(_checkout_message(), code=BASKET_IN_CHECKOUT)
+        raise Conflict(checkout_message(), code=BASKET_IN_CHECKOUT)
     if line.status != ReservationStatus.HELD or basket.status != BasketStatus.OPEN:
         raise Conflict(_("Cette ligne n'est plus dans votre panier."), code="not_in_basket")
     line.status = ReservationStatus.REMOVED
@@ -301,15 +237,6 @@ def _remove_line(household_id, line_id, actor, now) -> None:
 
 
 # --- reading -------------------------------------------------------------------------------
-
-def open_basket(household_id: int, now: datetime | None = None) -> Basket | None:
-    """The household's live basket (open or in checkout, hold not lapsed), or None."""
-    now = now or utcnow()
-    return db.session.execute(
-        select(Basket).where(Basket.household_id == household_id, Basket.status.in_(BasketStatus.ACTIVE),
-                             Basket.expires_at > now)
-    ).scalar_one_or_none()
-
 
 def _line_dict(line: Reservation, household: Household) -> dict:
     week, period = line.week, line.week.period
@@ -415,86 +342,14 @@ def reservations(household_id: int, statuses: tuple[str, ...] = (ReservationStat
     return items
 
 
-def transport_options(period_ids) -> dict[int, list[dict]]:
-    """Bus circuits and their stops (with times) per period, for the stop-change forms."""
-    ids = sorted(set(period_ids))
-    if not ids:
-        return {}
-    circuits = db.session.execute(
-        select(Circuit).where(Circuit.period_id.in_(ids)).options(selectinload(Circuit.stops))
-        .order_by(Circuit.name, Circuit.id)
-    ).scalars().all()
-    options: dict[int, list[dict]] = {period_id: [] for period_id in ids}
-    for circuit in circuits:
-        options[circuit.period_id].append({
-            "id": circuit.id, "name": circuit.name,
-            "stops": [{"id": s.id, "name": s.name, "pickup_time": s.pickup_time.strftime("%H:%M"),
-                       "dropoff_time": s.dropoff_time.strftime("%H:%M")} for s in circuit.stops]})
-    return options
-
-
-# --- expiry --------------------------------------------------------------------------------
-
-# Before a basket in checkout expires, the payments package asks its provider whether the payment
-# went through (it registers itself: booking must not import payments, which imports booking).
-_settle_hooks: list[Callable[[Basket], str]] = []
-
-
-def register_settle_hook(hook: Callable[[Basket], str]) -> None:
-    if hook not in _settle_hooks:
-        _settle_hooks.append(hook)
-
-
-def _settle_hook() -> Callable[[Basket], str] | None:
-    return _settle_hooks[0] if _settle_hooks else None
-
-
-def _expire_locked(basket: Basket, now: datetime) -> list[Reservation]:
-    """Release a locked basket: held lines expire, the basket is marked, audited and mailed once."""
-    lines = db.session.execute(
-        select(Reservation).where(Reservation.basket_id == basket.id,
-                                  Reservation.status.in_((ReservationStatus.HELD, ReservationStatus.EXPIRED)))
-        .options(joinedload(Reservation.child),
-                 joinedload(Reservation.week).joinedload(Week.period).joinedload(Period.establishment))
-        .order_by(Reservation.id).execution_options(populate_existing=True)
-    ).unique().scalars().all()
-    for line in lines:
-        if line.status == ReservationStatus.HELD:
-            line.status = ReservationStatus.EXPIRED
-            line.ended_at = now
-    before = basket.status
-    basket.status = BasketStatus.EXPIRED
-    basket.expired_at = now
-    audit.record("basket.expired", "basket", basket.id, household_id=basket.household_id,
-                 before={"status": before}, after={"status": BasketStatus.EXPIRED,
-                                                   "released_lines": [line.id for line in lines]})
-    if lines:
-        _mail_expired(basket, lines)
-    return lines
-
-
-def _mail_expired(basket: Basket, lines: list[Reservation]) -> None:
-    from app.services.mail import public_url, queue_mail
-
-    household = db.session.get(Household, basket.household_id)
-    to = household.email or (household.owner.email if household.owner else None)
-    if not to:
-        log.warning("basket %s expired: household %s has no e-mail address", basket.id, household.id)
-        return
-    weeks = [{"child": line.child.first_name, "week": line.week.label,
-              "establishment": line.week.period.establishment.name, "period": line.week.period.name}
-             for line in lines]
-    queue_mail("basket_expired", to, _("Votre panier a expiré"), "basket_expired", household_id=household.id,
-               dedupe_key=f"basket-expired-{basket.id}", household_name=household.name, weeks=weeks,
-               expired_at=paris_datetime(basket.expires_at), booking_url=public_url("/famille/inscrire"))
-
+# --- expiry (the entry points: each one transaction) ------------------------------------------
 
 def expire_basket(basket_id: int, now: datetime | None = None) -> bool:
     """Release the places of a basket whose hold lapsed unpaid. Idempotent: re-reads and locks the
     basket; does nothing if it is no longer active or not due. Returns True when it expired it."""
     now = now or utcnow()
     try:
-        basket = _lock_basket(basket_id)
+        basket = lock_basket(basket_id)
         if basket is None or basket.status not in BasketStatus.ACTIVE or basket.expires_at > now:
             db.session.rollback()
             return False
@@ -505,22 +360,16 @@ def expire_basket(basket_id: int, now: datetime | None = None) -> bool:
                 if settle(basket) == "paid":
                     db.session.commit()
                     return False
-                basket = _lock_basket(basket_id)
+                basket = lock_basket(basket_id)
                 if basket is None or basket.status not in BasketStatus.ACTIVE:
                     db.session.commit()
                     return False
-        _expire_locked(basket, now)
+        expire_locked(basket, now)
         db.session.commit()
         return True
     except Exception:
         db.session.rollback()
         raise
-
-
-def _lock_basket(basket_id: int) -> Basket | None:
-    return db.session.execute(
-        select(Basket).where(Basket.id == basket_id).with_for_update().execution_options(populate_existing=True)
-    ).scalar_one_or_none()
 
 
 def expire_due_baskets(now: datetime | None = None) -> int:
@@ -541,102 +390,16 @@ def expire_due_baskets(now: datetime | None = None) -> int:
     return expired
 
 
-def schedule_expiry(basket: Basket) -> None:
-    """Schedule the expiry job at the hold's end, after the commit. Never raises: if Redis is down the
-    booking still succeeds (`enqueue` logs the failure) and the sweeper catches up. Retries cover a
-    payment provider that cannot be reached when a basket in checkout expires."""
-    from rq import Retry
-
-    from app.services.tasks import defer
-
-    # RQ schedules to the whole second (truncating): round up so the job never runs before the hold
-    # ends (it would find nothing due and leave the basket to the next sweep).
-    at = basket.expires_at.replace(microsecond=0) + timedelta(seconds=1)
-    defer(db.session, EXPIRE_BASKET_JOB, basket.id, job_id=f"expire-basket-{basket.id}", at=at, unique=True,
-          retry=Retry(max=5, interval=[30, 60, 120, 300, 600]))
-
-
 # --- transport changes ---------------------------------------------------------------------
-
-def stop_change_deadline(period: Period) -> datetime | None:
-    return period.stop_change_deadline
-
-
-def parent_can_change_stop(period: Period, now: datetime | None = None) -> bool:
-    """Parents change a stop until the period's deadline set by staff (none set: until the period starts)."""
-    now = now or utcnow()
-    deadline = period.stop_change_deadline
-    if deadline is None:
-        return now.astimezone(_paris()).date() < period.starts_on
-    return now < deadline
-
-
-def _paris():
-    from app.services.booking.eligibility import PARIS
-
-    return PARIS
-
 
 def change_stop(household_id: int, reservation_id: int, transport: dict, *, actor=None, by_staff: bool = False,
                 now: datetime | None = None) -> Reservation:
     """Change the bus stop (or, for a line still in the basket or for staff, the transport mode) of a
     held or confirmed line. Parents until the period's deadline, staff always; seats re-checked under
-    the week lock when the circuit changes."""
+    the week lock when the circuit changes (`stops.change_stop_locked`)."""
     now = now or utcnow()
     mode, stop_id = parse_transport(transport)
-    reservation_id = _as_id(reservation_id)
-    if reservation_id is None:
+    valid_id = as_id(reservation_id)
+    if valid_id is None:
         raise NotFound(_("Cette inscription est introuvable."), code="not_found")
-    return _run(_change_stop, household_id, reservation_id, mode, stop_id, actor, by_staff, now)
-
-
-def _change_stop(household_id, reservation_id, mode, stop_id, actor, by_staff, now) -> Reservation:
-    row = db.session.execute(
-        select(Reservation.week_id, Reservation.basket_id, Reservation.status)
-        .where(Reservation.id == reservation_id, Reservation.household_id == household_id)
-    ).first()
-    if row is None:
-        raise NotFound(_("Cette inscription est introuvable."), code="not_found")
-    week_id, basket_id, status = row
-    if status == ReservationStatus.HELD:
-        _lock_basket(basket_id)  # same order as add_line and checkout: basket, then week
-    week = lock_weeks([week_id])[week_id]
-    line = db.session.execute(
-        select(Reservation).where(Reservation.id == reservation_id).execution_options(populate_existing=True)
-    ).scalar_one()
-    period = db.session.get(Period, week.period_id)
-    live = line.status == ReservationStatus.CONFIRMED or (
-        line.status == ReservationStatus.HELD and line.hold_expires_at and line.hold_expires_at > now)
-    if not live:
-        raise Conflict(_("Cette inscription n'est plus active."), code="not_active")
-    if not by_staff and not parent_can_change_stop(period, now):
-        raise Conflict(_("La date limite pour changer d'arrêt est passée : contactez le Pôle Jeunesse."),
-                       code="stop_change_closed")
-    basket = db.session.get(Basket, line.basket_id)
-    mode_changes = mode != line.transport_mode
-    if mode_changes and line.status == ReservationStatus.CONFIRMED and not by_staff:
-        raise Conflict(_("Pour passer du bus à l'accueil sur site (ou l'inverse) sur une semaine payée, "
-                         "contactez le Pôle Jeunesse."), code="transport_mode_change")
-    if mode_changes and line.status == ReservationStatus.HELD and basket.status == BasketStatus.CHECKOUT:
-        raise Conflict(_checkout_message(), code=BASKET_IN_CHECKOUT)
-
-    stop = circuit = None
-    if mode == TransportMode.BUS:
-        stop, circuit = _load_stop(stop_id, period.id)
-        if circuit.id != line.circuit_id and \
-                circuit_usage([(circuit.id, week.id)], now)[(circuit.id, week.id)] >= circuit.seats:
-            reason = bus_full_reason(circuit)
-            raise Conflict(reason.message, code=reason.code, **reason.details)
-    before = {"transport_mode": line.transport_mode, "circuit_id": line.circuit_id, "stop_id": line.stop_id,
-              "bus_price_cents": line.bus_price_cents}
-    line.transport_mode = mode
-    line.circuit_id = circuit.id if circuit else None
-    line.stop_id = stop.id if stop else None
-    if mode_changes and line.status == ReservationStatus.HELD:
-        household = db.session.get(Household, household_id)
-        line.bus_price_cents = price_line(household, period, mode).bus_price_cents
-    audit.record("reservation.transport_changed", "reservation", line.id, actor=actor, household_id=household_id,
-                 before=before, after={"transport_mode": line.transport_mode, "circuit_id": line.circuit_id,
-                                       "stop_id": line.stop_id, "bus_price_cents": line.bus_price_cents,
-                                       "by_staff": by_staff})
-    return line
+    return _run(change_stop_locked, household_id, valid_id, mode, stop_id, actor, by_staff, now)

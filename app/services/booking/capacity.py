@@ -182,36 +182,65 @@ def circuit_usage(pairs: Iterable[tuple[int, int]], now: datetime | None = None)
 
 # --- the primitive ---------------------------------------------------------------------------
 
+@dataclass
+class Availability:
+    """What is left in some weeks at one instant: the readers' numbers and the writers' shortages,
+    from one count. Week and circuit rows come from the session's identity map when the caller holds
+    them (no statement)."""
+
+    usage: Usage
+
+    def places_left(self, week: Week) -> int:
+        return max(0, week.capacity - self.usage.places.get(week.id, 0))
+
+    def seats_left(self, circuit: Circuit, week_id: int) -> int:
+        return max(0, circuit.seats - self.usage.seats.get((circuit.id, week_id), 0))
+
+    def week_full(self, week: Week) -> Shortage | None:
+        """The shortage of one more place in `week` (the offer list's "complet"), or None."""
+        return next(iter(self.shortages([Demand(week.id)], {week.id: week})), None)
+
+    def shortages(self, demands: Iterable[Demand], weeks: dict[int, Week] | None = None) -> list[Shortage]:
+        """The buckets these demands do not fit in, weeks first then buses, each in id order.
+        `weeks`: the rows the caller already has (e.g. just locked)."""
+        demands = list(demands)
+        places_wanted = Counter(d.week_id for d in demands if not d.seat_only)
+        seats_wanted = Counter((d.circuit_id, d.week_id) for d in demands if d.circuit_id is not None)
+        shortages = []
+        for week_id in sorted(places_wanted):
+            week = (weeks or {}).get(week_id) or db.session.get(Week, week_id)
+            if week is None:
+                continue  # an unknown week is the caller's NotFound, not a shortage
+            if self.usage.places.get(week_id, 0) + places_wanted[week_id] > week.capacity:
+                shortages.append(Shortage(week_id, None, WEEK_FULL, week_full_message()))
+        for circuit_id, week_id in sorted(seats_wanted, key=lambda pair: (pair[1], pair[0])):
+            circuit = db.session.get(Circuit, circuit_id)
+            if circuit is None:
+                continue
+            if self.usage.seats.get((circuit_id, week_id), 0) + seats_wanted[(circuit_id, week_id)] > circuit.seats:
+                shortages.append(Shortage(week_id, circuit_id, BUS_FULL, bus_full_message(circuit.name),
+                                          {"bucket": "bus"}))
+        return shortages
+
+
+def availability(week_ids: Iterable[int], now: datetime, *,
+                 exclude_reservation_ids: Iterable[int] = ()) -> Availability:
+    """Places and seats left in these weeks (and on every circuit serving them), without locks: for
+    the pages that show them, and for writers that already hold the week locks."""
+    return Availability(count_live(week_ids, now, exclude_reservation_ids=exclude_reservation_ids))
+
+
 def check_places(demands: Iterable[Demand], *, now: datetime, lock: bool,
                  exclude_reservation_ids: Iterable[int] = ()) -> list[Shortage]:
-    """The buckets these demands do not fit in, weeks first then buses, each in id order; [] when
-    everything fits. `lock=True` locks the weeks first (writers); `lock=False` for readers, or for a
-    writer that already holds the week locks. Week and circuit rows come from the session's identity
-    map when the caller loaded them (no statement)."""
+    """The buckets these demands do not fit in ([] when everything fits). `lock=True` locks the weeks
+    first (writers); `lock=False` for readers, or for a writer that already holds the week locks."""
     demands = list(demands)
     if not demands:
         return []
     week_ids = sorted({d.week_id for d in demands})
     weeks = lock_weeks(week_ids) if lock else {}
-    usage = count_live(week_ids, now, exclude_reservation_ids=exclude_reservation_ids)
-    places_wanted = Counter(d.week_id for d in demands if not d.seat_only)
-    seats_wanted = Counter((d.circuit_id, d.week_id) for d in demands if d.circuit_id is not None)
-
-    shortages = []
-    for week_id in sorted(places_wanted):
-        week = weeks.get(week_id) or db.session.get(Week, week_id)
-        if week is None:
-            continue  # an unknown week is the caller's NotFound, not a shortage
-        if usage.places[week_id] + places_wanted[week_id] > week.capacity:
-            shortages.append(Shortage(week_id, None, WEEK_FULL, week_full_message()))
-    for circuit_id, week_id in sorted(seats_wanted, key=lambda pair: (pair[1], pair[0])):
-        circuit = db.session.get(Circuit, circuit_id)
-        if circuit is None:
-            continue
-        if usage.seats.get((circuit_id, week_id), 0) + seats_wanted[(circuit_id, week_id)] > circuit.seats:
-            shortages.append(Shortage(week_id, circuit_id, BUS_FULL, bus_full_message(circuit.name),
-                                      {"bucket": "bus"}))
-    return shortages
+    left = availability(week_ids, now, exclude_reservation_ids=exclude_reservation_ids)
+    return left.shortages(demands, weeks)
 
 
 def take_places(demands: Iterable[Demand], *, now: datetime, lock: bool = True,

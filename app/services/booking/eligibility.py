@@ -9,8 +9,11 @@ The parent is told *why* a week is not bookable (the old portal simply hid it, F
 "no" carries a stable code for programs and a French message for people. A booking by the child's
 other household is reported as `already_booked` without saying which household made it (§3.6).
 
+Whether a week or a bus is full is the capacity primitive's answer (`capacity.availability`), with its
+message: this module only places it in the order of the reasons.
+
 `offers()` runs a constant number of queries whatever the catalogue size: the catalogue in four
-(selectin loads), usage counts grouped by week and by circuit × week, and the child's live lines.
+(selectin loads), one grouped count of weeks and buses, and the child's live lines.
 """
 from __future__ import annotations
 
@@ -37,8 +40,7 @@ from app.models import (
     db,
     utcnow,
 )
-
-from app.services.booking.capacity import circuit_usage, live_condition, week_usage
+from app.services.booking.capacity import WEEK_FULL, Demand, Shortage, availability, live_condition
 from app.services.errors import NotFound
 
 PARIS = ZoneInfo("Europe/Paris")
@@ -147,7 +149,8 @@ def period_reason(household: Household, link: HouseholdChild, child: Child, peri
         return Reason(AGE, _("Réservé aux enfants de %(min)s à %(max)s ans (âge au premier jour de la période, "
                              "le %(day)s) : %(name)s aura %(age)s ans.",
                              min=establishment.age_min, max=establishment.age_max,
-                             day=f"{period.starts_on.day} {_MONTHS[period.starts_on.month - 1]} {period.starts_on.year}",
+                             day=f"{period.starts_on.day} {_MONTHS[period.starts_on.month - 1]} "
+                                 f"{period.starts_on.year}",
                              name=child.first_name, age=age),
                       {"age_min": establishment.age_min, "age_max": establishment.age_max, "child_age": age})
     if desk:
@@ -162,10 +165,10 @@ def period_reason(household: Household, link: HouseholdChild, child: Child, peri
     return None
 
 
-def week_reason(period_gate: Reason | None, week: Week, taken: int, child_line: ChildLine | None,
+def week_reason(period_gate: Reason | None, week: Week, full: Shortage | None, child_line: ChildLine | None,
                 household_id: int, today: date, *, desk: bool = False) -> Reason | None:
     """The whole rule for one week, given what the caller counted (the same code for the offer list
-    and for add_line). `taken` = confirmed + live held places of the week; `today` in Paris."""
+    and for add_line). `full` = the capacity primitive's shortage for the week, if any; `today` in Paris."""
     if period_gate:
         return period_gate
     if not desk and week.starts_on <= today:
@@ -176,14 +179,14 @@ def week_reason(period_gate: Reason | None, week: Week, taken: int, child_line: 
             return Reason(ALREADY_IN_BASKET, _("Cette semaine est déjà dans votre panier."))
         # Confirmed here, or held or confirmed by the child's other household: never say which.
         return Reason(ALREADY_BOOKED, _("Votre enfant est déjà inscrit pour cette semaine."))
-    if taken >= week.capacity:
-        return Reason(FULL, _("Cette semaine est complète : plus aucune place disponible."))
+    if full is not None:
+        return full_reason(full)
     return None
 
 
-def bus_full_reason(circuit: Circuit) -> Reason:
-    return Reason(FULL, _("Plus de place dans le bus « %(circuit)s » pour cette semaine : choisissez un autre "
-                          "circuit ou l'accueil sur site.", circuit=circuit.name), {"bucket": "bus"})
+def full_reason(shortage: Shortage) -> Reason:
+    """A full week or bus as a reason: the primitive's message, the bucket in the details for a bus."""
+    return Reason(FULL, shortage.message, dict(shortage.details))
 
 
 def child_lines(child_id: int, week_ids: list[int], now: datetime) -> dict[int, ChildLine]:
@@ -216,14 +219,21 @@ def load_person(household_id: int, child_id: int, *, for_update: bool = False
 
 
 def check_week(household: Household, link: HouseholdChild, child: Child, week: Week, period: Period,
-               establishment: Establishment, now: datetime, *, desk: bool = False) -> Reason | None:
-    """The single-week variant used by add_line, inside its transaction (after the week lock)."""
+               establishment: Establishment, now: datetime, *, desk: bool = False,
+               circuit: Circuit | None = None) -> Reason | None:
+    """The single-week variant used by add_line, inside its transaction (after the week lock): the
+    week's reasons first, then, with `circuit`, a full bus. Weeks and buses are counted at once."""
     gate = period_reason(household, link, child, period, establishment, now, desk=desk)
     if gate:
         return gate
-    taken = week_usage([week.id], now)[week.id]
+    shortages = availability([week.id], now).shortages(
+        [Demand(week.id, circuit.id if circuit is not None else None)], {week.id: week})
+    week_full = next((s for s in shortages if s.code == WEEK_FULL), None)
     line = child_lines(child.id, [week.id], now).get(week.id)
-    return week_reason(None, week, taken, line, household.id, paris_today(now), desk=desk)
+    reason = week_reason(None, week, week_full, line, household.id, paris_today(now), desk=desk)
+    if reason is None and shortages:
+        reason = full_reason(shortages[0])  # the bus
+    return reason
 
 
 # --- the offer list ------------------------------------------------------------------------
@@ -364,8 +374,7 @@ def offers(household_id: int, child_id: int, now: datetime | None = None) -> Chi
         .order_by(Period.starts_on, Period.id)
     ).scalars().all() if establishments else []
     week_ids = [w.id for p in periods for w in p.weeks]
-    taken = week_usage(week_ids, now)
-    seats = circuit_usage([(c.id, w.id) for p in periods for c in p.circuits for w in p.weeks], now)
+    left = availability(week_ids, now)
     lines = child_lines(child.id, week_ids, now)
 
     blocking = person_reason(household, link, child)
@@ -375,11 +384,10 @@ def offers(household_id: int, child_id: int, now: datetime | None = None) -> Chi
     for period in periods:
         establishment = establishments_by_id[period.establishment_id]
         gate = period_reason(household, link, child, period, establishment, now)
-        weeks = [WeekOffer(week, max(0, week.capacity - taken.get(week.id, 0)),
-                           week_reason(gate, week, taken.get(week.id, 0), lines.get(week.id), household.id, today))
+        weeks = [WeekOffer(week, left.places_left(week),
+                           week_reason(gate, week, left.week_full(week), lines.get(week.id), household.id, today))
                  for week in period.weeks]
-        circuits = [CircuitOption(circuit, {w.id: max(0, circuit.seats - seats.get((circuit.id, w.id), 0))
-                                            for w in period.weeks})
+        circuits = [CircuitOption(circuit, {w.id: left.seats_left(circuit, w.id) for w in period.weeks})
                     for circuit in period.circuits]
         if gate:
             reason = gate
@@ -388,7 +396,7 @@ def offers(household_id: int, child_id: int, now: datetime | None = None) -> Chi
         elif any(w.available for w in weeks):
             reason = None
         else:
-            reason = _pick([w.reason for w in weeks], _PERIOD_PRIORITY)
+            reason = _pick([w.reason for w in weeks if w.reason], _PERIOD_PRIORITY)
             if reason.code == FULL:
                 reason = Reason(FULL, _("Toutes les semaines de cette période sont complètes."))
         by_establishment[establishment.id].append(PeriodOffer(period, weeks, circuits, reason))
@@ -399,7 +407,7 @@ def offers(household_id: int, child_id: int, now: datetime | None = None) -> Chi
         if any(p.available for p in period_offers):
             reason = None
         elif period_offers:
-            reason = _pick([p.reason for p in period_offers], _ESTABLISHMENT_PRIORITY)
+            reason = _pick([p.reason for p in period_offers if p.reason], _ESTABLISHMENT_PRIORITY)
         else:
             reason = blocking or Reason(CLOSED, _("Aucune période d'inscription en cours ou à venir."))
         result.append(EstablishmentOffer(establishment, period_offers, reason))

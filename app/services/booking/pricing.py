@@ -10,7 +10,6 @@ from dataclasses import dataclass
 from flask_babel import gettext as _
 
 from app.models import Household, Period, TariffBracket, TransportMode
-
 from app.services.errors import ValidationFailed
 
 

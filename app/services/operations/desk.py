@@ -39,7 +39,16 @@ from app.models import (
 from app.services import audit
 
 from app.services.booking import basket
-from app.services.booking.capacity import BUSY_MESSAGE, circuit_usage, is_lock_timeout, live_condition, lock_weeks, week_usage
+from app.services.booking.capacity import (
+    BUSY_MESSAGE,
+    Demand,
+    circuit_usage,
+    is_lock_timeout,
+    live_condition,
+    lock_weeks,
+    take_places,
+    week_usage,
+)
 from app.services.errors import Busy, Conflict, NotFound, ServiceError, ValidationFailed
 
 log = logging.getLogger(__name__)
@@ -258,12 +267,14 @@ def _move(reservation_id: int, week_id: int | None, target: tuple[str, int | Non
         if other is not None:
             raise Conflict(_("Cet enfant est déjà inscrit pour cette semaine (ou elle est dans un panier en cours)."),
                            code="already_booked")
-        if week_usage([new_week.id], now)[new_week.id] >= new_week.capacity:
-            raise Conflict(_("Cette semaine est complète : plus aucune place disponible."), code="full")
-    if circuit is not None and (circuit.id, new_week.id) != (line.circuit_id, line.week_id):
-        if circuit_usage([(circuit.id, new_week.id)], now)[(circuit.id, new_week.id)] >= circuit.seats:
-            raise Conflict(_("Plus de place dans le bus « %(circuit)s » pour cette semaine : choisissez un autre "
-                             "circuit ou l'accueil sur site.", circuit=circuit.name), code="full", bucket="bus")
+    # A place in the new week when the week changes, a seat when the circuit × week changes; the
+    # capacity primitive counts both at once, under the week locks taken above.
+    week_changes = new_week.id != line.week_id
+    new_seat = circuit.id if circuit is not None and (circuit.id, new_week.id) != (line.circuit_id, line.week_id) \
+        else None
+    if week_changes or new_seat is not None:
+        take_places([Demand(new_week.id, new_seat, seat_only=not week_changes)], now=now, lock=False,
+                    exclude_reservation_ids=[line.id])
 
     before = {"week_id": line.week_id, "transport_mode": line.transport_mode, "circuit_id": line.circuit_id,
               "stop_id": line.stop_id}
