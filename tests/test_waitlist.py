@@ -349,12 +349,19 @@ def test_offer_deadline_never_passes_the_week_start_and_no_offer_after_the_cut_o
     close = start - timedelta(days=2, hours=12)
     call(app, basket.remove_line, holder.id, line, now=close)
     assert offers_of(app, first)[0][3] == close + timedelta(hours=24)
-    # A second family waits; the offer lapses inside the cut-off (2 days): no new offer, the list closes.
+    # A second family waits; the offer lapses inside the cut-off (2 days): no new offer.
     second = factory.household()
     join(app, second, catalog.week_ids[0], now=close)
     late = start - timedelta(days=1)
     assert call(app, waitlist.sweep, late) == 0
     assert offers_of(app, first)[0][0] == "lapsed"
+    assert entries(app, second)[0]["status"] == "waiting" and offers_of(app, second) == []
+    # Joining inside the cut-off is refused; once the week has started the list closes.
+    third = factory.household()
+    with pytest.raises(Conflict) as caught:
+        join(app, third, catalog.week_ids[0], now=late)
+    assert caught.value.code == "waitlist_closed"
+    assert call(app, waitlist.sweep, start + timedelta(hours=1)) == 0
     assert entries(app, second)[0]["status"] == "closed"
     assert utcnow() < late
 

@@ -73,3 +73,55 @@ def test_leave_the_list_from_the_page(app, factory, login):
     client = _parent(app, login, family)
     page = client.post(f"/famille/liste-attente/{entry['id']}/quitter", follow_redirects=True).get_data(as_text=True)
     assert "a été retiré de la liste" in page and "Retirée de la liste" in page
+
+
+# --- staff ---------------------------------------------------------------------------------
+
+def test_staff_see_counts_the_list_and_csv_and_act_with_a_reason(app, factory, login):
+    from sqlalchemy import select
+
+    from app.models import AuditLog, Week, db
+    from app.services.booking import waitlist
+
+    catalog, _holder, _line = _full(app, factory)
+    first, second = factory.household(), factory.household()
+    with app.app_context():
+        from app.models import Household
+
+        db.session.get(Household, second.id).name = "=cmd|' /C calc'!A0"
+        db.session.commit()
+        a = waitlist.join(first.id, first.child_ids[0], catalog.week_ids[0], {"mode": "onsite"})
+        b = waitlist.join(second.id, second.child_ids[0], catalog.week_ids[0],
+                          {"mode": "bus", "stop_id": catalog.stop_ids[1]})
+    staff = factory.staff()
+    client = login(app.test_client(), staff.email)
+    index = client.get(f"/listes-attente/?period_id={catalog.period_id}").get_data(as_text=True)
+    assert f'data-week="{catalog.week_ids[0]}"' in index and 'class="num waiting">2<' in index
+    page = client.get(f"/listes-attente/semaine/{catalog.week_ids[0]}").get_data(as_text=True)
+    assert page.index(f'data-entry="{a["id"]}"') < page.index(f'data-entry="{b["id"]}"')
+    csv = client.get(f"/listes-attente/semaine/{catalog.week_ids[0]}/csv")
+    text = csv.get_data(as_text=True)
+    assert csv.status_code == 200 and "Rang;Enfant;Foyer" in text and ";'=cmd" in text
+    # No reason: refused. No free place: a manual offer is refused, never past capacity.
+    client.post(f"/listes-attente/entree/{b['id']}/proposer", data={"reason": ""})
+    refused = client.post(f"/listes-attente/entree/{b['id']}/proposer", data={"reason": "Fratrie"},
+                          follow_redirects=True).get_data(as_text=True)
+    assert "Aucune place n" in refused
+    # Inside the cut-off (no automatic offer any more) staff add a place and give it by hand.
+    client.post(f"/listes-attente/periode/{catalog.period_id}/reglages", data={"offer_hours": "12",
+                                                                              "cutoff_days": "60"})
+    with app.app_context():
+        assert waitlist.period_overview(catalog.period_id)["cutoff_days"] == 60
+        db.session.get(Week, catalog.week_ids[0]).capacity = 2
+        db.session.commit()
+    client.post(f"/listes-attente/entree/{b['id']}/proposer", data={"reason": "Fratrie"})
+    client.post(f"/listes-attente/entree/{a['id']}/retirer", data={"reason": "Désistement au téléphone"})
+    with app.app_context():
+        rows = db.session.execute(select(AuditLog).where(AuditLog.entity == "waitlist_entry",
+                                                         AuditLog.actor_id == staff.id)).scalars().all()
+        actions = {row.action: row.after for row in rows}
+    assert "waitlist.offered" in actions and "Fratrie" in actions["waitlist.offered"]
+    assert "waitlist.withdrawn" in actions and "Désistement" in actions["waitlist.withdrawn"]
+    # A parent cannot reach the staff screens.
+    parent = _parent(app, login, first)
+    assert parent.get("/listes-attente/").status_code in (302, 403)

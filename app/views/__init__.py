@@ -13,6 +13,7 @@ def register_views(appbuilder) -> None:
     from app.views.parent import receipts as parent_receipts
     from app.views.parent import waitlist as parent_waitlist
     from app.views.staff import catalog, families, operations, payments, review
+    from app.views.staff import waitlist as staff_waitlist
 
     for module in (
         review,  # issue: household file review queue
@@ -20,6 +21,7 @@ def register_views(appbuilder) -> None:
         catalog,
         payments,
         operations,
+        staff_waitlist,
         parent_home,
         parent_dossier,
         parent_booking,

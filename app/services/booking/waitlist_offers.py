@@ -15,7 +15,8 @@ The rules (DESIGN.md §3.8):
   seat that is not free) is skipped, never blocking the rest of the list.
 - An offer whose deadline passed, or that was declined, is settled here first, so the place it held
   passes on in the same transaction. Every step re-reads the database and is idempotent.
-- No automatic offer after the period's cut-off before the week starts; waiting entries then close.
+- No automatic offer after the period's cut-off before the week starts (staff may still offer by
+  hand); waiting entries close when the week starts.
 """
 from __future__ import annotations
 
@@ -211,10 +212,12 @@ def _offer_week(week: Week, now: datetime) -> list[int]:
     if not queue:
         return []
     offer_hours, cutoff_days = period_settings(week.period_id)
-    if now >= cutoff_at(week, cutoff_days):
+    if now >= week_start(week):
         for entry in queue:
-            _close_entry(entry, now, _("Plus de proposition possible : la semaine commence bientôt."))
+            _close_entry(entry, now, _("La semaine a commencé : plus de proposition possible."))
         return []
+    if now >= cutoff_at(week, cutoff_days):
+        return []  # no automatic offer so close to the start; staff may still offer by hand
     free = week.capacity - week_usage([week.id], now)[week.id]
     if free <= 0:
         return []

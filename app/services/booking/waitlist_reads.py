@@ -142,6 +142,7 @@ def week_queue(week_id: int, now: datetime | None = None) -> dict:
         item["household"] = {"id": entry.household.id, "name": entry.household.name}
         item["child"]["last_name"] = entry.child.last_name
         item["end_reason"] = entry.end_reason
+        item["joined_label"] = paris_datetime(entry.joined_at)
         item["offers"] = [{"id": o.id, "made_at": o.made_at, "expires_at": o.expires_at, "outcome": o.outcome,
                            "manual": o.manual, "reason": o.reason} for o in entry.offers]
         rows.append(item)
