@@ -125,3 +125,21 @@ def test_staff_see_counts_the_list_and_csv_and_act_with_a_reason(app, factory, l
     # A parent cannot reach the staff screens.
     parent = _parent(app, login, first)
     assert parent.get("/listes-attente/").status_code in (302, 403)
+
+
+def test_a_capacity_raised_on_the_staff_screen_is_offered_at_once(app, factory, login):
+    from app.models import Week, db
+    from app.services.booking import waitlist
+
+    catalog, _holder, _line = _full(app, factory)
+    family = factory.household()
+    with app.app_context():
+        entry = waitlist.join(family.id, family.child_ids[0], catalog.week_ids[0], {"mode": "onsite"})
+        week = db.session.get(Week, catalog.week_ids[0])
+        form = {"period": str(week.period_id), "label": week.label, "starts_on": week.starts_on.isoformat(),
+                "ends_on": week.ends_on.isoformat(), "capacity": "2"}
+    staff = login(app.test_client(), factory.staff().email)
+    assert staff.post(f"/weekview/edit/{catalog.week_ids[0]}", data=form).status_code == 302
+    with app.app_context():
+        [item] = waitlist.household_entries(family.id)
+    assert item["id"] == entry["id"] and item["status"] == "offered"

@@ -21,6 +21,7 @@ from sqlalchemy.exc import IntegrityError
 
 from app.models import Circuit, Period, db
 from app.services import audit
+from app.services.booking.waitlist_offers import offer_freed_places
 from app.services.catalog.rules import CHECKS, DELETE_CHECKS
 from app.services.errors import ValidationFailed
 
@@ -100,6 +101,8 @@ def audited_update(item: Any, actor: Any) -> None:
     entity = entity_of(item)
     audit.record(f"{entity}.updated", entity, item.id, actor=actor,
                  before={key: before[key] for key in changed}, after={key: after[key] for key in changed})
+    weeks = [item.id] if entity == "week" else [w.id for w in item.period.weeks] if entity == "circuit" else []
+    offer_freed_places(weeks)  # a raised capacity or seat count goes to the waiting lists (same commit)
 
 
 def audited_delete(item: Any, actor: Any) -> None:
