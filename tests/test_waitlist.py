@@ -439,3 +439,19 @@ def test_staff_manual_offer_and_removal_are_audited_with_their_reason(app, facto
     assert queue["entries"][0]["end_reason"] == "Désistement par téléphone"
     counts = call(app, waitlist.waiting_counts, catalog.week_ids)
     assert counts[catalog.week_ids[0]] == {"waiting": 0, "offered": 1}
+
+
+def test_staff_moving_a_child_out_of_a_full_week_offers_the_place(app, factory, full_week):
+    from flask_appbuilder.security.sqla.models import User
+
+    from app.models import db
+    from app.services.operations import desk
+
+    catalog, holders, lines = full_week
+    family = factory.household()
+    join(app, family, catalog.week_ids[0])
+    staff = factory.staff()
+    with app.app_context():
+        desk.move_reservation(lines[1], week_id=catalog.week_ids[1], actor=db.session.get(User, staff.id))
+    assert [o[:2] for o in offers_of(app, family)] == [("offered", "pending")]
+    assert live_count(app, catalog.week_ids[0]) == 2
