@@ -20,12 +20,13 @@ def register_cli(app: Flask) -> None:
     def seed_demo_command(if_empty: bool):
         """Demo catalogue, accounts and households (idempotent)."""
         from app.models import Establishment, db
-        from app.services.demo import seed_demo
+        from app.services.demo import seed_demo, seed_waiting_list_demo
 
         if if_empty and db.session.query(Establishment.id).first() is not None:
             click.echo("Données de démonstration déjà présentes.")
             return
         info = seed_demo(current_app.appbuilder)
+        info["accounts"] += seed_waiting_list_demo(current_app.appbuilder)  # a full week, three families waiting
         click.echo("Comptes de démonstration (mot de passe : %s) :" % info["password"])
         for account in info["accounts"]:
             click.echo(f"  - {account}")

@@ -455,3 +455,20 @@ def test_staff_moving_a_child_out_of_a_full_week_offers_the_place(app, factory, 
         desk.move_reservation(lines[1], week_id=catalog.week_ids[1], actor=db.session.get(User, staff.id))
     assert [o[:2] for o in offers_of(app, family)] == [("offered", "pending")]
     assert live_count(app, catalog.week_ids[0]) == 2
+
+
+def test_demo_has_a_full_week_with_three_families_waiting(app):
+    from app.models import Week, db
+    from app.services.booking import waitlist
+    from app.services.booking.capacity import week_usage
+    from app.services.demo import seed_demo, seed_waiting_list_demo
+
+    with app.app_context():
+        seed_demo(app.appbuilder)
+        seed_waiting_list_demo(app.appbuilder)
+        seed_waiting_list_demo(app.appbuilder)  # idempotent
+        week = db.session.execute(select(Week).where(Week.capacity == 2)).scalar_one()
+        assert week_usage([week.id])[week.id] == 2
+        queue = waitlist.week_queue(week.id)["entries"]
+        assert [(e["position"], e["child"]["first_name"]) for e in queue] == [(1, "Nathan"), (2, "Chloé"),
+                                                                             (3, "Hugo")]

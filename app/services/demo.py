@@ -180,3 +180,45 @@ def seed_demo(appbuilder, today: date | None = None) -> dict:
                      "nouveau@demo.test (dossier envoyé, en attente de vérification)"],
         "lea_id": lea.id,
     }
+
+
+def seed_waiting_list_demo(appbuilder, today: date | None = None) -> list[str]:
+    """A full week with three families waiting, on top of `seed_demo` (run it first; idempotent):
+    a one-week nature course of two places, both paid at the desk, then two families and Hugo Martin
+    (parent@demo.test) on its list. Free a place (staff cancel one) and the first family gets the offer.
+    Kept apart from `seed_demo` so that the base demo's households stay the three the guide describes."""
+    today = today or datetime.now(PARIS).date()
+    sm = appbuilder.sm
+    establishment = db.session.query(Establishment).filter_by(name=ESTABLISHMENTS[1][0]).one()
+    first_monday = _monday_after(today, 2)
+    martin = db.session.query(Household).filter_by(email="parent@demo.test").one()
+    hugo = db.session.query(Child).filter_by(first_name="Hugo", last_name="Martin").one()
+    accounts = ["famille1@demo.test … famille4@demo.test (stage nature complet : deux inscrits, deux familles "
+                "sur liste d'attente avant Hugo Martin)"]
+    from app.models import WaitlistEntry
+    from app.services import payments
+    from app.services.booking import basket, waitlist
+    from app.services.booking.capacity import week_usage
+
+    period = _period(establishment, f"Stage nature {first_monday.year}", first_monday, 1,
+                     opens=today - timedelta(days=2), closes=first_monday - timedelta(days=3), capacities=[2])
+    week = db.session.query(Week).filter_by(period_id=period.id).one()
+    if db.session.query(WaitlistEntry).filter_by(week_id=week.id).first() is not None:
+        return accounts
+    agent = sm.find_user(email="agent@demo.test")
+    birth = first_monday.replace(year=first_monday.year - 9) - timedelta(days=45)
+    families = []
+    for n, (first, last) in enumerate([("Jules", "Garcia"), ("Emma", "Petit"), ("Nathan", "Roux"),
+                                       ("Chloé", "Fabre")], start=1):
+        owner = _user(sm, f"famille{n}@demo.test", "Parent", last, PARENT)
+        household = _household(owner, f"Foyer {last}", HouseholdStatus.VALIDATED, 500 + 100 * n,
+                               ("Parent", last, "Mère"))
+        families.append((household, _child(household, first, last, birth, "validated")))
+    db.session.commit()
+    for household, child in families[:2]:
+        if week_usage([week.id])[week.id] < week.capacity:
+            line = basket.add_line(household.id, child.id, week.id, {"mode": "onsite"}, actor=agent, desk=True)
+            payments.record_desk_payment(line.basket_id, "cash", actor=agent)
+    for household, child in [*families[2:], (martin, hugo)]:
+        waitlist.join(household.id, child.id, week.id, {"mode": "onsite"})
+    return accounts
