@@ -61,6 +61,7 @@ from app.services.booking.stops import (  # noqa: F401 (re-exported: basket.pars
     stop_change_deadline,
     transport_options,
 )
+from app.services.booking.waitlist_offers import offer_freed_places
 from app.services.errors import Busy, Conflict, NotFound, ValidationFailed
 from app.services.transactions import unit_of_work
 
@@ -137,6 +138,7 @@ def _add_line(household_id, child_id, week_id, mode, stop_id, actor, desk, now,
     week = lock_weeks([week_id]).get(week_id)
     if week is None:
         raise NotFound(_("Cette semaine est introuvable."), code="not_found")
+    offer_freed_places([week_id], now)  # a free place goes to the waiting list first, never past it
     # The rule, then the capacity primitive's week and bus (one count, under the week lock above).
     reason = check_week(household, link, child, week, period, establishment, now, desk=desk, circuit=circuit)
     if reason:
@@ -225,6 +227,7 @@ def _remove_line(household_id, line_id, actor, now) -> None:
     audit.record("reservation.removed", "reservation", line.id, actor=actor, household_id=household_id,
                  before={"status": ReservationStatus.HELD}, after={"status": ReservationStatus.REMOVED})
     db.session.flush()
+    offer_freed_places([line.week_id], now)  # the freed place goes to the waiting list at once
     still_held = db.session.execute(
         select(Reservation.id).where(Reservation.basket_id == basket.id,
                                      Reservation.status == ReservationStatus.HELD).limit(1)

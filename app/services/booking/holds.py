@@ -27,6 +27,7 @@ from sqlalchemy.orm import joinedload
 from app.models import Basket, BasketStatus, Household, Period, Reservation, ReservationStatus, Week, db, utcnow
 from app.services import audit
 from app.services.booking.eligibility import paris_datetime
+from app.services.booking.waitlist_offers import offer_freed_places
 
 log = logging.getLogger(__name__)
 
@@ -123,6 +124,7 @@ def expire_locked(basket: Basket, now: datetime) -> list[Reservation]:
     audit.record("basket.expired", "basket", basket.id, household_id=basket.household_id,
                  before={"status": before}, after={"status": BasketStatus.EXPIRED,
                                                    "released_lines": [line.id for line in lines]})
+    offer_freed_places({line.week_id for line in lines}, now)  # the freed places go to the waiting list
     if lines:
         _mail_expired(basket, lines)
     return lines
