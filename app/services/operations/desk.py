@@ -49,8 +49,8 @@ from app.services.booking.capacity import (
     take_places,
     week_usage,
 )
-from app.services.errors import Busy, Conflict, NotFound, ServiceError, ValidationFailed
 from app.services.booking.waitlist_offers import offer_freed_places
+from app.services.errors import Busy, Conflict, NotFound, ServiceError, ValidationFailed
 
 log = logging.getLogger(__name__)
 
@@ -284,8 +284,8 @@ def _move(reservation_id: int, week_id: int | None, target: tuple[str, int | Non
     line.circuit_id = new_circuit_id
     line.stop_id = stop.id if stop else None
     db.session.flush()
-    audit.record("reservation.moved", "reservation", line.id, actor=actor, household_id=line.household_id,
     offer_freed_places([old_week.id, new_week.id], now)  # a place or seat left behind goes to the waiting list
+    audit.record("reservation.moved", "reservation", line.id, actor=actor, household_id=line.household_id,
                  before=before, after={"week_id": line.week_id, "transport_mode": line.transport_mode,
                                        "circuit_id": line.circuit_id, "stop_id": line.stop_id,
                                        "price_cents": line.price_cents, "bus_price_cents": line.bus_price_cents})
