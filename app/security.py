@@ -25,7 +25,7 @@ from flask_appbuilder.security.sqla.manager import SecurityManager
 
 log = logging.getLogger(__name__)
 
-from app.roles import ADMIN, PARENT, STAFF  # noqa: E402,F401 (the role names, shared with demo data and views)
+from app.roles import ADMIN, ANIMATOR, PARENT, STAFF  # noqa: E402,F401 (the role names, shared with demo data and views)
 
 # Audiences of a view besides the roles above.
 PUBLIC = "public"  # declares no permission at all: the view checks the visitor itself (login, sign-up)
@@ -33,6 +33,7 @@ ADMIN_ONLY = "admin-only"  # Admin and nobody else
 
 PARENT_VIEW_NAME = re.compile(r"^Parent[A-Za-z]*View$")
 PARENT_API_NAME = re.compile(r"^Portal[A-Za-z]*Api$")
+ANIMATOR_API_NAME = re.compile(r"^Animator[A-Za-z]*Api$")
 
 
 @dataclass(frozen=True)
@@ -99,6 +100,14 @@ VIEW_RULES: tuple[ViewRule, ...] = (
     ViewRule(STAFF, _one_of(OpenApi, SwaggerView),
              "The OpenAPI document of the parent API (routes and schemas, no data): staff read it to "
              "support families and integrators."),
+    # Before the parent and staff API rules: Animateur only, and Staff do not get the phone pages
+    # (staff read and correct attendance on their own screens, app/views/staff/attendance.py).
+    ViewRule(ANIMATOR, _defined_in("app.views.animator"),
+             "The animators' phone pages (issue 18): the day's attendance and bus boarding of the "
+             "establishments and circuits assigned to them; which rows they reach is the service's "
+             "business (app.services.operations.attendance.animator_scope)."),
+    ViewRule(ANIMATOR, _defined_in("app.api", ANIMATOR_API_NAME),
+             "The animators' sync API (Animator…Api), the same lists and ticks as their pages."),
     ViewRule(PARENT, _defined_in("app.views.parent", PARENT_VIEW_NAME),
              "The parent area (Parent…View); which household's rows a parent reaches is the services' "
              "business (invariant 6)."),
@@ -163,7 +172,7 @@ def granted(role: str, permission: str, resource: str, audiences: dict[str, set[
     return role in audiences.get(resource, ())
 
 
-ROLES = (ADMIN, STAFF, PARENT)
+ROLES = (ADMIN, STAFF, PARENT, ANIMATOR)
 
 
 def sync_roles(appbuilder) -> dict[str, int]:

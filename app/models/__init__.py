@@ -9,6 +9,18 @@ from flask_appbuilder.models.sqla.base import SQLA
 db = SQLA(model_class=Model)
 
 from .account import AccountSecurity  # noqa: E402,F401
+from .attendance import (  # noqa: E402,F401
+    AbsenceReason,
+    AnimatorAssignment,
+    Attendance,
+    AttendanceStatus,
+    AttendanceTick,
+    BenefitScheme,
+    Boarding,
+    BoardingLeg,
+    EstablishmentHours,
+    OpenDayOverride,
+)
 from .audit import AuditLog, MailLog  # noqa: E402,F401
 from .booking import Basket, BasketStatus, Reservation, ReservationStatus, TransportMode  # noqa: E402,F401
 from .catalog import Circuit, Establishment, Period, Stop, TariffBracket, Week  # noqa: E402,F401

@@ -65,6 +65,9 @@ class Household(db.Model):
     city = Column(String(100))
     caf_number = Column(String(20))
     no_caf_number = Column(Boolean, nullable=False, default=False)
+    # CAF, MSA or other (app.models.attendance.BenefitScheme): which office funds the hours of its
+    # children (CAF export). The allocataire number, CAF's or MSA's, is caf_number above.
+    benefit_scheme = Column(String(10))
     declared_quotient = Column(Integer)  # what the family says, in euros
     quotient = Column(Integer)  # what staff read on the CAF attestation; None = top tariff
     separated_parents = Column(Boolean, nullable=False, default=False)
