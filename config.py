@@ -65,6 +65,12 @@ class Config:
     PAYMENT_PROVIDER = os.environ.get("PAYMENT_PROVIDER") or (
         "stripe" if os.environ.get("STRIPE_SECRET_KEY") else "sandbox"
     )
+    # PayFiP (PAYMENT_PROVIDER=payfip): the régie's 6-digit client number from the DGFiP, and the
+    # mode agreed with it: test, activation (real payments of the acceptance run), production.
+    # The notification and return URLs are built from PUBLIC_URL (/payments/payfip/…).
+    PAYFIP_NUMCLI = os.environ.get("PAYFIP_NUMCLI") or None
+    PAYFIP_MODE = os.environ.get("PAYFIP_MODE", "test")
+    PAYFIP_TIMEOUT_SECONDS = float(os.environ.get("PAYFIP_TIMEOUT_SECONDS", "15"))
 
     # Mail: SMTP when MAIL_SERVER is set, else the console and the mail log.
     MAIL_SERVER = os.environ.get("MAIL_SERVER") or None
@@ -141,6 +147,12 @@ def check_production(config: dict) -> None:
         raise ConfigError("APP_ENV=production refuses the sandbox payment provider: set STRIPE_SECRET_KEY.")
     if config.get("PAYMENT_PROVIDER") == "stripe" and not config.get("STRIPE_WEBHOOK_SECRET"):
         raise ConfigError("APP_ENV=production with Stripe requires STRIPE_WEBHOOK_SECRET.")
+    if config.get("PAYMENT_PROVIDER") == "payfip":
+        numcli = str(config.get("PAYFIP_NUMCLI") or "")
+        if not (numcli.isdigit() and len(numcli) == 6):
+            raise ConfigError("APP_ENV=production with PayFiP requires PAYFIP_NUMCLI (6 digits).")
+        if config.get("PAYFIP_MODE") not in ("activation", "production"):
+            raise ConfigError("APP_ENV=production with PayFiP requires PAYFIP_MODE=activation or production.")
 
 
 # One random key per test process: tests never need a key that survives them, nor a published one.

@@ -36,5 +36,6 @@ from .household import (  # noqa: E402,F401
     LinkStatus,
 )
 from .payment import Payment, PaymentStatus, ProviderEvent, Refund  # noqa: E402,F401
+from .regie import RegieRefund, RegieRefundStatus  # noqa: E402,F401
 from .types import UTCDateTime, utcnow  # noqa: E402,F401
 from .waitlist import OfferOutcome, WaitlistEntry, WaitlistOffer, WaitlistSettings, WaitlistStatus, WaitlistTransport  # noqa: E402,F401,E501

@@ -18,6 +18,7 @@ from app.services.payments.sandbox import SandboxProvider
 from app.services.payments.stripe_provider import StripeProvider
 
 HTTP_CLIENT_EXTENSION = "stripe_http_client"
+PAYFIP_SESSION_EXTENSION = "payfip_http_session"
 
 
 def _stripe_http_client(app: Flask):
@@ -43,6 +44,34 @@ def _stripe(app: Flask) -> PaymentProvider:
     )
 
 
+def _payfip_soap(app: Flask):
+    """eopayment's SOAP client (zeep, WSDL bundled with eopayment), built once per app and HTTP
+    session: tests put a requests.Session whose transport returns canned answers in
+    `app.extensions["payfip_http_session"]`, so eopayment's real code runs with no network."""
+    import requests
+    import zeep
+    from eopayment.payfip_ws import PayFiP
+
+    session = app.extensions.get(PAYFIP_SESSION_EXTENSION)
+    if session is None:
+        session = app.extensions.setdefault("payfip_default_http_session", requests.Session())
+    cached = app.extensions.get("payfip_soap")
+    if cached is None or cached[0] is not session:
+        timeout = float(app.config.get("PAYFIP_TIMEOUT_SECONDS", 15))
+        soap = PayFiP(zeep_client_kwargs={"transport": zeep.Transport(session=session, timeout=timeout,
+                                                                      operation_timeout=timeout)})
+        cached = app.extensions["payfip_soap"] = (session, soap)
+    return cached[1]
+
+
+def _payfip(app: Flask) -> PaymentProvider:
+    from app.services.payments.payfip_provider import PayFiPProvider
+
+    return PayFiPProvider(numcli=app.config.get("PAYFIP_NUMCLI"), mode=app.config.get("PAYFIP_MODE") or "test",
+                          public_url=app.config["PUBLIC_URL"], soap=_payfip_soap(app),
+                          timeout=float(app.config.get("PAYFIP_TIMEOUT_SECONDS", 15)))
+
+
 def _sandbox(app: Flask) -> PaymentProvider:
     return SandboxProvider(config=app.config, public_url=app.config["PUBLIC_URL"])
 
@@ -50,6 +79,7 @@ def _sandbox(app: Flask) -> PaymentProvider:
 PROVIDERS: dict[str, Callable[[Flask], PaymentProvider]] = {
     "stripe": _stripe,
     "sandbox": _sandbox,
+    "payfip": _payfip,
     "desk": lambda app: DeskProvider("desk"),
     "free": lambda app: DeskProvider("free"),
 }
