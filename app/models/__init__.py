@@ -35,6 +35,7 @@ from .household import (  # noqa: E402,F401
     HouseholdStatus,
     LinkStatus,
 )
+from .household_records import HouseholdInvitation, QuotientRecord, QuotientSource  # noqa: E402,F401
 from .payment import Payment, PaymentStatus, ProviderEvent, Refund  # noqa: E402,F401
 from .regie import RegieRefund, RegieRefundStatus  # noqa: E402,F401
 from .types import UTCDateTime, utcnow  # noqa: E402,F401

@@ -123,7 +123,14 @@ AUDIT_ACTION_LABELS = {
     "pickup.removed": "Personne autorisée retirée", "document.uploaded": "Pièce envoyée",
     "document.deleted": "Pièce supprimée", "document.refused": "Pièce refusée",
     "document.accepted": "Pièces acceptées",
+    "household.reopened": "Dossier validé rouvert par le Pôle Jeunesse",
+    "household.created_at_desk": "Dossier créé au guichet", "quotient.recorded": "QF enregistré",
+    "invitation.sent": "Invitation envoyée", "invitation.claimed": "Compte rattaché par l'invitation",
+    "invitation.revoked": "Invitation annulée",
 }
+
+# Where a QF was read (QuotientRecord.source).
+QUOTIENT_SOURCE_LABELS = {"caf": "Attestation CAF", "msa": "Attestation MSA", "tax_notice": "Avis d'imposition"}
 
 
 def label(table: dict[str, str], code: str | None) -> str:

@@ -6,6 +6,7 @@ def register_views(appbuilder) -> None:
     from app.api import checkout as checkout_api
     from app.api import portal as portal_api
     from app.api import waitlist as waitlist_api
+    from app.views import invitation as invitation_views
     from app.views import payments as payment_views
     from app.views.parent import booking as parent_booking
     from app.views.parent import dossier as parent_dossier
@@ -13,11 +14,13 @@ def register_views(appbuilder) -> None:
     from app.views.parent import receipts as parent_receipts
     from app.views.parent import waitlist as parent_waitlist
     from app.views.staff import catalog, families, operations, payments, review
+    from app.views.staff import household_edit as staff_household_edit
     from app.views.staff import waitlist as staff_waitlist
 
     for module in (
         review,  # issue: household file review queue
         families,
+        staff_household_edit,  # issue 19: staff edit of a file, desk onboarding
         catalog,
         payments,
         operations,
@@ -27,6 +30,7 @@ def register_views(appbuilder) -> None:
         parent_booking,
         parent_receipts,
         parent_waitlist,
+        invitation_views,  # issue 19: claiming a desk-created household
         payment_views,
         portal_api,
         checkout_api,

@@ -9,8 +9,9 @@ from dataclasses import dataclass
 
 from flask_babel import gettext as _
 
-from app.models import Household, Period, TariffBracket, TransportMode
+from app.models import Household, Period, TariffBracket, TransportMode, Week
 from app.services.errors import ValidationFailed
+from app.services.household.quotients import quotient_on
 
 
 @dataclass(frozen=True)
@@ -24,12 +25,14 @@ class LinePrice:
         return self.price_cents + self.bus_price_cents
 
 
-def bracket_for(household: Household, period: Period) -> TariffBracket:
+def bracket_for(household: Household, period: Period, week: Week | None = None) -> TariffBracket:
+    """The bracket of the QF valid at the week's start (the period's start when no week is given):
+    household.quotients owns the QF's dates and sources."""
     brackets = sorted(period.tariffs, key=lambda b: b.qf_min)
     if not brackets:
         raise ValidationFailed(_("Les tarifs de cette période ne sont pas encore publiés : "
                                  "les inscriptions ouvriront dès qu'ils le seront."), code="no_tariff")
-    quotient = household.quotient if household.is_validated else None
+    quotient = quotient_on(household, week.starts_on if week is not None else period.starts_on)
     if quotient is None:
         return brackets[-1]
     for bracket in brackets:
@@ -40,7 +43,7 @@ def bracket_for(household: Household, period: Period) -> TariffBracket:
     return below[-1] if below else brackets[0]
 
 
-def price_line(household: Household, period: Period, transport_mode: str) -> LinePrice:
-    bracket = bracket_for(household, period)
+def price_line(household: Household, period: Period, transport_mode: str, week: Week | None = None) -> LinePrice:
+    bracket = bracket_for(household, period, week)
     bus = period.bus_price_cents if transport_mode == TransportMode.BUS else 0
     return LinePrice(price_cents=bracket.price_cents, bus_price_cents=bus, bracket_label=bracket.label)

@@ -116,8 +116,9 @@ def evaluate(household: Household) -> list[ChecklistItem]:
     add(ChecklistItem("address", _("Adresse complète du foyer (rue, code postal, commune)"), address_ok,
                       fix_url=f"{FILE_URL}/foyer"))
     add(ChecklistItem("phone", _("Téléphone du foyer"), not _blank(household.phone), fix_url=f"{FILE_URL}/foyer"))
-    add(ChecklistItem("email", _("Adresse e-mail du foyer"), not _blank(household.email),
-                      fix_url=f"{FILE_URL}/foyer"))
+    if household.owner_id is not None:  # a desk-only household (no login) may have no e-mail
+        add(ChecklistItem("email", _("Adresse e-mail du foyer"), not _blank(household.email),
+                          fix_url=f"{FILE_URL}/foyer"))
     add(ChecklistItem("caf", _("Numéro d'allocataire CAF, ou la case « pas de numéro CAF » cochée"),
                       household.no_caf_number or not _blank(household.caf_number), fix_url=f"{FILE_URL}/foyer"))
     if not household.no_caf_number:

@@ -128,7 +128,8 @@ def update_household(household: Household, data: Mapping[str, Any], actor=None) 
     form = Input(data)
     no_caf = form.boolean("no_caf_number")
     values: dict[str, Any] = {
-        "email": form.email("email", required=True),
+        # A household kept at the desk (no login, app.services.household.desk_onboarding) may have no e-mail.
+        "email": form.email("email", required=household.owner_id is not None),
         "phone": form.phone("phone", required=True),
         "address_line": form.text("address_line", 255, required=True, message=_("Indiquez le numéro et la rue.")),
         "postcode": form.text("postcode", 10, required=True, message=_("Indiquez le code postal.")),
@@ -338,12 +339,15 @@ def identity_editable(link: HouseholdChild) -> bool:
     return link.status != LinkStatus.VALIDATED and len(link.child.household_links) == 1
 
 
-def update_child(household: Household, child_id: int, data: Mapping[str, Any], actor=None) -> Child:
+def update_child(household: Household, child_id: int, data: Mapping[str, Any], actor=None,
+                 identity: bool | None = None) -> Child:
+    """School, image rights and, while `identity_editable` (or when staff say so with `identity=True`,
+    reading the birth certificate), names, birth date and sex."""
     link = visible_link(household, child_id)
     child = link.child
     form = Input(data)
     values = _child_school(form)
-    if identity_editable(link):
+    if identity if identity is not None else identity_editable(link):
         values.update(_child_identity(form))
     form.check()
     old, new = audit.apply_changes(child, values)

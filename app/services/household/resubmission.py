@@ -4,6 +4,9 @@ Shared by the file (dossier) and its documents, so that neither imports the othe
 from __future__ import annotations
 
 import logging
+from contextlib import contextmanager
+from contextvars import ContextVar
+from typing import Iterator
 
 from flask_babel import gettext as _
 
@@ -15,6 +18,19 @@ log = logging.getLogger(__name__)
 
 HOME_URL = "/famille/"
 REVIEW_AREAS = {"address", "guardians", "documents", "caf", "children"}
+
+# Set while staff change a file through the parent's own services (app.services.household.staff_edit):
+# the same validation runs, but staff's correction is not a change for staff to review again.
+_STAFF_CHANGE: ContextVar[bool] = ContextVar("household_staff_change", default=False)
+
+
+@contextmanager
+def staff_change() -> Iterator[None]:
+    token = _STAFF_CHANGE.set(True)
+    try:
+        yield
+    finally:
+        _STAFF_CHANGE.reset(token)
 
 
 # --- mails ---------------------------------------------------------------------------------
@@ -36,7 +52,7 @@ def _mail(household: Household, kind: str, subject: str, template: str, **contex
 def after_parent_change(household: Household, actor, area: str) -> bool:
     """Called by every parent edit before its commit: a validated file goes back to review when the
     change is one staff must check. Reservations are left exactly as they are. Returns True then."""
-    if area not in REVIEW_AREAS or household.status != HouseholdStatus.VALIDATED:
+    if _STAFF_CHANGE.get() or area not in REVIEW_AREAS or household.status != HouseholdStatus.VALIDATED:
         return False
     before = {"status": household.status}
     household.status = HouseholdStatus.SUBMITTED

@@ -30,7 +30,7 @@ from app.models import (
 )
 from app.services import audit
 from app.services.errors import Conflict, NotFound, ValidationFailed
-from app.services.household import checklist
+from app.services.household import checklist, quotients
 from app.services.household.inputs import Input
 from app.services.household.resubmission import _mail
 from app.services.household.workdays import PARIS, is_working_day, working_hours_between
@@ -103,6 +103,7 @@ def _validate_locked(household: Household, staff, quotient: int | None) -> None:
     before = {"status": household.status, "quotient": household.quotient}
     household.status = HouseholdStatus.VALIDATED
     household.quotient = quotient
+    quotients.from_validation(household, quotient, staff)  # dated, sourced: prices follow its dates
     household.validated_at = now
     household.validated_by_id = getattr(staff, "id", None)
     household.incomplete_reasons = None
