@@ -274,6 +274,21 @@ def test_a_freed_bus_seat_goes_to_the_bus_entry(app, factory):
     assert live_count(app, catalog.week_ids[0], circuit_id=catalog.circuit_id) == 1
 
 
+def test_a_stop_change_off_a_full_bus_offers_the_seat(app, factory):
+    from app.services.booking import basket
+
+    catalog = factory.catalog(capacities=(3,), seats=1)
+    rider = factory.household()
+    rider_line = add(app, rider.id, rider.child_ids[0], catalog.week_ids[0],
+                     {"mode": "bus", "stop_id": catalog.stop_ids[0]})
+    needs_bus = factory.household()
+    join(app, needs_bus, catalog.week_ids[0], {"mode": "bus", "stop_id": catalog.stop_ids[1]})
+    assert entries(app, needs_bus)[0]["status"] == "waiting"
+    call(app, basket.change_stop, rider.id, rider_line, ONSITE)  # the rider now comes on site
+    assert entries(app, needs_bus)[0]["status"] == "offered"
+    assert live_count(app, catalog.week_ids[0], circuit_id=catalog.circuit_id) == 1
+
+
 # --- lapse, decline, cut-off ---------------------------------------------------------------
 
 def test_a_lapsed_offer_stops_counting_at_its_deadline_and_passes_on(app, factory, full_week):

@@ -31,6 +31,7 @@ from app.services.booking.capacity import Demand, is_live, lock_weeks, take_plac
 from app.services.booking.eligibility import PARIS
 from app.services.booking.holds import BASKET_IN_CHECKOUT, checkout_message, lock_basket
 from app.services.booking.pricing import price_line
+from app.services.booking.waitlist_offers import offer_freed_places
 from app.services.errors import Conflict, NotFound, ValidationFailed
 
 # --- the choice ----------------------------------------------------------------------------
@@ -154,4 +155,7 @@ def change_stop_locked(household_id, reservation_id, mode, stop_id, actor, by_st
                  before=before, after={"transport_mode": line.transport_mode, "circuit_id": line.circuit_id,
                                        "stop_id": line.stop_id, "bus_price_cents": line.bus_price_cents,
                                        "by_staff": by_staff})
+    if before["circuit_id"] is not None and before["circuit_id"] != line.circuit_id:
+        db.session.flush()
+        offer_freed_places([week.id], now)  # the seat left on the old bus goes to the waiting list at once
     return line
