@@ -138,16 +138,41 @@ def test_parent_holds_only_the_parent_area_and_api(app):
     assert parent == declared  # everything of the parent area, nothing else
 
 
+ANIMATOR_RESOURCE = re.compile(r"^(AnimatorPagesView|Animator[A-Za-z]*Api)$")
+
+
+def test_animator_holds_only_the_animator_pages_and_api(app):
+    """Issue 18: the Animateur role holds the phone pages (app/views/animator/) and the sync API
+    (Animator…Api), all of them and nothing else — no staff screen, no parent area, no menu — and
+    neither Staff nor Parent hold any of them."""
+    with app.app_context():
+        ab, sm = app.appbuilder, app.appbuilder.sm
+        views = _views_by_resource(ab)
+        animator = _role_pairs(sm, "Animateur")
+        for permission, resource in animator:
+            assert ANIMATOR_RESOURCE.match(resource), (permission, resource)
+            assert permission != "menu_access", (permission, resource)
+            for view in views[resource]:
+                assert not _is_fab_security_view(view, sm), (permission, resource)
+                assert type(view).__module__.startswith(("app.views.animator.", "app.api.")), (permission, resource)
+        declared = {(p, name) for name, vs in views.items() if ANIMATOR_RESOURCE.match(name)
+                    for v in vs for p in (v.base_permissions or [])}
+        others = _role_pairs(sm, "Staff") | _role_pairs(sm, "Parent")
+    assert animator == declared
+    assert ("can_sync", "AnimatorAttendanceApi") in animator and ("can_sheet", "AnimatorPagesView") in animator
+    assert not {pair for pair in others if ANIMATOR_RESOURCE.match(pair[1])}
+
+
 def test_every_registered_view_is_classified(app):
     """A view with permissions that no rule names fails here: someone must decide who gets it."""
-    from app.security import ADMIN_ONLY, PARENT, PUBLIC, STAFF, classify_view
+    from app.security import ADMIN_ONLY, ANIMATOR, PARENT, PUBLIC, STAFF, classify_view
 
     with app.app_context():
         sm = app.appbuilder.sm
         classes = {type(view).__name__: classify_view(view, sm) for view in app.appbuilder.baseviews}
         unclassified = sorted(name for name, audience in classes.items() if audience is None)
         assert unclassified == []
-        assert set(classes.values()) <= {ADMIN_ONLY, PUBLIC, STAFF, PARENT}
+        assert set(classes.values()) <= {ADMIN_ONLY, PUBLIC, STAFF, PARENT, ANIMATOR}
         for view in app.appbuilder.baseviews:
             if _is_fab_security_view(view, sm):
                 assert classify_view(view, sm) in (ADMIN_ONLY,), type(view).__name__

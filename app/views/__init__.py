@@ -3,16 +3,19 @@ from __future__ import annotations
 
 
 def register_views(appbuilder) -> None:
+    from app.api import attendance as attendance_api
     from app.api import checkout as checkout_api
     from app.api import portal as portal_api
     from app.api import waitlist as waitlist_api
     from app.views import invitation as invitation_views
     from app.views import payments as payment_views
+    from app.views.animator import pages as animator_pages
     from app.views.parent import booking as parent_booking
     from app.views.parent import dossier as parent_dossier
     from app.views.parent import home as parent_home
     from app.views.parent import receipts as parent_receipts
     from app.views.parent import waitlist as parent_waitlist
+    from app.views.staff import attendance as staff_attendance
     from app.views.staff import catalog, families, operations, payments, review
     from app.views.staff import household_edit as staff_household_edit
     from app.views.staff import waitlist as staff_waitlist
@@ -35,5 +38,8 @@ def register_views(appbuilder) -> None:
         portal_api,
         checkout_api,
         waitlist_api,
+        attendance_api,  # issue 18: the animators' sync API
+        animator_pages,  # issue 18: the animators' phone pages
+        staff_attendance,  # issue 18: hours realised, CAF export, open days
     ):
         module.register(appbuilder)

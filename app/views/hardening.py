@@ -79,7 +79,8 @@ def register_hardening(app: Flask) -> None:
 
 # Pages that are the portal's own templates (parent area, account pages, API, static files): no
 # inline script or style at all, nothing from another origin. Scripts live in app/static/.
-STRICT_CSP_PREFIXES = PARENT_PREFIXES + ("/login", "/logout", "/api/", "/static/", "/health")
+# The animators' phone pages (issue 18) are the portal's own templates too.
+STRICT_CSP_PREFIXES = PARENT_PREFIXES + ("/login", "/logout", "/api/", "/static/", "/health", "/animateur")
 
 _COMMON_CSP = {
     "default-src": "'self'",

@@ -4,7 +4,7 @@ from __future__ import annotations
 from flask import g, redirect, url_for
 from flask_appbuilder import IndexView, expose
 
-from app.roles import PARENT
+from app.roles import ANIMATOR, PARENT
 
 
 class PortalIndexView(IndexView):
@@ -17,4 +17,6 @@ class PortalIndexView(IndexView):
             return redirect(url_for(self.appbuilder.sm.auth_view.__class__.__name__ + ".login"))
         if any(role.name == PARENT for role in user.roles):
             return redirect(url_for("ParentHomeView.index"))
+        if all(role.name == ANIMATOR for role in user.roles):  # on the ground: their week's lists
+            return redirect(url_for("AnimatorPagesView.home"))
         return self.render_template(self.index_template, appbuilder=self.appbuilder)
