@@ -209,3 +209,25 @@ def test_validating_a_file_records_its_qf_read_on_the_caf_attestation(app, facto
         [record] = quotients.records_of(family.id)
         assert (record.value, record.source, record.valid_to, record.entered_by_id) == (830, "caf", None, agent.id)
         assert quotients.quotient_on(_household(family.id), record.valid_from + timedelta(days=30)) == 830
+
+
+def test_a_basket_prices_each_week_with_the_qf_valid_at_its_start(app, factory):
+    """The rule reaches every caller: add-to-basket prices each line with its own week's QF."""
+    from app.models import Reservation, Week, db
+    from app.services.household import quotients
+    from tests.booking_helpers import add
+
+    family = factory.household(status="validated", quotient=650)
+    agent = factory.staff()
+    catalog = factory.catalog(capacities=(10, 10))
+    with app.app_context():
+        weeks = [db.session.get(Week, week_id) for week_id in catalog.week_ids]
+        staff = _user(app, agent.id)
+        quotients.record_quotient(_household(family.id), {
+            "value": "650", "source": "caf", "valid_from": (weeks[0].starts_on - timedelta(days=60)).isoformat(),
+            "valid_to": (weeks[1].starts_on - timedelta(days=1)).isoformat()}, staff)
+        quotients.record_quotient(_household(family.id), {
+            "value": "1500", "source": "tax_notice", "valid_from": weeks[1].starts_on.isoformat()}, staff)
+    lines = [add(app, family.id, family.child_ids[0], week_id) for week_id in catalog.week_ids]
+    with app.app_context():
+        assert [db.session.get(Reservation, line).price_cents for line in lines] == [4500, 8000]

@@ -143,7 +143,7 @@ def _add_line(household_id, child_id, week_id, mode, stop_id, actor, desk, now,
     reason = check_week(household, link, child, week, period, establishment, now, desk=desk, circuit=circuit)
     if reason:
         raise Conflict(reason.message, code=reason.code, **reason.details)
-    price = price_line(household, period, mode)
+    price = price_line(household, period, mode, week)
 
     if basket is None:
         basket = Basket(household_id=household_id, status=BasketStatus.OPEN, created_at=now,
@@ -245,7 +245,7 @@ def _line_dict(line: Reservation, household: Household) -> dict:
     week, period = line.week, line.week.period
     stop = line.stop
     try:
-        bracket = bracket_for(household, period).label
+        bracket = bracket_for(household, period, week).label
     except ValidationFailed:
         bracket = None
     return {

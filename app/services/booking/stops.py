@@ -150,7 +150,7 @@ def change_stop_locked(household_id, reservation_id, mode, stop_id, actor, by_st
     line.stop_id = stop.id if stop else None
     if mode_changes and line.status == ReservationStatus.HELD:
         household = db.session.get(Household, household_id)
-        line.bus_price_cents = price_line(household, period, mode).bus_price_cents
+        line.bus_price_cents = price_line(household, period, mode, week).bus_price_cents
     audit.record("reservation.transport_changed", "reservation", line.id, actor=actor, household_id=household_id,
                  before=before, after={"transport_mode": line.transport_mode, "circuit_id": line.circuit_id,
                                        "stop_id": line.stop_id, "bus_price_cents": line.bus_price_cents,

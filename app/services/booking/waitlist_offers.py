@@ -298,7 +298,7 @@ def _make_offer(entry: WaitlistEntry, week: Week, mode: str, circuit: Circuit | 
         return None
     period = db.session.get(Period, week.period_id)
     try:
-        price = price_line(household, period, mode)
+        price = price_line(household, period, mode, week)
     except ServiceError:
         return None
     # A lapsed hold of this child × week still says "held" until its job runs; the unique index

@@ -143,7 +143,7 @@ def _reprice(basket: Basket, lines: list[Reservation], actor) -> bool:
     changed = False
     household = basket.household
     for line in lines:
-        price = price_line(household, line.week.period, line.transport_mode)
+        price = price_line(household, line.week.period, line.transport_mode, line.week)
         if (line.price_cents, line.bus_price_cents) != (price.price_cents, price.bus_price_cents):
             before = {"price_cents": line.price_cents, "bus_price_cents": line.bus_price_cents}
             line.price_cents, line.bus_price_cents = price.price_cents, price.bus_price_cents
@@ -215,10 +215,19 @@ def _checkout_request(payment: Payment) -> CheckoutRequest:
 
     basket = payment.basket
     lines = [line for line in basket.lines if line.status in (ReservationStatus.HELD, ReservationStatus.EXPIRED)]
+    items = tuple(CheckoutLine(line.id, line_label(line), line.total_cents) for line in lines)
+    if sum(item.amount_cents for item in items) != payment.amount_cents:
+        # Part of the basket is paid with the household's credit (avoir): the provider shows one
+        # line for the rest, since a payment page cannot carry a negative line.
+        from app.services.localize import euros
+
+        items = (CheckoutLine(0, f"Panier n° {basket.id} (avoir de "
+                                 f"{euros(sum(item.amount_cents for item in items) - payment.amount_cents)} déduit)",
+                              payment.amount_cents),)
     return CheckoutRequest(
         payment_id=payment.id, basket_id=basket.id, household_id=basket.household_id, attempt=payment.attempt,
         amount_cents=payment.amount_cents, currency=payment.currency, customer_email=_recipient(basket.household),
         expires_at=payment.checkout_expires_at,
-        lines=tuple(CheckoutLine(line.id, line_label(line), line.total_cents) for line in lines),
+        lines=items,
         success_url=public_url("/famille/paiement/retour"), cancel_url=public_url("/famille/paiement/annule"),
     )
