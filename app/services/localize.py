@@ -70,6 +70,7 @@ PAYMENT_STATUS_LABELS = {
 }
 PAYMENT_PROVIDER_LABELS = {
     "stripe": "Stripe (carte en ligne)",
+    "payfip": "PayFiP (carte en ligne, Trésor public)",
     "sandbox": "Paiement de test",
     "desk": "Guichet",
     "free": "Gratuit",

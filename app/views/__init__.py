@@ -7,6 +7,7 @@ def register_views(appbuilder) -> None:
     from app.api import checkout as checkout_api
     from app.api import portal as portal_api
     from app.api import waitlist as waitlist_api
+    from app.views import accessibility as accessibility_views
     from app.views import invitation as invitation_views
     from app.views import payments as payment_views
     from app.views.animator import pages as animator_pages
@@ -34,6 +35,7 @@ def register_views(appbuilder) -> None:
         parent_receipts,
         parent_waitlist,
         invitation_views,  # issue 19: claiming a desk-created household
+        accessibility_views,  # issue 20: « Déclaration d'accessibilité » (public)
         payment_views,
         portal_api,
         checkout_api,

@@ -94,6 +94,8 @@ _COMMON_CSP = {
     # The parent layout's favicon is an empty data: URL (no request at all).
     "img-src": "'self' data:",
 }
+# PayFiP's payment page (app/services/payments/payfip_provider.py), added when it is the provider.
+PAYFIP_ORIGIN = "https://www.payfip.gouv.fr"
 STRICT_CSP = {**_COMMON_CSP, "script-src": "'self'", "style-src": "'self'"}
 # Flask-AppBuilder's own templates (list, show, edit, menus, action confirmations) ship inline
 # <script> blocks, onclick attributes and style attributes that the portal cannot rewrite without
@@ -122,6 +124,11 @@ class _PortalTalisman(Talisman):
             options["content_security_policy"] = STRICT_CSP
         else:
             options["content_security_policy"] = STAFF_CSP
+        if current_app.config.get("PAYMENT_PROVIDER") == "payfip":
+            # « Payer » posts to the portal, which redirects to PayFiP's page: form-action must allow it.
+            policy = dict(options["content_security_policy"])
+            policy["form-action"] = f"{policy['form-action']} {PAYFIP_ORIGIN}"
+            options["content_security_policy"] = policy
         return options
 
 

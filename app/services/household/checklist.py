@@ -93,13 +93,15 @@ def _document_item(household: Household, kind: str, child=None) -> ChecklistItem
     document = latest_document(household, kind, child_id)
     code = f"doc:{kind}" + (f":{child_id}" if child_id else "")
     label = document_label(kind, child)
+    # « Compléter » opens the upload form with this type (and child) already chosen.
+    fix_url = f"{FILE_URL}/pieces?kind={kind}" + (f"&child_id={child_id}" if child_id else "") + "#envoyer"
     if document is None:
-        return ChecklistItem(code, label, False, fix_url=f"{FILE_URL}/pieces", child_id=child_id)
+        return ChecklistItem(code, label, False, fix_url=fix_url, child_id=child_id)
     if document.status == "refused":
         return ChecklistItem(code, label, False, refused=True,
                              detail=document.refusal_reason or _("Pièce refusée par le Pôle Jeunesse."),
-                             fix_url=f"{FILE_URL}/pieces", child_id=child_id)
-    return ChecklistItem(code, label, True, fix_url=f"{FILE_URL}/pieces", child_id=child_id)
+                             fix_url=fix_url, child_id=child_id)
+    return ChecklistItem(code, label, True, fix_url=fix_url, child_id=child_id)
 
 
 def evaluate(household: Household) -> list[ChecklistItem]:
