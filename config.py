@@ -80,6 +80,10 @@ class Config:
     MAIL_USE_TLS = _bool("MAIL_USE_TLS", False)
     MAIL_DEFAULT_SENDER = os.environ.get("MAIL_DEFAULT_SENDER", "Pôle Jeunesse <noreply@portail-familles.test>")
     STAFF_DIGEST_EMAIL = os.environ.get("STAFF_DIGEST_EMAIL", "pole-jeunesse@portail-familles.test")
+    # How families reach the Pôle Jeunesse: shown in the parent footer, on error pages and under every mail.
+    POLE_PHONE = os.environ.get("POLE_PHONE", "04 94 00 00 00")
+    POLE_EMAIL = os.environ.get("POLE_EMAIL", "pole-jeunesse@portail-familles.test")
+    POLE_HOURS = os.environ.get("POLE_HOURS", "du lundi au vendredi, de 8 h 30 à 12 h et de 13 h 30 à 17 h")
 
     # Uploaded documents live outside the web root.
     UPLOAD_DIR = os.environ.get("UPLOAD_DIR", str(INSTANCE_DIR / "uploads"))

@@ -292,7 +292,7 @@ def test_bulk_validate_through_the_queue(app, factory, staff):
         db.session.commit()
     page = _text(staff.post("/revue-dossiers/valider-lot", data={"ids": [str(good.id), str(broken.id), "x"]},
                             follow_redirects=True))
-    assert "1 dossier(s) validé(s)" in page and "Non validé" in page and "Fiche sanitaire" in page
+    assert "1 dossier validé" in page and "Non validé" in page and "Fiche sanitaire" in page
     with app.app_context():
         assert db.session.get(Household, good.id).status == "validated"
         assert db.session.get(Household, broken.id).status == "submitted"

@@ -26,6 +26,7 @@ from rq import Retry
 from sqlalchemy.exc import IntegrityError
 
 from app.models import MailLog, db, utcnow
+from app.services.contact import pole_contact
 
 log = logging.getLogger(__name__)
 
@@ -62,6 +63,19 @@ def public_url(path: str) -> str:
     return current_app.config["PUBLIC_URL"].rstrip("/") + "/" + path.lstrip("/")
 
 
+def _body(template: str, ext: str, context: Mapping) -> str:
+    """A mail body with the Pôle Jeunesse's contact details under it: every mail that says « contactez
+    le Pôle Jeunesse » then says how (one place for all templates, those to come included)."""
+    body = render_template(f"mail/{template}.{ext}", **context)
+    contact = pole_contact()
+    if ext == "txt":
+        return f"{body.rstrip()}\n\n-- \n{contact.text()}\n"
+    footer = render_template("mail/_contact.html", contact=contact)
+    if "</body>" in body:
+        return body.replace("</body>", f"{footer}</body>", 1)
+    return body + footer
+
+
 def queue_mail(kind: str, to: str, subject: str, template: str, *, household_id: int | None = None,
                dedupe_key: str | None = None, secret_links: Mapping[str, str] | None = None,
                **context) -> MailLog:
@@ -82,8 +96,8 @@ def queue_mail(kind: str, to: str, subject: str, template: str, *, household_id:
         kind=kind,
         to_address=to,
         subject=subject,
-        body_text=render_template(f"mail/{template}.txt", **masked),
-        body_html=render_template(f"mail/{template}.html", **masked),
+        body_text=_body(template, "txt", masked),
+        body_html=_body(template, "html", masked),
         household_id=household_id,
         dedupe_key=dedupe_key,
         status="queued",
@@ -98,8 +112,7 @@ def queue_mail(kind: str, to: str, subject: str, template: str, *, household_id:
     private = {}
     if secret_links:
         full = {**context, **secret_links}
-        private["bodies"] = {"text": render_template(f"mail/{template}.txt", **full),
-                             "html": render_template(f"mail/{template}.html", **full)}
+        private["bodies"] = {"text": _body(template, "txt", full), "html": _body(template, "html", full)}
     # An explicit description: RQ workers log it, and by default it would spell out the arguments.
     defer(db.session, SEND_MAIL_JOB, mail.id, retry=Retry(max=4, interval=[10, 60, 300, 900]),
           description=f"send_mail_job({mail.id})", **private)

@@ -26,7 +26,8 @@
       }
     });
     var m = Math.floor(left / 60), s = left % 60;
-    el.textContent = "Temps restant : " + m + " min " + (s < 10 ? "0" : "") + s + " s";
+    // No-break spaces: at 375 px the last « s » must not wrap alone onto a line of its own.
+    el.textContent = "Temps restant\u00a0: " + m + "\u00a0min\u00a0" + (s < 10 ? "0" : "") + s + "\u00a0s";
     window.setTimeout(tick, 1000);
   }
   tick();

@@ -177,7 +177,11 @@ def week_reason(period_gate: Reason | None, week: Week, full: Shortage | None, c
     if child_line is not None:
         if child_line.status == ReservationStatus.HELD and child_line.household_id == household_id:
             return Reason(ALREADY_IN_BASKET, _("Cette semaine est déjà dans votre panier."))
-        # Confirmed here, or held or confirmed by the child's other household: never say which.
+        if child_line.household_id != household_id:
+            # Booked by the child's other household: say so (« Mes inscriptions » is empty here), never
+            # which household or anything about it (§3.6).
+            return Reason(ALREADY_BOOKED, _("Votre enfant est déjà inscrit pour cette semaine par l'autre foyer "
+                                            "auquel il est rattaché."), {"other_household": True})
         return Reason(ALREADY_BOOKED, _("Votre enfant est déjà inscrit pour cette semaine."))
     if full is not None:
         return full_reason(full)

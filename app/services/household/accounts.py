@@ -38,6 +38,10 @@ RESET_SALT = "portail-password-reset"
 def password_problems(password: str | None, email: str | None = None) -> list[str]:
     """What is wrong with a new password, in French (empty list: it is acceptable)."""
     password = password or ""
+    if not password:
+        # One sentence, not the three rules an empty field trivially breaks.
+        return [_("Choisissez un mot de passe d'au moins %(n)d caractères, avec au moins une lettre et "
+                  "un chiffre.", n=PASSWORD_MIN_LENGTH)]
     problems = []
     if len(password) < PASSWORD_MIN_LENGTH:
         problems.append(_("Le mot de passe doit contenir au moins %(n)d caractères.", n=PASSWORD_MIN_LENGTH))

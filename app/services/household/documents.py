@@ -21,6 +21,7 @@ from flask_babel import gettext as _
 from app.models import Document, DocumentKind, Household, db, utcnow
 from app.services import audit
 from app.services.errors import NotFound, ValidationFailed
+from app.services.household.checklist import DOCUMENT_LABELS
 from app.services.household.links import child_link
 from app.services.household.resubmission import after_parent_change
 
@@ -35,12 +36,8 @@ SIGNATURES = [
     (b"\xff\xd8\xff", "image/jpeg", "jpg"),
     (b"\x89PNG\r\n\x1a\n", "image/png", "png"),
 ]
-KIND_LABELS = {
-    DocumentKind.QF_ATTESTATION: "Attestation de quotient familial (CAF)",
-    DocumentKind.INSURANCE: "Attestation d'assurance",
-    DocumentKind.VACCINATIONS: "Pages de vaccination",
-    DocumentKind.CUSTODY_JUDGEMENT: "Jugement de garde",
-}
+# The checklist's names: « Compléter » on an item and the type list must say the same thing.
+KIND_LABELS = DOCUMENT_LABELS
 
 
 @dataclass(frozen=True)

@@ -17,11 +17,12 @@ from urllib.parse import urlencode
 from flask import abort, flash, g, redirect, request, url_for
 from flask_appbuilder import BaseView, expose, has_access
 from flask_babel import gettext as _
-from flask_babel import lazy_gettext
+from flask_babel import lazy_gettext, ngettext
 
 from app.models import TransportMode
 from app.services.booking import basket as basket_service
 from app.services.booking import eligibility
+from app.services.booking.price_preview import period_prices
 from app.services.errors import NotFound, ServiceError
 from app.views.filters import datetime_fr
 from app.views.helpers import household_required, parse_id, service_errors
@@ -101,9 +102,11 @@ class ParentBookingView(BaseView):
                 if added:
                     summary = basket_service.basket_summary(household.id)
                     until = summary.get("expires_at_dt")
-                    flash(_("%(count)s semaine(s) ajoutée(s) à votre panier. Les places sont réservées jusqu'au "
-                            "%(until)s : validez et payez votre panier avant.",
-                            count=len(added), until=datetime_fr(until)), "success")
+                    flash(ngettext("%(num)d semaine ajoutée à votre panier. Sa place est réservée jusqu'au "
+                                   "%(until)s : validez et payez votre panier avant.",
+                                   "%(num)d semaines ajoutées à votre panier. Les places sont réservées jusqu'au "
+                                   "%(until)s : validez et payez votre panier avant.",
+                                   len(added), until=datetime_fr(until)), "success")
                 if not errors:
                     # The children page answers with and without the final slash; links name it without
                     # (its canonical URL), the landing after adding weeks has always been the "/" form.
@@ -112,9 +115,10 @@ class ParentBookingView(BaseView):
                 # Show the weeks again with fresh availability; keep what the parent chose for the others.
                 result = eligibility.offers(household.id, child_id)
                 establishment_offer, period_offer = result.period(period_id)
+        prices, week_prices = period_prices(household, period_offer.period, [w.week for w in period_offer.weeks])
         return self.render_template("parent/booking/weeks.html", offers=result, establishment=establishment_offer,
                                     period=period_offer, chosen=chosen, transports=transports, errors=errors,
-                                    form_error=form_error), (400 if (errors or form_error) else 200)
+                                    form_error=form_error, prices=prices, week_prices=week_prices), (400 if (errors or form_error) else 200)
 
 
 class ParentBasketView(BaseView):

@@ -6,6 +6,7 @@ from __future__ import annotations
 from flask import current_app, flash, g, redirect, render_template, request, send_file, url_for
 from flask_appbuilder import BaseView, expose, has_access
 from flask_babel import gettext as _
+from flask_babel import ngettext
 from sqlalchemy import select
 
 from app.models import AuditLog, Household, db
@@ -114,7 +115,8 @@ class DossierReviewView(BaseView):
             return redirect(url_for(".queue"))
         result = dossier.bulk_validate(ids, g.user)
         if result.validated:
-            flash(_("%(n)d dossier(s) validé(s) avec le QF déclaré.", n=len(result.validated)), "success")
+            flash(ngettext("%(num)d dossier validé avec le QF déclaré.", "%(num)d dossiers validés avec le QF déclaré.",
+                           len(result.validated)), "success")
         for household_id, reason in result.skipped:
             household = db.session.get(Household, household_id)
             name = household.name if household else f"#{household_id}"
