@@ -9,6 +9,7 @@ def register_views(appbuilder) -> None:
     from app.api import waitlist as waitlist_api
     from app.views import accessibility as accessibility_views
     from app.views import invitation as invitation_views
+    from app.views import payfip as payfip_views
     from app.views import payments as payment_views
     from app.views.animator import pages as animator_pages
     from app.views.parent import booking as parent_booking
@@ -19,6 +20,7 @@ def register_views(appbuilder) -> None:
     from app.views.staff import attendance as staff_attendance
     from app.views.staff import catalog, families, operations, payments, review
     from app.views.staff import household_edit as staff_household_edit
+    from app.views.staff import regie_refunds
     from app.views.staff import waitlist as staff_waitlist
 
     for module in (
@@ -27,6 +29,7 @@ def register_views(appbuilder) -> None:
         staff_household_edit,  # issue 19: staff edit of a file, desk onboarding
         catalog,
         payments,
+        regie_refunds,
         operations,
         staff_waitlist,
         parent_home,
@@ -37,6 +40,7 @@ def register_views(appbuilder) -> None:
         invitation_views,  # issue 19: claiming a desk-created household
         accessibility_views,  # issue 20: « Déclaration d'accessibilité » (public)
         payment_views,
+        payfip_views,
         portal_api,
         checkout_api,
         waitlist_api,
