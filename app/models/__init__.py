@@ -24,6 +24,17 @@ from .attendance import (  # noqa: E402,F401
 from .audit import AuditLog, MailLog  # noqa: E402,F401
 from .booking import Basket, BasketStatus, Reservation, ReservationStatus, TransportMode  # noqa: E402,F401
 from .catalog import Circuit, Establishment, Period, Stop, TariffBracket, Week  # noqa: E402,F401
+from .credit import (  # noqa: E402,F401
+    CancellationOutcome,
+    CancellationRequest,
+    CancellationRequestStatus,
+    CancellationRules,
+    CreditNote,
+    CreditNoteKind,
+    CreditUse,
+    CreditUseKind,
+    DocumentCounter,
+)
 from .household import (  # noqa: E402,F401
     AuthorizedPickup,
     Child,

@@ -19,6 +19,7 @@ from sqlalchemy import select
 from app.models import Basket, BasketStatus, Payment, PaymentStatus, db, utcnow
 from app.services import audit
 from app.services.errors import Busy, Conflict, NotFound, ValidationFailed
+from app.services.payments import credits
 from app.services.payments.common import (
     BASKET_FIELDS,
     PAID_STATES,
@@ -107,12 +108,14 @@ def _create_payment(basket: Basket, lines, actor, now: datetime) -> tuple[Checko
     total = sum(line.total_cents for line in lines)
     attempt = _next_attempt(basket.id)
     basket_before = audit.snapshot(basket, BASKET_FIELDS)
-    if total == 0:
-        payment = Payment(basket_id=basket.id, household_id=basket.household_id, provider="free", method="free",
-                          attempt=attempt, amount_cents=0, status=PaymentStatus.PENDING,
-                          created_by_id=_actor_id(actor))
+    credit = credits.credit_to_take(basket.household_id, total)  # the household's avoirs pay first
+    if total - credit == 0:
+        payment = Payment(basket_id=basket.id, household_id=basket.household_id, provider="free",
+                          method="credit" if credit else "free", attempt=attempt, amount_cents=0,
+                          status=PaymentStatus.PENDING, created_by_id=_actor_id(actor))
         db.session.add(payment)
         db.session.flush()
+        credits.reserve_for_checkout(payment, credit, actor=actor)
         audit.record("payment.created", "payment", payment.id, actor=actor, household_id=basket.household_id,
                      after=_payment_snapshot(payment))
         outcome, refund_ids = _fulfil_locked(basket, payment, source="free", actor=actor, now=now)
@@ -121,17 +124,18 @@ def _create_payment(basket: Basket, lines, actor, now: datetime) -> tuple[Checko
                                                                 FulfilOutcome.LATE_CONFIRMED) else outcome), refund_ids
     provider = get_provider()
     payment = Payment(basket_id=basket.id, household_id=basket.household_id, provider=provider.name,
-                      method="card", attempt=attempt, amount_cents=total, currency="EUR",
+                      method="card", attempt=attempt, amount_cents=total - credit, currency="EUR",
                       status=PaymentStatus.PENDING, created_by_id=_actor_id(actor),
                       checkout_expires_at=provider.checkout_expires_at(basket.expires_at, now))
     db.session.add(payment)
     basket.status = BasketStatus.CHECKOUT
     db.session.flush()
+    credits.reserve_for_checkout(payment, credit, actor=actor)
     audit.record("basket.checkout", "basket", basket.id, actor=actor, household_id=basket.household_id,
                  before=basket_before, after=audit.snapshot(basket, BASKET_FIELDS))
     audit.record("payment.created", "payment", payment.id, actor=actor, household_id=basket.household_id,
                  after=_payment_snapshot(payment))
-    return CheckoutResult(basket.id, total, None, payment.id), []
+    return CheckoutResult(basket.id, total - credit, None, payment.id), []
 
 
 def _open_provider_page(payment_id: int) -> CheckoutResult:

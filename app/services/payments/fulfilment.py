@@ -50,6 +50,7 @@ from app.services.payments.common import (
     _payment_snapshot,
     _pending_payment,
 )
+from app.services.payments.credits import apply_checkout_uses
 from app.services.payments.provider import CheckoutRequest, CheckoutStatus, ProviderError, ProviderUnavailable
 from app.services.payments.refunds import _refund_everything, _send_refunds
 from app.services.payments.registry import get_provider
@@ -139,7 +140,8 @@ def _fulfil_locked(basket: Basket, payment: Payment, *, source: str, provider_pa
                      before=line_before, after={"status": line.status, "payment_id": payment.id})
     basket.status = BasketStatus.PAID
     basket.confirmed_at = now
-    if payment.amount_cents != sum(line.total_cents for line in lines):
+    credit_cents = apply_checkout_uses(payment)  # the avoirs this attempt held are spent for good
+    if payment.amount_cents + credit_cents != sum(line.total_cents for line in lines):
         _flag(payment, _("Montant payé différent du total des lignes : à vérifier."))
     audit.record("basket.paid", "basket", basket.id, actor=actor, household_id=household_id,
                  before=basket_before, after=audit.snapshot(basket, BASKET_FIELDS))
