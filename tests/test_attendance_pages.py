@@ -65,3 +65,14 @@ def test_animator_pages_are_the_animators_only(app, factory, make_client, login,
     user = factory.household() if who == "parent" else factory.staff()
     client = login(make_client(), user.email)
     assert client.get("/animateur/").status_code == 403
+
+
+def test_the_demo_animator_sees_the_demo_alsh(app, login, make_client):
+    from app.services.demo import DEMO_PASSWORD, seed_demo
+
+    with app.app_context():
+        seed_demo(app.appbuilder)
+        seed_demo(app.appbuilder)  # idempotent: one assignment per establishment and circuit
+    client = login(make_client(), "animateur@demo.test", DEMO_PASSWORD)
+    text = client.get("/animateur/").get_data(as_text=True)
+    assert "ALSH Les Petits Loups" in text and "Car : Circuit 1" in text and "ALSH Les Explorateurs" not in text

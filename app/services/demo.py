@@ -23,7 +23,7 @@ from app.models import (
     db,
     utcnow,
 )
-from app.roles import ADMIN, PARENT, STAFF
+from app.roles import ADMIN, ANIMATOR, PARENT, STAFF
 
 PARIS = ZoneInfo("Europe/Paris")
 DEMO_PASSWORD = "demo-portail"
@@ -149,6 +149,14 @@ def seed_demo(appbuilder, today: date | None = None) -> dict:
 
     _user(sm, "admin@demo.test", "Alice", "Admin", ADMIN)
     _user(sm, "agent@demo.test", "Agnès", "Agent", STAFF)
+    # Issue 18: an animator of the first ALSH and of its buses (their week's lists at /animateur/).
+    from app.models import AnimatorAssignment
+
+    sm.find_role(ANIMATOR) or sm.add_role(ANIMATOR)
+    animateur = _user(sm, "animateur@demo.test", "Anouk", "Animatrice", ANIMATOR)
+    _get_or_create(AnimatorAssignment, user_id=animateur.id, establishment_id=establishments[0].id)
+    for circuit in db.session.query(Circuit).join(Period).filter(Period.establishment_id == establishments[0].id):
+        _get_or_create(AnimatorAssignment, user_id=animateur.id, circuit_id=circuit.id)
     parent = _user(sm, "parent@demo.test", "Claire", "Martin", PARENT)
     separe = _user(sm, "separe@demo.test", "Julien", "Martin", PARENT)
     nouveau = _user(sm, "nouveau@demo.test", "Samia", "Nouveau", PARENT)
@@ -156,6 +164,7 @@ def seed_demo(appbuilder, today: date | None = None) -> dict:
     martin = _household(parent, "Foyer de Claire Martin", HouseholdStatus.VALIDATED, 650, ("Claire", "Martin", "Mère"))
     julien = _household(separe, "Foyer de Julien Martin", HouseholdStatus.VALIDATED, 1350, ("Julien", "Martin", "Père"))
     julien.separated_parents = martin.separated_parents = True
+    martin.benefit_scheme = martin.benefit_scheme or "caf"  # issue 18: counted in the CAF's hours
     new = _household(nouveau, "Foyer de Samia Nouveau", HouseholdStatus.SUBMITTED, 900, ("Samia", "Nouveau", "Mère"))
 
     age_day = open_start
@@ -177,7 +186,8 @@ def seed_demo(appbuilder, today: date | None = None) -> dict:
         "accounts": ["admin@demo.test (Admin)", "agent@demo.test (Pôle Jeunesse)",
                      "parent@demo.test (foyer validé, Léa 4 ans et Hugo 8 ans)",
                      "separe@demo.test (autre foyer d'Hugo, parents séparés)",
-                     "nouveau@demo.test (dossier envoyé, en attente de vérification)"],
+                     "nouveau@demo.test (dossier envoyé, en attente de vérification)",
+                     "animateur@demo.test (animatrice de l'ALSH Les Petits Loups et de son car)"],
         "lea_id": lea.id,
     }
 
