@@ -48,6 +48,9 @@ class Period(db.Model):
         CheckConstraint("ends_on >= starts_on", name="ck_period_dates"),
         CheckConstraint("closes_at > opens_at", name="ck_period_window"),
         CheckConstraint("bus_price_cents >= 0", name="ck_period_bus_price"),
+        CheckConstraint("opening_mode IN ('first_come', 'wishes')", name="ck_period_opening_mode"),
+        CheckConstraint("offer_hours >= 1", name="ck_period_offer_hours"),
+        CheckConstraint("max_weeks_per_child IS NULL OR max_weeks_per_child >= 1", name="ck_period_max_weeks"),
     )
 
     id = Column(Integer, primary_key=True)
@@ -60,6 +63,15 @@ class Period(db.Model):
     # Until this moment a parent may change the bus stop of a confirmed week; after it only staff can.
     stop_change_deadline = Column(UTCDateTime)
     bus_price_cents = Column(Integer, nullable=False, default=0)
+    # How the period opens (app.models.allocation): `first_come` (the booking window above decides) or
+    # `wishes` (ranked wishes in [wishes_open_at, wishes_close_at), allocated by published rules;
+    # each given week is an offer to pay within offer_hours; results promised for results_at).
+    opening_mode = Column(String(12), nullable=False, default="first_come", server_default="first_come")
+    wishes_open_at = Column(UTCDateTime)
+    wishes_close_at = Column(UTCDateTime)
+    results_at = Column(UTCDateTime)
+    offer_hours = Column(Integer, nullable=False, default=72, server_default="72")
+    max_weeks_per_child = Column(Integer)  # None = no maximum
 
     establishment = relationship("Establishment", back_populates="periods")
     weeks = relationship("Week", back_populates="period", order_by="Week.starts_on", cascade="all, delete-orphan")

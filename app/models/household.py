@@ -40,7 +40,8 @@ class DocumentKind:
     INSURANCE = "insurance"
     VACCINATIONS = "vaccinations"
     CUSTODY_JUDGEMENT = "custody_judgement"
-    ALL = (QF_ATTESTATION, INSURANCE, VACCINATIONS, CUSTODY_JUDGEMENT)
+    EMPLOYER_ATTESTATION = "employer_attestation"  # one per working guardian: a priority criterion (allocation)
+    ALL = (QF_ATTESTATION, INSURANCE, VACCINATIONS, CUSTODY_JUDGEMENT, EMPLOYER_ATTESTATION)
 
 
 class Household(db.Model):

@@ -40,6 +40,7 @@ DOCUMENT_LABELS = {
     DocumentKind.INSURANCE: "Attestation d'assurance responsabilité civile et extrascolaire",
     DocumentKind.VACCINATIONS: "Pages de vaccination du carnet de santé",
     DocumentKind.CUSTODY_JUDGEMENT: "Jugement fixant la garde des enfants",
+    DocumentKind.EMPLOYER_ATTESTATION: "Attestation d'employeur (une par parent qui travaille)",
 }
 
 
