@@ -206,6 +206,7 @@ def test_late_payment_without_places_becomes_a_regie_refund_task(app, factory, f
     assert refund.status == "succeeded" and refund.provider_ref == f"regie-{task.id}"
     mail = s.mails[-1]
     assert mail.kind == "payment_late_refunded" and mail.to == b.household.email
+    assert "RIB" in mail.body and "régie" in mail.body and "5 à 10 jours" not in mail.body
     assert "regie_refund.created" in audit_actions(app, "regie_refund")
     # The sweeper sending refunds again finds nothing pending, and a second hand-over is the same task.
     assert call(app, service.retry_pending_refunds) == 0
