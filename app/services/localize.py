@@ -108,6 +108,47 @@ CHILD_LINK_STATUS_LABELS = {"pending": "À confirmer", "validated": "Confirmé",
 DOCUMENT_STATUS_LABELS = {"pending": "À vérifier", "accepted": "Acceptée", "refused": "Refusée"}
 
 MAIL_STATUS_LABELS = {"queued": "En attente d'envoi", "sent": "Envoyé", "failed": "Échec"}
+# The fields that audit entries record before/after, for the staff's « Historique ».
+AUDIT_FIELD_LABELS = {
+    "email": "E-mail", "phone": "Téléphone", "address_line": "Adresse", "postcode": "Code postal",
+    "city": "Commune", "caf_number": "N° allocataire CAF", "no_caf_number": "Pas de numéro CAF",
+    "declared_quotient": "QF déclaré", "quotient": "QF retenu", "separated_parents": "Parents séparés",
+    "status": "Statut", "first_name": "Prénom", "last_name": "Nom", "relationship_label": "Lien",
+    "employer": "Employeur", "birth_date": "Date de naissance", "sex": "Sexe", "school": "École",
+    "school_level": "Classe", "image_rights": "Droit à l'image", "allergies": "Allergies", "diet": "Régime",
+    "pai": "PAI", "pai_details": "Détails du PAI", "medical_notes": "Remarques médicales",
+    "doctor_name": "Médecin traitant", "doctor_phone": "Téléphone du médecin",
+    "vaccinations_up_to_date": "Vaccinations à jour", "kind": "Type de pièce", "name": "Nom",
+    "child_id": "Enfant (n°)", "reasons": "Motifs", "note": "Message", "value": "Valeur",
+    "valid_from": "Valable du", "valid_to": "Valable jusqu'au", "source": "Source",
+    "original_name": "Fichier", "refusal_reason": "Motif du refus", "week_id": "Semaine (n°)",
+    "stop_id": "Arrêt (n°)", "transport_mode": "Transport", "price_cents": "Prix", "bus_price_cents": "Prix du bus",
+}
+
+# What a mail was about (MailLog.kind), for the staff's mail log.
+MAIL_KIND_LABELS = {
+    "account_confirmation": "Confirmation de création de compte",
+    "account_exists": "Compte déjà existant",
+    "password_reset": "Réinitialisation du mot de passe",
+    "password_changed": "Mot de passe modifié",
+    "household_invitation": "Invitation à rejoindre le portail",
+    "dossier_received": "Dossier famille reçu",
+    "dossier_validated": "Dossier famille validé",
+    "dossier_incomplete": "Dossier famille incomplet",
+    "dossier_child_link": "Rattachement d'un enfant",
+    "staff_digest": "Récapitulatif des dossiers en attente",
+    "basket_expired": "Panier expiré",
+    "payment_confirmation": "Confirmation de paiement",
+    "payment_cancellation": "Paiement annulé",
+    "payment_late_refunded": "Paiement tardif remboursé",
+    "payment_duplicate_refunded": "Paiement en double remboursé",
+    "reservation_moved": "Inscription déplacée",
+    "reservation_cancelled": "Inscription annulée",
+    "cancellation_requested": "Demande d'annulation reçue",
+    "cancellation_refused": "Demande d'annulation refusée",
+    "waitlist_offer": "Place proposée (liste d'attente)",
+    "test_mail": "Message de test",
+}
 
 # What an audit entry records (AuditLog.action), as the file's history shows it to staff.
 AUDIT_ACTION_LABELS = {
@@ -132,6 +173,17 @@ AUDIT_ACTION_LABELS = {
 
 # Where a QF was read (QuotientRecord.source).
 QUOTIENT_SOURCE_LABELS = {"caf": "Attestation CAF", "msa": "Attestation MSA", "tax_notice": "Avis d'imposition"}
+
+
+# A household's benefit scheme (Household.benefit_scheme), as the CAF export and the file show it.
+BENEFIT_SCHEME_LABELS = {"caf": "CAF", "msa": "MSA", "other": "Autre régime"}
+# Issue 18's audit actions (attendance, boarding, open days), read with AUDIT_ACTION_LABELS.
+ATTENDANCE_AUDIT_LABELS = {
+    "attendance.ticked": "Présence pointée", "attendance.corrected": "Heures réalisées corrigées",
+    "boarding.ticked": "Montée dans le car pointée", "establishment.hours_set": "Horaires de l'accueil modifiés",
+    "establishment.day_set": "Jour d'ouverture modifié",
+}
+AUDIT_ACTION_LABELS.update(ATTENDANCE_AUDIT_LABELS)
 
 
 def label(table: dict[str, str], code: str | None) -> str:

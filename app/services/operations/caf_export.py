@@ -17,13 +17,14 @@ from datetime import date
 from flask_babel import gettext as _
 from sqlalchemy import select
 
-from app.models import Attendance, BenefitScheme, Establishment, Household, Reservation, TariffBracket, Week, db
+from app.models import Attendance, Establishment, Household, Reservation, TariffBracket, Week, db
 from app.services.errors import NotFound, ValidationFailed
+from app.services.localize import BENEFIT_SCHEME_LABELS
 from app.services.operations.attendance import realised_days
 from app.services.operations.csv_export import to_csv
 from app.services.operations.rosters import age_on
 
-SCHEME_LABELS = {BenefitScheme.CAF: "CAF", BenefitScheme.MSA: "MSA", BenefitScheme.OTHER: "Autre régime"}
+SCHEME_LABELS = BENEFIT_SCHEME_LABELS
 NO_SCHEME = "Régime non renseigné"
 UNDER_SIX, SIX_AND_OVER = "Moins de 6 ans", "6 ans et plus"
 NO_QF = "QF non connu"
