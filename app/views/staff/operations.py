@@ -18,7 +18,7 @@ from sqlalchemy import func, select
 
 from app.models import AuditLog, Circuit, Household, MailLog, db
 from app.services.errors import ServiceError
-from app.services.localize import MAIL_STATUS_LABELS, PAYMENT_METHOD_LABELS
+from app.services.localize import MAIL_KIND_LABELS, MAIL_STATUS_LABELS, PAYMENT_METHOD_LABELS, label
 from app.services.operations import csv_export, reports
 from app.views.filters import PARIS, datetime_fr
 from app.views.helpers import parse_id
@@ -352,6 +352,7 @@ class StaffMailLogView(ModelView):
     page_size = 50
     formatters_columns = {"created_at": datetime_fr, "sent_at": datetime_fr,
                           "status": lambda s: MAIL_STATUS_LABELS.get(s, s), "household_id": _household_link,
+                          "kind": lambda kind: label(MAIL_KIND_LABELS, kind),
                           "body_text": _pre, "body_html": _html_preview}
 
 

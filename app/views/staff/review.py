@@ -10,6 +10,7 @@ from flask_babel import ngettext
 from sqlalchemy import select
 
 from app.models import AuditLog, Household, db
+from app.services import audit_text
 from app.services.errors import NotFound, ServiceError
 from app.services.household import checklist, documents, dossier
 from app.services.localize import AUDIT_ACTION_LABELS, DOCUMENT_STATUS_LABELS
@@ -71,7 +72,7 @@ class DossierReviewView(BaseView):
             kind_labels=documents.KIND_LABELS, history=history, errors=errors or {}, values=values or {},
             health_changed=dossier.health_changed_since_validation(household), waited=waited,
             threshold=dossier.DIGEST_THRESHOLD_HOURS, action_labels=AUDIT_ACTION_LABELS,
-            document_status=DOCUMENT_STATUS_LABELS)
+            document_status=DOCUMENT_STATUS_LABELS, audit_changes=audit_text.changes)
 
     @expose("/dossier/<int:household_id>/valider", methods=["POST"])
     @has_access

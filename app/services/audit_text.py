@@ -1,0 +1,86 @@
+"""An audit entry's before/after in French words, for staff screens (« Historique »).
+
+The audit log keeps JSON (exact, for programs); a person reading a family's history needs
+« Adresse : (vide) → 3 rue des Écoles », not `{"address_line": null, …}`. Only what changed is
+shown when both sides are known; a creation shows what was set, a removal what was there.
+"""
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+
+from app.services.localize import (
+    AUDIT_FIELD_LABELS,
+    DOCUMENT_STATUS_LABELS,
+    HOUSEHOLD_STATUS_LABELS,
+    date_fr,
+    datetime_fr,
+    euros,
+    label,
+)
+
+EMPTY = "(vide)"
+_ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+_ISO_DATETIME = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}")
+
+
+@dataclass(frozen=True)
+class Change:
+    field: str  # French label
+    before: str | None  # None: the side was not recorded (a creation or a removal)
+    after: str | None
+
+
+def _load(raw: str | None) -> dict[str, Any] | None:
+    if not raw:
+        return None
+    try:
+        value = json.loads(raw)
+    except ValueError:
+        return {"value": raw}
+    return value if isinstance(value, dict) else {"value": value}
+
+
+def value_text(field: str, value: Any) -> str:
+    """One recorded value as a French reader expects it."""
+    if value is None or value == "" or value == []:
+        return EMPTY
+    if isinstance(value, bool):
+        return "oui" if value else "non"
+    if field.endswith("_cents") and isinstance(value, int):
+        return euros(value)
+    if field == "status" and isinstance(value, str):
+        return label({**DOCUMENT_STATUS_LABELS, **HOUSEHOLD_STATUS_LABELS}, value)
+    if isinstance(value, str):
+        if _ISO_DATE.match(value):
+            return date_fr(date.fromisoformat(value))
+        if _ISO_DATETIME.match(value):
+            try:
+                parsed = datetime.fromisoformat(value)
+            except ValueError:
+                return value
+            return datetime_fr(parsed) if parsed.tzinfo else date_fr(parsed)
+        return value
+    if isinstance(value, list):
+        return " ; ".join(value_text(field, item) for item in value)
+    if isinstance(value, dict):
+        return " ; ".join(f"{label(AUDIT_FIELD_LABELS, key)} : {value_text(key, item)}" for key, item in value.items())
+    return str(value)
+
+
+def changes(before_json: str | None, after_json: str | None) -> list[Change]:
+    before, after = _load(before_json), _load(after_json)
+    fields = list(dict.fromkeys([*(before or {}), *(after or {})]))
+    result = []
+    for field in fields:
+        old = before.get(field) if before is not None else None
+        new = after.get(field) if after is not None else None
+        if before is not None and after is not None and field in before and field in after and old == new:
+            continue
+        result.append(Change(label(AUDIT_FIELD_LABELS, field),
+                             value_text(field, old) if before is not None and field in before else None,
+                             value_text(field, new) if after is not None and field in after else None))
+    return result
