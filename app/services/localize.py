@@ -147,6 +147,7 @@ MAIL_KIND_LABELS = {
     "cancellation_requested": "Demande d'annulation reçue",
     "cancellation_refused": "Demande d'annulation refusée",
     "waitlist_offer": "Place proposée (liste d'attente)",
+    "allocation_result": "Résultat de l'attribution sur vœux",
     "test_mail": "Message de test",
 }
 

@@ -366,6 +366,13 @@ def _schedule_lapse(offer: WaitlistOffer) -> None:
     defer(db.session, LAPSE_OFFER_JOB, offer.id, job_id=f"lapse-offer-{offer.id}", at=at, unique=True)
 
 
+def create_offer(entry: WaitlistEntry, week: Week, mode: str, circuit: Circuit | None, stop: Stop | None,
+                 deadline: datetime, now: datetime) -> WaitlistOffer | None:
+    """An offer for a place the caller has already counted under the week lock (a published wish
+    allocation): the same held line, mail and lapse job as the cascade's."""
+    return _make_offer(entry, week, mode, circuit, stop, deadline, now)
+
+
 def make_manual_offer(entry: WaitlistEntry, now: datetime, *, actor, reason: str) -> WaitlistOffer | None:
     """Staff's offer to a given entry, out of order and past the cut-off, never past capacity.
     Called with the week locked."""
