@@ -1,4 +1,4 @@
-"""Commands: `flask --app run sync-roles | seed-demo | worker | sweep`."""
+"""Commands: `flask --app run sync-roles | seed-demo | worker | sweep | allocate`."""
 from __future__ import annotations
 
 import click
@@ -45,3 +45,27 @@ def register_cli(app: Flask) -> None:
         from app.services.maintenance import sweep
 
         sweep()
+
+    @app.cli.command("allocate")
+    @click.argument("period_id", type=int)
+    @click.option("--dry-run", is_flag=True, help="Show the result without publishing anything.")
+    @click.option("--public-value", default="", help="The draw's public value (required to publish).")
+    def allocate_command(period_id: int, dry_run: bool, public_value: str):
+        """Allocate a period opened by wishes: the same dry run and publication as the staff screen."""
+        from app.services.booking import allocation_reads, allocation_run
+        from app.services.errors import ServiceError
+
+        try:
+            if dry_run:
+                report = allocation_reads.dry_run_report(allocation_run.dry_run(period_id, public_value or None))
+                click.echo(f"Graine : {report['seed']} (valeur publique : {report['public_value']})")
+                click.echo(f"Familles : {report['households']} ; vœux : {report['wishes']} ; semaines attribuées : "
+                           f"{report['given']} ; {report['summary']}")
+                for week in report["weeks"]:
+                    click.echo(f"  {week['label']} : {week['given']}/{week['free_before']} places ({week['fill']} %), "
+                               f"{week['wished']} vœux")
+                return
+            run = allocation_run.publish(period_id, public_value)
+            click.echo(f"Attribution publiée (graine {run.seed}).")
+        except ServiceError as exc:
+            raise click.ClickException(exc.message) from exc

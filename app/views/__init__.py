@@ -7,6 +7,7 @@ def register_views(appbuilder) -> None:
     from app.api import checkout as checkout_api
     from app.api import portal as portal_api
     from app.api import waitlist as waitlist_api
+    from app.api import wishes as wishes_api
     from app.views import accessibility as accessibility_views
     from app.views import invitation as invitation_views
     from app.views import payfip as payfip_views
@@ -44,6 +45,7 @@ def register_views(appbuilder) -> None:
         portal_api,
         checkout_api,
         waitlist_api,
+        wishes_api,  # issue 15: wishes and allocation result
         attendance_api,  # issue 18: the animators' sync API
         animator_pages,  # issue 18: the animators' phone pages
         staff_attendance,  # issue 18: hours realised, CAF export, open days
