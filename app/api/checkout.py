@@ -14,6 +14,7 @@ from app.api import schemas
 from app.api.common import PortalBaseApi, answer, service_errors
 from app.services import payments
 from app.services.household.links import require_household
+from app.services.payments.credits import credit_of_payment
 
 
 class PortalCheckoutApi(PortalBaseApi):
@@ -52,7 +53,8 @@ class PortalCheckoutApi(PortalBaseApi):
         result = payments.start_checkout(household.id, actor=g.user)
         return answer(200, schemas.checkout_answer, {
             "basket_id": result.basket_id, "amount_cents": result.amount_cents, "payment_url": result.payment_url,
-            "status": "confirmed" if result.payment_url is None else "payment_required"})
+            "status": "confirmed" if result.payment_url is None else "payment_required",
+            "credit_cents": credit_of_payment(result.payment_id) if result.payment_id else 0})
 
 
 def register(appbuilder) -> None:

@@ -403,6 +403,7 @@ class PortalCheckout(Schema):
                                 metadata={"description": "Page de paiement à ouvrir ; null si le panier est "
                                                          "confirmé (total nul)."})
     status = fields.String(required=True, validate=OneOf(("payment_required", "confirmed")))
+    credit_cents = _cents("Avoir du foyer déduit de ce panier (amount_cents est le reste à payer par carte).")
 
 
 # Registered as OpenAPI components by the APIs (see app/api/common.py); nested ones follow.

@@ -28,6 +28,7 @@ from app.services import payments
 from app.services.booking import waitlist
 from app.services.errors import NotFound
 from app.services.household.links import require_household
+from app.services.payments.credits import credit_of_payment
 
 MODE_INVALID = _l("transport.mode doit être « bus », « onsite » ou « any » (bus ou sur place).")
 MODE_REQUIRED = _l("transport.mode est obligatoire : « bus » ou « any » (avec stop_id), ou « onsite ».")
@@ -255,7 +256,8 @@ class PortalWaitlistApi(PortalBaseApi):
         result = payments.start_checkout(household.id, actor=g.user)
         return answer(200, schemas.checkout_answer, {
             "basket_id": result.basket_id, "amount_cents": result.amount_cents, "payment_url": result.payment_url,
-            "status": "confirmed" if result.payment_url is None else "payment_required"})
+            "status": "confirmed" if result.payment_url is None else "payment_required",
+            "credit_cents": credit_of_payment(result.payment_id) if result.payment_id else 0})
 
 
 def register(appbuilder) -> None:
