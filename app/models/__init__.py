@@ -8,7 +8,7 @@ from flask_appbuilder.models.sqla.base import SQLA
 
 db = SQLA(model_class=Model)
 
-from .account import AccountSecurity  # noqa: E402,F401
+from .account import AccountSecurity, SecurityVersion  # noqa: E402,F401
 from .allocation import AllocationRules, AllocationRun, OpeningMode, Wish  # noqa: E402,F401
 from .attendance import (  # noqa: E402,F401
     AbsenceReason,
@@ -48,6 +48,7 @@ from .household import (  # noqa: E402,F401
     LinkStatus,
 )
 from .household_records import HouseholdInvitation, QuotientRecord, QuotientSource  # noqa: E402,F401
+from .invoice import Invoice, InvoiceLine, Organiser  # noqa: E402,F401
 from .payment import Payment, PaymentStatus, ProviderEvent, Refund  # noqa: E402,F401
 from .regie import RegieRefund, RegieRefundStatus  # noqa: E402,F401
 from .types import UTCDateTime, utcnow  # noqa: E402,F401

@@ -40,3 +40,5 @@ class MailLog(db.Model):
     household_id = Column(Integer, ForeignKey("household.id", ondelete="SET NULL"), index=True)
     # A mail that must go once (basket expired, payment confirmed) carries a key; a second try finds it.
     dedupe_key = Column(String(100), unique=True)
+    # Documents attached when sent, as "kind:id" lines (rebuilt at send time; e.g. "invoice:12").
+    attachments = Column(Text)

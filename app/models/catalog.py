@@ -122,6 +122,8 @@ class TariffBracket(db.Model):
     qf_min = Column(Integer, nullable=False)
     qf_max = Column(Integer)
     price_cents = Column(Integer, nullable=False)
+    # The meals in price_cents: deducted from the childcare costs of the tax attestation, nowhere else.
+    meal_share_cents = Column(Integer, nullable=False, default=0, server_default="0")
 
     period = relationship("Period", back_populates="tariffs")
 

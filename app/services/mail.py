@@ -15,11 +15,12 @@ from __future__ import annotations
 import logging
 import smtplib
 from collections import deque
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from email.message import EmailMessage
 from email.utils import make_msgid
+from importlib import import_module
 
 from flask import current_app, render_template
 from rq import Retry
@@ -38,6 +39,8 @@ SECRET_LINK_MASK = "« lien personnel masqué »"
 LOST_SECRET_ERROR = ("Le lien personnel de ce message n'a pas été conservé (file d'attente indisponible) : "
                      "il n'a pas été envoyé ; la famille doit refaire sa demande.")
 _OUTBOX = "portail_console_outbox"
+# kind → "module.function(id) -> (filename, mime type, bytes)", called when the mail is sent.
+ATTACHMENT_BUILDERS = {"invoice": "app.services.payments.documents_pdf.invoice_attachment"}
 OUTBOX_SIZE = 200
 
 
@@ -50,6 +53,7 @@ class ConsoleMail:
     subject: str
     text: str
     html: str
+    attachments: tuple = ()  # (filename, mime type, bytes)
 
 
 def console_outbox(app=None) -> deque:
@@ -78,7 +82,7 @@ def _body(template: str, ext: str, context: Mapping) -> str:
 
 def queue_mail(kind: str, to: str, subject: str, template: str, *, household_id: int | None = None,
                dedupe_key: str | None = None, secret_links: Mapping[str, str] | None = None,
-               **context) -> MailLog:
+               attachments: Sequence[tuple[str, int]] = (), **context) -> MailLog:
     """Render `mail/<template>.txt` and `.html`, log the mail and send it after the commit.
 
     `secret_links` are context values that open an account (token links): the family's copy has them,
@@ -101,6 +105,7 @@ def queue_mail(kind: str, to: str, subject: str, template: str, *, household_id:
         household_id=household_id,
         dedupe_key=dedupe_key,
         status="queued",
+        attachments="\n".join(f"{kind}:{ref}" for kind, ref in attachments) or None,
     )
     try:
         with db.session.begin_nested():
@@ -154,7 +159,8 @@ def _transport(mail: MailLog, text: str, html: str | None) -> None:
     config = current_app.config
     if not config.get("MAIL_SERVER"):
         log.info("mail (console) to=%s subject=%s\n%s", mail.to_address, mail.subject, text)
-        console_outbox().append(ConsoleMail(mail.kind, mail.to_address, mail.subject, text, html or ""))
+        console_outbox().append(ConsoleMail(mail.kind, mail.to_address, mail.subject, text, html or "",
+                                            tuple(_attachments(mail))))
         return
     msg = EmailMessage()
     msg["Subject"] = mail.subject
@@ -164,12 +170,26 @@ def _transport(mail: MailLog, text: str, html: str | None) -> None:
     msg.set_content(text)
     if html:
         msg.add_alternative(html, subtype="html")
+    for filename, mime, data in _attachments(mail):
+        maintype, subtype = mime.split("/", 1)
+        msg.add_attachment(data, maintype=maintype, subtype=subtype, filename=filename)
     with smtplib.SMTP(config["MAIL_SERVER"], config["MAIL_PORT"], timeout=10) as smtp:
         if config.get("MAIL_USE_TLS"):
             smtp.starttls()
         if config.get("MAIL_USERNAME"):
             smtp.login(config["MAIL_USERNAME"], config["MAIL_PASSWORD"])
         smtp.send_message(msg)
+
+
+def _attachments(mail: MailLog) -> list[tuple[str, str, bytes]]:
+    """The documents named on the log row, built now from the database (a PDF is not stored twice).
+    Builders are named by dotted path: this shared module imports no domain package."""
+    files = []
+    for item in (mail.attachments or "").splitlines():
+        kind, _sep, ref = item.partition(":")
+        module, _dot, function = ATTACHMENT_BUILDERS[kind].rpartition(".")
+        files.append(getattr(import_module(module), function)(int(ref)))
+    return files
 
 
 def resend_stuck_mails(older_than: timedelta = timedelta(minutes=2)) -> int:

@@ -51,6 +51,7 @@ from app.services.payments.common import (
     _pending_payment,
 )
 from app.services.payments.credits import apply_checkout_uses
+from app.services.payments.invoices import issue_invoice
 from app.services.payments.provider import CheckoutRequest, CheckoutStatus, ProviderError, ProviderUnavailable
 from app.services.payments.refunds import _refund_everything, _send_refunds
 from app.services.payments.registry import get_provider
@@ -141,6 +142,7 @@ def _fulfil_locked(basket: Basket, payment: Payment, *, source: str, provider_pa
     basket.status = BasketStatus.PAID
     basket.confirmed_at = now
     credit_cents = apply_checkout_uses(payment)  # the avoirs this attempt held are spent for good
+    invoice = issue_invoice(basket, payment, lines, credit_cents, now=now)  # numbered in this transaction
     if payment.amount_cents + credit_cents != sum(line.total_cents for line in lines):
         _flag(payment, _("Montant payé différent du total des lignes : à vérifier."))
     audit.record("basket.paid", "basket", basket.id, actor=actor, household_id=household_id,
@@ -152,7 +154,8 @@ def _fulfil_locked(basket: Basket, payment: Payment, *, source: str, provider_pa
           _("Inscriptions confirmées — panier n° %(id)s", id=basket.id), "payment_confirmation",
           dedupe_key=f"basket-{basket.id}-confirmed", basket=basket, payment=payment,
           lines=_lines_context(lines), total_cents=sum(line.total_cents for line in lines),
-          receipt_path=f"/famille/recu/{basket.id}")
+          receipt_path=f"/famille/recu/{basket.id}", invoice_number=invoice.number,
+          invoice_path=f"/famille/factures/{invoice.id}/pdf", attachments=[("invoice", invoice.id)])
     return outcome, []
 
 

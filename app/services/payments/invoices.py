@@ -1,0 +1,123 @@
+"""Invoices: one per paid basket, numbered FA-<year>-<000001> without gaps (DESIGN.md §3.10).
+
+* Issued by `issue_invoice` inside the fulfilment transaction (`_fulfil_locked`), whatever paid the
+  basket (card, PayFiP, desk, credit): the number comes from the same locked counter row as the
+  credit notes (`credits.next_number`), so a fulfilment that rolls back uses no number and two
+  fulfilments that race get consecutive numbers.
+* Everything printed is copied at issue (payer, child, week, establishment, QF and bracket, transport,
+  prices, meal share, how paid): the invoice never changes afterwards (the model refuses updates).
+* A household reads only its own invoices: the household that paid the basket.
+"""
+from __future__ import annotations
+
+from datetime import datetime
+
+from flask_babel import gettext as _
+from sqlalchemy import select
+
+from app.models import Basket, Invoice, InvoiceLine, Payment, Reservation, TransportMode, db, utcnow
+from app.services import audit
+from app.services.booking.pricing import bracket_for
+from app.services.errors import NotFound, ValidationFailed
+from app.services.household.quotients import quotient_on
+from app.services.localize import to_paris
+from app.services.payments.common import _db_id
+from app.services.payments.credits import next_number
+
+INVOICE_PREFIX = "FA"
+
+
+def _transport(line: Reservation) -> str:
+    if line.transport_mode == TransportMode.BUS and line.circuit is not None:
+        stop = f" — {line.stop.name}" if line.stop is not None else ""
+        return _("Bus %(circuit)s%(stop)s", circuit=line.circuit.name, stop=stop)
+    return _("Accueil sur site")
+
+
+def _payer_address(basket: Basket) -> str:
+    household = basket.household
+    city = " ".join(part for part in (household.postcode, household.city) if part)
+    return "\n".join(part for part in (household.address_line, city) if part)
+
+
+def _line(line: Reservation) -> InvoiceLine:
+    week = line.week
+    period = week.period
+    household = line.household
+    try:
+        bracket = bracket_for(household, period, week)
+        bracket_label, meal_share = bracket.label, bracket.meal_share_cents or 0
+    except ValidationFailed:  # a tariff removed since the basket was priced: print what was charged
+        bracket_label, meal_share = "", 0
+    return InvoiceLine(
+        reservation_id=line.id, child_id=line.child_id, child_name=line.child.full_name,
+        child_birth_date=line.child.birth_date, week_label=week.label, week_starts_on=week.starts_on,
+        week_ends_on=week.ends_on, establishment_name=period.establishment.name,
+        establishment_kind=period.establishment.kind, bracket_label=bracket_label,
+        quotient=quotient_on(household, week.starts_on), transport=_transport(line),
+        price_cents=line.price_cents, bus_price_cents=line.bus_price_cents,
+        meal_share_cents=min(meal_share, line.price_cents), total_cents=line.total_cents)
+
+
+def issue_invoice(basket: Basket, payment: Payment, lines: list[Reservation], credit_cents: int, *,
+                  now: datetime | None = None) -> Invoice:
+    """Inside the fulfilment transaction, once the lines are confirmed: the basket's invoice.
+    Idempotent: a basket already invoiced keeps its invoice (and its number)."""
+    existing = invoice_of_basket(basket.id)
+    if existing is not None:
+        return existing
+    now = now or utcnow()
+    year = to_paris(now).year
+    sequence = next_number(INVOICE_PREFIX, year)
+    invoice = Invoice(
+        number=f"{INVOICE_PREFIX}-{year}-{sequence:06d}", year=year, sequence=sequence,
+        household_id=basket.household_id, basket_id=basket.id, payment_id=payment.id, issued_at=now,
+        payer_name=basket.household.name, payer_address=_payer_address(basket),
+        total_cents=sum(line.total_cents for line in lines), card_cents=payment.amount_cents,
+        payment_method=payment.method or "card", payment_provider=payment.provider,
+        credit_cents=credit_cents, credit_notes="")
+    invoice.lines = [_line(line) for line in lines]
+    db.session.add(invoice)
+    db.session.flush()
+    audit.record("invoice.issued", "invoice", invoice.id, household_id=basket.household_id,
+                 after={"number": invoice.number, "basket_id": basket.id, "payment_id": payment.id,
+                        "total_cents": invoice.total_cents, "card_cents": invoice.card_cents,
+                        "credit_cents": credit_cents})
+    return invoice
+
+
+def invoice_of_basket(basket_id: int) -> Invoice | None:
+    return db.session.execute(select(Invoice).where(Invoice.basket_id == basket_id)).scalar_one_or_none()
+
+
+def invoice_of_reservation(reservation_id: int | None) -> Invoice | None:
+    """The invoice that billed a reservation (a credit note refers to it)."""
+    if reservation_id is None:
+        return None
+    return db.session.execute(select(Invoice).join(InvoiceLine).where(
+        InvoiceLine.reservation_id == reservation_id).order_by(Invoice.id.desc()).limit(1)).scalar_one_or_none()
+
+
+def household_invoices(household_id: int) -> list[Invoice]:
+    """« Mes factures »: newest first."""
+    return list(db.session.execute(select(Invoice).where(Invoice.household_id == household_id)
+                                   .order_by(Invoice.issued_at.desc(), Invoice.id.desc())).scalars())
+
+
+def household_invoice(household_id: int, invoice_id) -> Invoice:
+    """One of the household's invoices; any other id is « introuvable » (DESIGN.md §3.6)."""
+    invoice = db.session.get(Invoice, invoice_id) if _db_id(invoice_id) else None
+    if invoice is None or invoice.household_id != household_id:
+        raise NotFound(_("Facture introuvable."), code="invoice_not_found")
+    return invoice
+
+
+def staff_invoice(invoice_id) -> Invoice:
+    invoice = db.session.get(Invoice, invoice_id) if _db_id(invoice_id) else None
+    if invoice is None:
+        raise NotFound(_("Facture introuvable."), code="invoice_not_found")
+    return invoice
+
+
+def invoices_of_payment(payment_id: int) -> list[Invoice]:
+    return list(db.session.execute(select(Invoice).where(Invoice.payment_id == payment_id)).scalars())
