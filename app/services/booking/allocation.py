@@ -192,8 +192,8 @@ def _settle(problem: Problem, state: _State, members: tuple[WishIn, ...], round_
         elif wish.mode == "any":
             transports.append("onsite")
         else:
-            state.closed_seats.add(key)
-            settled.extend(out(w, REFUSED, BUS_FULL) for w in live)
+            state.closed_seats.add(key)  # the bus of this child is full; its siblings are refused with it
+            settled.extend(out(w, REFUSED, BUS_FULL if w.id == wish.id else GROUP_MEMBER) for w in live)
             return settled
     state.places[week_id] -= need
     for key, count in taken.items():
