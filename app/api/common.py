@@ -10,7 +10,7 @@ from flask import Response, jsonify, make_response
 from flask_appbuilder.api import BaseApi
 from marshmallow import Schema
 
-from app.api import schemas
+from app.api import gate, schemas
 from app.services.errors import Busy, ServiceError
 
 
@@ -35,6 +35,12 @@ class PortalBaseApi(BaseApi):
         "PortalBusy": _reason_response("Trop de demandes simultanées ou service momentanément indisponible : "
                                        "réessayer (en-tête Retry-After)."),
     }
+
+    def __init_subclass__(cls, **kwargs):
+        """Every `@protect()` endpoint of a parent API goes through the light gate (app/api/gate.py):
+        FAB's answer, without FAB's per-request permission queries."""
+        super().__init_subclass__(**kwargs)
+        gate.install(cls)
 
 
 def json_response(status: int, body: dict) -> Response:

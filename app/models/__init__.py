@@ -8,7 +8,7 @@ from flask_appbuilder.models.sqla.base import SQLA
 
 db = SQLA(model_class=Model)
 
-from .account import AccountSecurity  # noqa: E402,F401
+from .account import AccountSecurity, SecurityVersion  # noqa: E402,F401
 from .allocation import AllocationRules, AllocationRun, OpeningMode, Wish  # noqa: E402,F401
 from .attendance import (  # noqa: E402,F401
     AbsenceReason,

@@ -7,7 +7,7 @@ sessions without a server-side session store. A user without a row has stamp 0.
 """
 from __future__ import annotations
 
-from sqlalchemy import Column, ForeignKey, Integer
+from sqlalchemy import Column, ForeignKey, Integer, String
 
 from . import db
 from .types import UTCDateTime, utcnow
@@ -20,3 +20,17 @@ class AccountSecurity(db.Model):
     user_id = Column(Integer, ForeignKey("ab_user.id", ondelete="CASCADE"), primary_key=True)
     auth_stamp = Column(Integer, nullable=False, default=0)
     stamped_at = Column(UTCDateTime, nullable=False, default=utcnow, onupdate=utcnow)
+
+
+class SecurityVersion(db.Model):
+    """Process-wide versions of security data, one row per name. ``permissions`` is bumped in the
+    transaction of every change to roles, their permissions, groups or a user's roles, groups or
+    active flag (app/services/security_version.py, a flush listener: FAB's screens and
+    `flask sync-roles` alike). The parent API's gate (app/api/gate.py) caches role and permission
+    answers per process and reads this one row per request: a change applies to the very next
+    request in every process, with no stale window."""
+
+    __tablename__ = "security_version"
+
+    name = Column(String(40), primary_key=True)
+    version = Column(Integer, nullable=False, default=0)

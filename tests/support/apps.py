@@ -27,7 +27,9 @@ TEST_OVERRIDES = {
 }
 
 # Tables that survive between tests: FAB's roles and permissions (synced once per session).
-KEEP = re.compile(r"^ab_(permission|view_menu|permission_view|permission_view_role|role|group|group_role)$")
+# security_version stays with the roles it versions: the parent API's gate caches them per version.
+KEEP = re.compile(r"^(ab_(permission|view_menu|permission_view|permission_view_role|role|group|group_role)"
+                  r"|security_version)$")
 
 
 def unavailable(what: str):
