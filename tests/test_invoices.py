@@ -3,6 +3,7 @@ the PDF's text read back, attached to the confirmation mail; credit-note PDF ref
 from __future__ import annotations
 
 import io
+import re
 
 import pytest
 from pypdf import PdfReader
@@ -12,7 +13,7 @@ from tests.credit_helpers import add, book_and_pay, checkout, pay
 
 def pdf_text(data: bytes) -> str:
     text = "\n".join(page.extract_text() for page in PdfReader(io.BytesIO(data)).pages)
-    return text.replace("\u202f", " ").replace("\u00a0", " ")
+    return re.sub(r" +", " ", text.replace("\u202f", " ").replace("\u00a0", " "))  # justified lines
 
 
 @pytest.fixture

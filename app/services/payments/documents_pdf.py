@@ -15,6 +15,7 @@ from fpdf import FPDF
 from app.models import CreditNote, Invoice, db
 from app.services.localize import PAYMENT_METHOD_LABELS, date_fr, datetime_fr, euros
 from app.services.payments.organiser import get_organiser
+from app.services.payments.tax_attestation import Attestation
 
 FONT_DIR = Path(__file__).resolve().parents[2] / "fonts"
 FONT = "DejaVu"
@@ -148,6 +149,29 @@ def credit_note_pdf(note: CreditNote) -> bytes:
     pdf.para(f"Montant de l'avoir : {euros(note.amount_cents)}", size=11, bold=True)
     pdf.para("Cet avoir est porté au crédit du compte du foyer : il s'impute sur les prochaines "
              "inscriptions ou est remboursé sur demande.")
+    return pdf.bytes()
+
+
+def attestation_pdf(attestation: Attestation) -> bytes:
+    organiser = get_organiser()
+    pdf = _Document(f"Attestation de frais de garde {attestation.year}")
+    pdf.para("Frais de garde des enfants de moins de 6 ans (article 200 quater B du code général des impôts)",
+             bold=True)
+    pdf.para(f"{organiser.name} atteste que le foyer {attestation.household_name} a versé en "
+             f"{attestation.year}, pour l'accueil de loisirs sans hébergement des enfants ci-dessous, "
+             "les sommes suivantes, repas exclus, déduction faite des remboursements et avoirs :")
+    pdf.ln(2)
+    if not attestation.children:
+        pdf.para(f"Aucune somme éligible versée en {attestation.year}.")
+    for child in attestation.children:
+        pdf.para(f"{child.child_name}, né(e) le {date_fr(child.birth_date)} : {euros(child.total_cents)}", bold=True)
+        for line in child.lines:
+            pdf.row(list(zip([line.week_label, line.establishment_name, f"Facture {line.invoice_number}",
+                              euros(line.eligible_cents)], [50, 60, 45, 35])))
+        pdf.ln(2)
+    pdf.para(f"Total éligible : {euros(attestation.total_cents)}", size=11, bold=True)
+    pdf.para("Les sommes versées par l'autre foyer d'un enfant n'y figurent pas : chaque foyer reçoit "
+             "l'attestation de ce qu'il a payé.", size=8)
     return pdf.bytes()
 
 
