@@ -2,7 +2,9 @@
 JWT login → children → offers → one to three weeks with a transport → basket → checkout → sandbox payment.
 
 Every request is timed and recorded by step; refusals are expected (demand exceeds the places) and
-are followed the way a parent would: a full bus becomes on-site drop-off, a full week another week.
+are followed the way a parent would: a full bus becomes on-site drop-off, a full week another week,
+and a week found « complet » ends on its waiting list (`POST /api/v1/portal/waitlist`) — always when
+the parent got nothing, for a share of the others.
 """
 from __future__ import annotations
 
@@ -20,6 +22,7 @@ OFFERS = "/api/v1/portal/children/{}/offers"
 BASKET = "/api/v1/portal/basket"
 LINES = "/api/v1/portal/basket/lines"
 CHECKOUT = "/api/v1/portal/basket/checkout"
+WAITLIST = "/api/v1/portal/waitlist"
 
 
 @dataclass
@@ -30,6 +33,8 @@ class Options:
     refuse_share: float = 0.02  # parents whose card is refused on the sandbox page
     busy_retries: int = 3
     double_tap_share: float = 0.05  # impatient parents whose "add" leaves twice at once (two tabs, a double tap)
+    waitlist_share: float = 1.0  # parents who got no week at all and join the list of a full one
+    waitlist_partial_share: float = 0.25  # parents who got some weeks but not all, who join for a full one
 
 
 @dataclass
@@ -98,7 +103,27 @@ def _bookable(offers: dict, child_id: int) -> list[tuple[int, int, list[dict]]]:
     return options
 
 
-def _transport(rng: random.Random, week_id: int, circuits: list[dict], bus_share: float) -> dict:
+def _full_weeks(offers: dict, child_id: int) -> list[tuple[int, int, list[dict]]]:
+    """(child, week, circuits) for every week the offer list says is « complet » (reason `full`)."""
+    full = []
+    for establishment in offers.get("establishments") or []:
+        for period in establishment.get("periods") or []:
+            circuits = (period.get("transport") or {}).get("circuits") or []
+            for week in period.get("weeks") or []:
+                if (week.get("reason") or {}).get("code") == "full":
+                    full.append((child_id, week["id"], circuits))
+    return full
+
+
+def _transport(rng: random.Random, week_id: int, circuits: list[dict], bus_share: float,
+               waiting: bool = False) -> dict:
+    """The bus at a random stop with a free seat for `bus_share` of the parents, else on-site; on the
+    waiting list (`waiting`), « bus ou sur place » at any stop of the circuit."""
+    if waiting:
+        stops = [s for c in circuits for s in c.get("stops") or []]
+        if stops and rng.random() < bus_share:
+            return {"mode": "any", "stop_id": rng.choice(stops)["id"]}
+        return {"mode": "onsite"}
     if rng.random() < bus_share:
         with_seats = [c for c in circuits if c.get("stops") and any(
             s.get("week_id") == week_id and s.get("seats_left", 0) > 0 for s in c.get("seats_left") or [])]
@@ -128,30 +153,31 @@ class Journey:
             return "no_answer"
 
     def _run(self, email: str) -> str:
-        client, rng, opts = self.client, self.rng, self.options
-        client.token = None
-        client.cookies.clear()
-        response, body = self._call("login", "POST", LOGIN, json={"username": email, "password": opts.password,
-                                                                   "provider": "db", "refresh": False})
-        if response.status != 200 or not body or "access_token" not in body:
+        rng, opts = self.rng, self.options
+        if not self.login(email):
             return "login_failed"
-        client.token = body["access_token"]
 
         response, body = self._call("children", "GET", CHILDREN)
         if response.status != 200:
             return "children_failed"
         children = [c["id"] for c in body.get("children", []) if c.get("validated")]
-        options = []
+        options, full = [], []
         for child_id in children:
             response, body = self._call("offers", "GET", OFFERS.format(child_id))
             if response.status == 200 and body:
                 options += _bookable(body, child_id)
+                full += _full_weeks(body, child_id)
         if not options:
+            if full and rng.random() < opts.waitlist_share:
+                child_id, week_id, circuits = rng.choice(full)
+                if self._join(child_id, week_id, _transport(rng, week_id, circuits, opts.bus_share, waiting=True)):
+                    return "waitlisted"
             return "nothing_left"
 
         wanted = rng.randint(1, 3)
         rng.shuffle(options)
         added = refused = 0
+        refused_full = []  # (child, week, transport wanted) refused because the week is full
         for child_id, week_id, circuits in options:
             if added >= wanted or refused >= 3:  # a parent gives up after a few refusals
                 break
@@ -163,8 +189,17 @@ class Journey:
                 added += 1
             else:
                 refused += 1
+                if status == 409 and code == "full" and (details or {}).get("bucket") != "bus":
+                    refused_full.append((child_id, week_id, transport))
+        # A week found « complet »: the list instead of giving up (always when nothing was got).
+        waiting = False
+        if refused_full and rng.random() < (opts.waitlist_partial_share if added else opts.waitlist_share):
+            child_id, week_id, transport = refused_full[0]
+            if transport.get("mode") == "bus":
+                transport = {"mode": "any", "stop_id": transport["stop_id"]}  # « bus ou sur place »
+            waiting = self._join(child_id, week_id, transport)
         if not added:
-            return "refused"
+            return "waitlisted" if waiting else "refused"
         if rng.random() < opts.abandon_share:
             return "abandoned"
 
@@ -175,6 +210,33 @@ class Journey:
         if response.status not in (200, 201) or not body or not body.get("payment_url"):
             return f"checkout_{response.status}"
         return self._pay(body["payment_url"], refuse=rng.random() < opts.refuse_share)
+
+    def _join(self, child_id: int, week_id: int, transport: dict) -> bool:
+        """« M'inscrire sur la liste d'attente »; a `503 busy` is retried like an add."""
+        payload = {"child_id": child_id, "week_id": week_id, "transport": transport}
+        for attempt in range(self.options.busy_retries + 1):
+            response, _body = self._call("waitlist_join", "POST", WAITLIST, json=payload)
+            if response.status == 503 and attempt < self.options.busy_retries:
+                time.sleep(0.2 + self.rng.random() * 0.5)
+                continue
+            return response.status == 201
+        return False  # pragma: no cover
+
+    def call(self, step: str, method: str, path: str, **kw) -> tuple[Response, dict | None]:
+        return self._call(step, method, path, **kw)
+
+    def login(self, email: str) -> bool:
+        self.client.token = None
+        self.client.cookies.clear()
+        response, body = self._call("login", "POST", LOGIN, json={
+            "username": email, "password": self.options.password, "provider": "db", "refresh": False})
+        if response.status != 200 or not body or "access_token" not in body:
+            return False
+        self.client.token = body["access_token"]
+        return True
+
+    def pay(self, payment_url: str, refuse: bool = False) -> str:
+        return self._pay(payment_url, refuse)
 
     def _double_tap(self, payload: dict) -> threading.Thread:
         """The same add from a second connection at the same moment: one of the two must be refused

@@ -4,12 +4,15 @@
                          [--json rush.json]
 
 Starts the portal as production runs it (gunicorn threaded workers on PostgreSQL and Redis, a
-separate RQ worker with its scheduler), on a database of its own created on the DATABASE_URL
-server and dropped at the end. Measures the server's ceiling on a trivial route (/health) with
-the same concurrency, then lets every household race through the parent journey, then checks the
-invariants in the database with SQL. Exit status 1 when anything is overbooked or double-booked
-or when the server answered a 5xx (the designed 503 "busy, try again" is counted apart as
-`lock_timeouts`), 2 when the run itself could not happen. See bench/README.md.
+separate RQ worker with its scheduler), on a database of its own created on the DATABASE_URL server
+and dropped at the end. Measures the server's ceiling on a trivial route (/health) with the same
+concurrency, then lets every household race through the parent journey, then checks the invariants
+in the database with SQL. Parents who find a week full join its waiting list; after the rush the
+unpaid baskets' holds lapse (`--hold-minutes`), the worker offers the freed places, and the offered
+families pay, decline or ignore their offers (bench/waitlist_phase.py). Exit status 1 when anything
+is overbooked or double-booked or when a freed place was not offered to a waiting family, or when
+the server answered a 5xx (the designed 503 "busy, try again" is counted apart as `lock_timeouts`),
+2 when the run itself could not happen. See bench/README.md.
 """
 from __future__ import annotations
 
@@ -28,7 +31,7 @@ from pathlib import Path
 import redis
 from sqlalchemy import create_engine
 
-from . import checks, seed, server
+from . import checks, seed, server, waitlist_phase
 from .http import Client, TransportError
 from .journey import Journey, Options, Stats
 
@@ -36,7 +39,8 @@ DEFAULT_DATABASE = "postgresql://postgres@127.0.0.1:5432/test"
 DEFAULT_REDIS = "redis://127.0.0.1:6379/11"
 RESULT_KEYS = ("households", "places", "booked", "overbooked", "double_booked", "errors_5xx", "lock_timeouts",
                "add_rps", "add_p50_ms", "add_p95_ms", "add_p99_ms", "baseline_rps", "ratio_add_vs_baseline",
-               "duration_s")
+               "waitlist_joined", "offers_made", "offers_accepted", "offer_after_free_p50_s",
+               "offer_after_free_p95_s", "places_not_offered", "duration_s")
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -63,6 +67,15 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--password-hash", default="pbkdf2:sha256:1000",
                    help="werkzeug hash method of the seeded passwords (default pbkdf2:sha256:1000; the "
                         "portal's scrypt would make 2000 logins cost ~6 CPU-minutes)")
+    p.add_argument("--hold-minutes", type=float, default=1.0,
+                   help="BASKET_HOLD_MINUTES of the server: the unpaid baskets lapse this long after their "
+                        "adds and their places go to the waiting lists (default 1; the portal's own is 60)")
+    p.add_argument("--waitlist-share", type=float, default=1.0,
+                   help="share of the parents who got no week and join the list of a full one (default 1)")
+    p.add_argument("--offer-accept-share", type=float, default=0.8,
+                   help="share of the offered families who pay their offer (default 0.8)")
+    p.add_argument("--offer-decline-share", type=float, default=0.1,
+                   help="share who decline it, passing the place on (default 0.1; the rest let it run)")
     p.add_argument("--seed", type=int, default=2026, help="random seed of the households' choices")
     p.add_argument("--json", dest="json_path", default=None, help="write the result JSON to this file")
     p.add_argument("--keep", action="store_true", help="keep the database and the logs (debugging)")
@@ -169,7 +182,7 @@ def rush(port: int, accounts: list[str], args: argparse.Namespace, stats: Stats)
     order = list(range(len(accounts)))
     random.Random(args.seed).shuffle(order)
     lock = threading.Lock()
-    options = Options(password=seed.PASSWORD, bus_share=args.bus_share)
+    options = Options(password=seed.PASSWORD, bus_share=args.bus_share, waitlist_share=args.waitlist_share)
 
     def parent(_i: int) -> None:
         client = Client("127.0.0.1", port)
@@ -321,7 +334,8 @@ def main(argv: list[str] | None = None) -> int:
 
         port = server.free_port()
         env = server.server_env(database_url, redis_url, port, str(workdir), queue=queue_name,
-                                password_hash=args.password_hash, lock_timeout=args.lock_timeout)
+                                password_hash=args.password_hash, lock_timeout=args.lock_timeout,
+                                hold_minutes=args.hold_minutes)
         gunicorn = server.start_gunicorn(env, port, args.workers, args.threads, workdir / "gunicorn.log")
         worker = server.start_worker(env, workdir / "worker.log")
         server.wait_ready(port, [gunicorn, worker])
@@ -353,8 +367,16 @@ def main(argv: list[str] | None = None) -> int:
         baseline_after = measure_baseline(port, args.concurrency, args.baseline_seconds / 2, stats)
         baseline_rps = (baseline_before + baseline_after) / 2
         log(f"baseline after the rush: {baseline_after:.0f} req/s; ceiling taken as {baseline_rps:.0f} req/s")
+        phase = waitlist_phase.run(
+            port, engine, stats, Options(password=seed.PASSWORD),
+            waitlist_phase.PhaseOptions(accept_share=args.offer_accept_share,
+                                        decline_share=args.offer_decline_share),
+            args.concurrency, args.seed, log)
+        wait_for_jobs(redis_conn, queue_name, timeout=60)
 
         audit = checks.audit(engine)
+        audit["waitlist"] = waiting = checks.waitlist_audit(engine)
+        audit["phase"] = phase
         engine.dispose()
     except Exception as exc:
         print(f"bench.rush: the run failed: {exc.__class__.__name__}: {exc}", file=sys.stderr)
@@ -395,6 +417,12 @@ def main(argv: list[str] | None = None) -> int:
         "add_p99_ms": round(percentile(adds, 99), 1),
         "baseline_rps": round(baseline_rps, 1),
         "ratio_add_vs_baseline": round(add_rps / baseline_rps, 3) if baseline_rps else 0.0,
+        "waitlist_joined": waiting["joined"],
+        "offers_made": waiting["offers_made"],
+        "offers_accepted": waiting["offers_accepted"],
+        "offer_after_free_p50_s": round(percentile(waiting["delays"], 50), 2),
+        "offer_after_free_p95_s": round(percentile(waiting["delays"], 95), 2),
+        "places_not_offered": waiting["not_offered"],
         "duration_s": round(time.monotonic() - started, 1),
     }
     assert tuple(result) == RESULT_KEYS
@@ -404,7 +432,7 @@ def main(argv: list[str] | None = None) -> int:
     print(text)
     if args.json_path:
         Path(args.json_path).write_text(text + "\n")
-    failed = result["overbooked"] or result["double_booked"] or result["errors_5xx"]
+    failed = result["overbooked"] or result["double_booked"] or result["errors_5xx"] or result["places_not_offered"]
     return 1 if failed else 0
 
 
@@ -437,7 +465,15 @@ def report(stats: Stats, audit: dict, rush_seconds: float, log: Log) -> None:
           f"confirmed lines without a paid payment={audit['confirmed_unpaid']}", file=out)
     for week in audit["weeks"]:
         print(f"  {week['label']}: capacity {week['capacity']}, confirmed {week['confirmed']}, "
-              f"held {week['held']}", file=out)
+              f"held {week['held']} (of which offers {week['offered']}), waiting {week['waiting']}", file=out)
+    waiting, phase = audit["waitlist"], audit["phase"]
+    print(f"waiting list: entries {waiting['entries']}, offers {waiting['outcomes']} "
+          f"(accepted = paid: {waiting['offers_accepted']}, live: {waiting['offers_live']}); "
+          f"{phase.rounds} answer rounds: {dict(phase.answers)}; settled: {phase.settled}", file=out)
+    print("place freed → offer made, by what freed it: " + ", ".join(
+        f"{kind} ×{len(v)} p50 {percentile(v, 50):.2f} s p95 {percentile(v, 95):.2f} s max {max(v):.2f} s"
+        for kind, v in sorted(waiting["by_release"].items())) +
+        f"; offers that took a never-released place: {waiting['from_capacity']}", file=out)
     print(f"mails: {audit['mails']}", file=out)
     if stats.samples_5xx:
         print("5xx / no answer samples:", file=out)

@@ -80,10 +80,21 @@ def _birth_date(age: int, on: date, rng: random.Random) -> date:
 
 
 def seed(app, plan: Plan, password_hash: str) -> Seeded:
-    from app.models import (
-        Child, Circuit, Establishment, Guardian, Household, HouseholdChild, Period, Stop, TariffBracket, Week, db,
-    )
     from flask_appbuilder.security.sqla.models import User
+
+    from app.models import (
+        Child,
+        Circuit,
+        Establishment,
+        Guardian,
+        Household,
+        HouseholdChild,
+        Period,
+        Stop,
+        TariffBracket,
+        Week,
+        db,
+    )
 
     rng = random.Random(plan.seed)
     now = datetime.now(timezone.utc)

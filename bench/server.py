@@ -21,7 +21,8 @@ def free_port() -> int:
 
 
 def server_env(database_url: str, redis_url: str, port: int, instance_dir: str, *, queue: str,
-               password_hash: str, lock_timeout: float | None = None) -> dict[str, str]:
+               password_hash: str, lock_timeout: float | None = None,
+               hold_minutes: float | None = None) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items()
            if not k.startswith(("STRIPE_", "MAIL_")) and k not in ("PAYMENT_PROVIDER", "APP_ENV")}
     env.update({
@@ -42,6 +43,8 @@ def server_env(database_url: str, redis_url: str, port: int, instance_dir: str, 
     })
     if lock_timeout is not None:
         env["LOCK_TIMEOUT_SECONDS"] = str(lock_timeout)
+    if hold_minutes is not None:
+        env["BASKET_HOLD_MINUTES"] = str(hold_minutes)  # short, so that the unpaid baskets lapse within the run
     return env
 
 
