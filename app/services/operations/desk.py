@@ -35,9 +35,8 @@ from app.models import (
     db,
     utcnow,
 )
-
+from app.models.types import parse_id
 from app.services import audit
-
 from app.services.booking import basket
 from app.services.booking.capacity import (
     BUSY_MESSAGE,
@@ -60,7 +59,7 @@ log = logging.getLogger(__name__)
 def find_households(text: str, limit: int = 50) -> list[Household]:
     """Households whose name, e-mail, phone or a guardian's name or phone contains `text`."""
     text = (text or "").strip()
-    if len(text) < 2 and not text.isdigit():
+    if len(text) < 2 and parse_id(text) is None:
         return []
     pattern = "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
     guardian_match = select(Guardian.household_id).where(or_(
@@ -70,8 +69,8 @@ def find_households(text: str, limit: int = 50) -> list[Household]:
         Household.name.ilike(pattern, escape="\\"), Household.email.ilike(pattern, escape="\\"),
         Household.phone.ilike(pattern, escape="\\"), Household.id.in_(guardian_match.scalar_subquery()),
     ))
-    if text.isdigit():
-        query = select(Household).where(or_(Household.id == int(text), Household.phone.ilike(pattern, escape="\\"),
+    if parse_id(text) is not None:
+        query = select(Household).where(or_(Household.id == parse_id(text), Household.phone.ilike(pattern, escape="\\"),
                                             Household.id.in_(guardian_match.scalar_subquery())))
     return list(db.session.execute(query.order_by(Household.name, Household.id).limit(limit)).scalars())
 
@@ -137,8 +136,8 @@ def parse_transport_choice(value: str | None) -> dict | None:
     value = (value or "").strip()
     if value == TransportMode.ONSITE:
         return {"mode": TransportMode.ONSITE}
-    if value.startswith("stop:") and value[5:].isdigit():
-        return {"mode": TransportMode.BUS, "stop_id": int(value[5:])}
+    if value.startswith("stop:") and parse_id(value[5:]) is not None:
+        return {"mode": TransportMode.BUS, "stop_id": parse_id(value[5:])}
     return None
 
 
