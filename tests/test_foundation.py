@@ -73,7 +73,11 @@ def test_health_reports_redis_down(tmp_path_factory, app):
 PUBLIC_ENDPOINTS = re.compile(
     r"^(static|appbuilder\.static|health\.|AuthDBView\.|RegisterUserDBView\.|SecurityApi\.|"
     r"PortalIndexView\.index|UtilView\.back|LocaleView\.|SwaggerView\.|OpenApi\.|"
-    r"payments\.|Parent|Portal[A-Za-z]*Api\.)")
+    r"payments\.|Parent|Portal[A-Za-z]*Api\.|"
+    # Public on purpose: the accessibility statement, the desk invitation's claim page (its token is
+    # the key), PayFiP's return and notification (checked with PayFiP itself), the animator pages'
+    # service worker script (no data, only code that must be fetchable to install).
+    r"AccessibilityView\.|InvitationClaimView\.|payfip\.|AnimatorPagesView\.service_worker$)")
 SELF_SERVICE_ENDPOINTS = re.compile(r"^(ResetMyPasswordView|UserInfoEditView|UserDBModelView\.userinfo)")
 
 
