@@ -17,7 +17,8 @@ from datetime import date, timedelta
 from typing import Any, Mapping
 
 from flask_babel import gettext as _
-from sqlalchemy import select
+from sqlalchemy import event, select
+from sqlalchemy.orm import Session
 
 from app.models import Household, QuotientRecord, QuotientSource, db, utcnow
 from app.services import audit
@@ -33,12 +34,31 @@ def paris_today() -> date:
     return utcnow().astimezone(PARIS).date()
 
 
+_CACHE = "quotient_records"
+
+
 def records_of(household_id: int) -> list[QuotientRecord]:
-    """The household's QF history, newest first."""
-    return list(db.session.execute(
-        select(QuotientRecord).where(QuotientRecord.household_id == household_id)
-        .order_by(QuotientRecord.valid_from.desc(), QuotientRecord.id.desc())
-    ).scalars())
+    """The household's QF history, newest first. Read once per transaction: a page pricing twenty
+    lines of one household asks the database once, not twenty times (tests/test_query_counts.py)."""
+    cache = db.session.info.setdefault(_CACHE, {})
+    if household_id not in cache:
+        cache[household_id] = list(db.session.execute(
+            select(QuotientRecord).where(QuotientRecord.household_id == household_id)
+            .order_by(QuotientRecord.valid_from.desc(), QuotientRecord.id.desc())
+        ).scalars())
+    return cache[household_id]
+
+
+@event.listens_for(Session, "after_flush")
+def _forget_written_records(session: Session, _context) -> None:
+    if any(isinstance(obj, QuotientRecord) for obj in (*session.new, *session.dirty, *session.deleted)):
+        session.info.pop(_CACHE, None)
+
+
+@event.listens_for(Session, "after_commit")
+@event.listens_for(Session, "after_soft_rollback")
+def _forget_records(session: Session, *_args) -> None:
+    session.info.pop(_CACHE, None)
 
 
 def record_on(household: Household, day: date) -> QuotientRecord | None:
