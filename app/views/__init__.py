@@ -20,9 +20,8 @@ def register_views(appbuilder) -> None:
     from app.views.parent import receipts as parent_receipts
     from app.views.parent import waitlist as parent_waitlist
     from app.views.staff import attendance as staff_attendance
-    from app.views.staff import catalog, families, operations, payments, review
+    from app.views.staff import catalog, families, operations, payments, regie_refunds, review
     from app.views.staff import household_edit as staff_household_edit
-    from app.views.staff import regie_refunds
     from app.views.staff import waitlist as staff_waitlist
 
     for module in (

@@ -116,9 +116,10 @@ class ParentBookingView(BaseView):
                 result = eligibility.offers(household.id, child_id)
                 establishment_offer, period_offer = result.period(period_id)
         prices, week_prices = period_prices(household, period_offer.period, [w.week for w in period_offer.weeks])
-        return self.render_template("parent/booking/weeks.html", offers=result, establishment=establishment_offer,
+        page = self.render_template("parent/booking/weeks.html", offers=result, establishment=establishment_offer,
                                     period=period_offer, chosen=chosen, transports=transports, errors=errors,
-                                    form_error=form_error, prices=prices, week_prices=week_prices), (400 if (errors or form_error) else 200)
+                                    form_error=form_error, prices=prices, week_prices=week_prices)
+        return page, (400 if (errors or form_error) else 200)
 
 
 class ParentBasketView(BaseView):
