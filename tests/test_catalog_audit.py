@@ -143,7 +143,7 @@ def test_add_is_audited_and_an_overlapping_tariff_is_refused(app, world):
     [(entity, bracket_id, actor_id, before, after)] = _audits(app, "tariff_bracket.added")
     assert (entity, actor_id, before) == ("tariff_bracket", staff.id, None)
     assert after == {"id": bracket_id, "period_id": period_id, "label": "QF 600-900", "qf_min": 600,
-                     "qf_max": 900, "price_cents": 5000}
+                     "qf_max": 900, "price_cents": 5000, "meal_share_cents": 0}
 
 
 def test_incoherent_period_dates_are_refused(app, world):

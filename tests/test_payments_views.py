@@ -36,7 +36,8 @@ def test_api_checkout_with_stripe(app, factory, client, monkeypatch):
 def test_api_zero_total_is_confirmed_without_url(app, factory, client):
     b = make_basket(app, factory, tariffs=((0, None, 0),), bus_price_cents=0)
     body = client.post(API, headers=jwt_headers(client, b.household.email)).get_json()
-    assert body == {"basket_id": b.basket_id, "amount_cents": 0, "payment_url": None, "status": "confirmed"}
+    assert body == {"basket_id": b.basket_id, "amount_cents": 0, "payment_url": None, "status": "confirmed",
+                    "credit_cents": 0}  # no credit on this household's account (issue 14)
     assert state(app, b.basket_id).lines == ["confirmed"]
 
 

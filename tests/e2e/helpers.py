@@ -146,7 +146,8 @@ def choose_weeks(page, child_name: str, period_name: str, choices: dict[int, str
 
 def add_to_basket(page, count: int) -> None:
     page.get_by_role("button", name="Ajouter à mon panier").click()
-    expect(page.locator(".flash-success")).to_contain_text(f"{count} semaine(s) ajoutée(s) à votre panier")
+    expect(page.locator(".flash-success")).to_contain_text(f"{count} semaine ajoutée à votre panier" if count == 1
+                                                     else f"{count} semaines ajoutées à votre panier")
 
 
 def pay_in_sandbox(page) -> None:
