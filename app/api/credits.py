@@ -14,12 +14,11 @@ from flask import g, request
 from flask_appbuilder.api import expose
 from flask_appbuilder.security.decorators import protect
 from flask_babel import lazy_gettext as _l
-from marshmallow import EXCLUDE, Schema, ValidationError, fields
+from marshmallow import EXCLUDE, Schema, fields
 from marshmallow.validate import Length, OneOf
 
 from app.api.common import PortalBaseApi, answer, service_errors
-from app.api.ids import MAX_ID, MIN_ID
-from app.api.schemas import id_field, load_body
+from app.api.schemas import id_field, load_body, load_path_id
 from app.models import Reservation, db
 from app.services.booking.cancellation import quote
 from app.services.errors import NotFound
@@ -84,12 +83,6 @@ account_answer = PortalAccount()
 _path = PortalCancelPath()
 
 
-def _reservation_id(value) -> int:
-    try:
-        return _path.load({"reservation_id": value})["reservation_id"]
-    except ValidationError:
-        raise NotFound(str(_l("Identifiant introuvable : %(name)s doit être un nombre entier entre %(min)s et "
-                              "%(max)s.", name="reservation_id", min=MIN_ID, max=MAX_ID)), code="not_found") from None
 
 
 class PortalAccountApi(PortalBaseApi):
@@ -115,7 +108,7 @@ class PortalAccountApi(PortalBaseApi):
             404: {$ref: '#/components/responses/PortalNotFound'}
         """
         household = require_household(g.user)
-        line = db.session.get(Reservation, _reservation_id(reservation_id))
+        line = db.session.get(Reservation, load_path_id("reservation_id", reservation_id, _path))
         if line is None or line.household_id != household.id:
             raise NotFound(str(_l("Inscription introuvable.")), code="reservation_not_found")
         result = quote(line)
@@ -157,7 +150,8 @@ class PortalAccountApi(PortalBaseApi):
         household = require_household(g.user)
         raw = request.get_json(silent=True)
         body = load_body(cancel_request, raw if raw is not None else {})
-        result = cancel_by_parent(household.id, _reservation_id(reservation_id), document_id=body.get("document_id"),
+        reservation = load_path_id("reservation_id", reservation_id, _path)
+        result = cancel_by_parent(household.id, reservation, document_id=body.get("document_id"),
                                   reason=body.get("reason"), actor=g.user)
         return answer(409 if result.outcome == "refused" else 200, cancellation_answer, {
             "outcome": result.outcome, "amount_cents": result.amount_cents, "message": result.message,

@@ -170,10 +170,11 @@ def load_body(schema: Schema, data: Any) -> dict:
         raise ValidationFailed(str(message), code=code, **details) from None
 
 
-def load_path_id(name: str, value: Any) -> int:
-    """A URL id checked with the same field as body ids. Out of range means no such row: 404."""
+def load_path_id(name: str, value: Any, schema: Schema | None = None) -> int:
+    """A URL id checked with the same field as body ids (`schema`: a route's own one-field path
+    schema, else the shared ones). Out of range means no such row: 404."""
     try:
-        return _PATH_SCHEMAS[name].load({name: value})[name]
+        return (schema or _PATH_SCHEMAS[name]).load({name: value})[name]
     except ValidationError:
         raise NotFound(str(_l("Identifiant introuvable : %(name)s doit être un nombre entier entre %(min)s et "
                               "%(max)s.", name=name, min=MIN_ID, max=MAX_ID)), code="not_found") from None

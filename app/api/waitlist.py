@@ -9,24 +9,22 @@ ids are validated by them, answers dumped through them, and they are the OpenAPI
 """
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import ClassVar
 
 from flask import g, request
 from flask_appbuilder.api import expose
 from flask_appbuilder.security.decorators import protect
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from marshmallow import EXCLUDE, Schema, ValidationError, fields
+from marshmallow import EXCLUDE, Schema, fields
 from marshmallow.validate import OneOf
 
 from app.api import schemas
 from app.api.common import PortalBaseApi, answer, service_errors
-from app.api.ids import MAX_ID, MIN_ID
-from app.api.schemas import Nested, String, id_field, load_body
+from app.api.schemas import Nested, String, id_field, load_body, load_path_id
 from app.models import WaitlistStatus, WaitlistTransport
 from app.services import payments
 from app.services.booking import waitlist
-from app.services.errors import NotFound
 from app.services.household.links import require_household
 from app.services.payments.credits import credit_of_payment
 
@@ -137,12 +135,6 @@ list_answer = PortalWaitlist()
 _path = PortalWaitlistPath()
 
 
-def _entry_id(value: Any) -> int:
-    try:
-        return _path.load({"entry_id": value})["entry_id"]
-    except ValidationError:
-        raise NotFound(str(_l("Identifiant introuvable : %(name)s doit être un nombre entier entre %(min)s et "
-                              "%(max)s.", name="entry_id", min=MIN_ID, max=MAX_ID)), code="not_found") from None
 
 
 class PortalWaitlistApi(PortalBaseApi):
@@ -224,7 +216,7 @@ class PortalWaitlistApi(PortalBaseApi):
             503: {$ref: '#/components/responses/PortalBusy'}
         """
         household = require_household(g.user)
-        waitlist.leave(household.id, _entry_id(entry_id), actor=g.user)
+        waitlist.leave(household.id, load_path_id("entry_id", entry_id, _path), actor=g.user)
         return answer(200, schemas.message_answer, {"message": _("Votre enfant a été retiré de la liste d'attente.")})
 
     @expose("/waitlist/<int:entry_id>/pay", methods=["POST"])
@@ -252,7 +244,7 @@ class PortalWaitlistApi(PortalBaseApi):
             503: {$ref: '#/components/responses/PortalBusy'}
         """
         household = require_household(g.user)
-        waitlist.claim_offer(household.id, _entry_id(entry_id), actor=g.user)
+        waitlist.claim_offer(household.id, load_path_id("entry_id", entry_id, _path), actor=g.user)
         result = payments.start_checkout(household.id, actor=g.user)
         return answer(200, schemas.checkout_answer, {
             "basket_id": result.basket_id, "amount_cents": result.amount_cents, "payment_url": result.payment_url,

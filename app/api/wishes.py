@@ -7,20 +7,18 @@ duplicate_week, invalid_week, invalid_stop. PUT replaces the whole list: order =
 """
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import ClassVar
 
 from flask import g, request
 from flask_appbuilder.api import expose
 from flask_appbuilder.security.decorators import protect
 from flask_babel import lazy_gettext as _l
-from marshmallow import EXCLUDE, Schema, ValidationError, fields
+from marshmallow import EXCLUDE, Schema, fields
 
 from app.api.common import PortalBaseApi, answer, service_errors
-from app.api.ids import MAX_ID, MIN_ID
 from app.api.schemas import Nested, id_field, load_body, load_path_id
 from app.api.waitlist import PortalWaitlistTransport
 from app.services.booking import allocation_reads, wishes
-from app.services.errors import NotFound
 from app.services.household.links import require_household
 
 
@@ -170,12 +168,6 @@ allocation_answer = PortalAllocation()
 _period_path = PortalWishPeriodPath()
 
 
-def _period_id(value: Any) -> int:
-    try:
-        return _period_path.load({"period_id": value})["period_id"]
-    except ValidationError:
-        raise NotFound(str(_l("Identifiant introuvable : %(name)s doit être un nombre entier entre %(min)s et "
-                              "%(max)s.", name="period_id", min=MIN_ID, max=MAX_ID)), code="not_found") from None
 
 
 class PortalWishesApi(PortalBaseApi):
@@ -207,7 +199,7 @@ class PortalWishesApi(PortalBaseApi):
         """
         household = require_household(g.user)
         return answer(200, wishes_answer, wishes.child_wishes(household.id, load_path_id("child_id", child_id),
-                                                              _period_id(period_id)))
+                                                              load_path_id("period_id", period_id, _period_path)))
 
     @expose("/children/<int:child_id>/wishes/<int:period_id>", methods=["PUT"])
     @protect()
@@ -239,8 +231,9 @@ class PortalWishesApi(PortalBaseApi):
         """
         household = require_household(g.user)
         body = load_body(wishes_request, request.get_json(silent=True))
+        period = load_path_id("period_id", period_id, _period_path)
         return answer(200, wishes_answer, wishes.save_wishes(
-            household.id, load_path_id("child_id", child_id), _period_id(period_id), body["wishes"], actor=g.user))
+            household.id, load_path_id("child_id", child_id), period, body["wishes"], actor=g.user))
 
     @expose("/allocation/<int:period_id>", methods=["GET"])
     @protect()
@@ -265,7 +258,8 @@ class PortalWishesApi(PortalBaseApi):
             404: {$ref: '#/components/responses/PortalNotFound'}
         """
         household = require_household(g.user)
-        return answer(200, allocation_answer, allocation_reads.explanation(household.id, _period_id(period_id)))
+        period = load_path_id("period_id", period_id, _period_path)
+        return answer(200, allocation_answer, allocation_reads.explanation(household.id, period))
 
 
 def register(appbuilder) -> None:
