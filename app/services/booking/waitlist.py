@@ -63,6 +63,7 @@ from app.services.booking.waitlist_reads import (  # noqa: F401 (re-exported: pa
     display_status,
     household_entries,
     household_offers,
+    joinable_weeks,
     period_overview,
     queue_rows,
     waiting_counts,

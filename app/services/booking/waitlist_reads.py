@@ -15,6 +15,7 @@ from sqlalchemy.orm import joinedload
 
 from app.models import (
     BasketStatus,
+    LinkStatus,
     OfferOutcome,
     Period,
     ReservationStatus,
@@ -27,7 +28,8 @@ from app.models import (
     utcnow,
 )
 from app.models.types import MAX_ID
-from app.services.booking.eligibility import paris_datetime
+from app.services.booking import eligibility
+from app.services.booking.eligibility import FULL, paris_datetime
 from app.services.booking.waitlist_offers import period_settings
 from app.services.errors import NotFound
 
@@ -198,3 +200,28 @@ def period_overview(period_id: Any, now: datetime | None = None) -> dict:
                        "waiting": counts[w.id]["waiting"], "offered": counts[w.id]["offered"]} for w in weeks]}
 
 
+def joinable_weeks(household_id: int, waiting: set[tuple[int, int]]) -> list[dict]:
+    """Per child, the weeks that are full (or whose bus is full) and that the child could book
+    otherwise, with the transport choices that make sense for each."""
+    result = []
+    for link, child in eligibility.household_children(household_id):
+        if link.status != LinkStatus.VALIDATED:
+            continue
+        offers = eligibility.offers(household_id, child.id)
+        weeks = []
+        for establishment in offers.establishments:
+            for period in establishment.periods:
+                for week in period.weeks:
+                    if (child.id, week.week.id) in waiting:
+                        continue
+                    week_full = week.reason is not None and week.reason.code == FULL
+                    full_circuits = [c for c in period.circuits if c.seats_left.get(week.week.id, 0) <= 0]
+                    if not week_full and not (week.available and full_circuits):
+                        continue
+                    circuits = period.circuits if week_full else full_circuits
+                    weeks.append({"week": week.week, "period": period.period,
+                                  "establishment": establishment.establishment, "week_full": week_full,
+                                  "circuits": [c.circuit for c in circuits]})
+        if weeks:
+            result.append({"child": child, "weeks": weeks})
+    return result

@@ -17,8 +17,7 @@ from flask_babel import gettext as _
 
 from app.models import WaitlistTransport
 from app.services import payments
-from app.services.booking import eligibility, waitlist
-from app.services.booking.eligibility import FULL
+from app.services.booking import waitlist
 from app.services.household.links import household_for_user
 from app.views.helpers import household_required, parse_id, service_errors
 
@@ -33,33 +32,6 @@ def _transport_from_form(value: str | None) -> dict | None:
             stop_id = parse_id(value[len(prefix):])
             return {"mode": mode, "stop_id": stop_id} if stop_id is not None else None
     return None
-
-
-def joinable_weeks(household_id: int, waiting: set[tuple[int, int]]) -> list[dict]:
-    """Per child, the weeks that are full (or whose bus is full) and that the child could book
-    otherwise, with the transport choices that make sense for each."""
-    result = []
-    for link, child in eligibility.household_children(household_id):
-        if link.status != "validated":
-            continue
-        offers = eligibility.offers(household_id, child.id)
-        weeks = []
-        for establishment in offers.establishments:
-            for period in establishment.periods:
-                for week in period.weeks:
-                    if (child.id, week.week.id) in waiting:
-                        continue
-                    week_full = week.reason is not None and week.reason.code == FULL
-                    full_circuits = [c for c in period.circuits if c.seats_left.get(week.week.id, 0) <= 0]
-                    if not week_full and not (week.available and full_circuits):
-                        continue
-                    circuits = period.circuits if week_full else full_circuits
-                    weeks.append({"week": week.week, "period": period.period,
-                                  "establishment": establishment.establishment, "week_full": week_full,
-                                  "circuits": [c.circuit for c in circuits]})
-        if weeks:
-            result.append({"child": child, "weeks": weeks})
-    return result
 
 
 class ParentWaitlistView(BaseView):
@@ -89,8 +61,9 @@ class ParentWaitlistView(BaseView):
         items = items if items is not None else waitlist.household_entries(household_id)
         waiting = {(item["child"]["id"], item["week"]["id"]) for item in items if item["status"] in ("waiting",
                                                                                                       "offered")}
+        joinable = waitlist.joinable_weeks(household_id, waiting)
         return self.render_template("parent/waitlist/entries.html", items=items, focus=focus,
-                                    joinable=joinable_weeks(household_id, waiting), errors=errors or {}), status
+                                    joinable=joinable, errors=errors or {}), status
 
     @expose("/rejoindre", methods=["POST"])
     @has_access
