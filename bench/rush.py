@@ -385,19 +385,8 @@ def main(argv: list[str] | None = None) -> int:
         args.keep = True
         return 2
     finally:
-        server.stop(gunicorn)
-        server.stop(worker)
-        if database_url and not args.keep:
-            seed.drop_database(server_url, database_url)
-        try:
-            redis_conn.flushdb()
-        except redis.RedisError:
-            pass
-        if not args.keep:
-            import shutil
-
-            shutil.rmtree(workdir, ignore_errors=True)
-        elif database_url:
+        server.tear_down([gunicorn, worker], server_url, database_url, redis_conn, workdir, args.keep)
+        if args.keep and database_url:
             print(f"bench.rush: kept {database_url} and {workdir}", file=sys.stderr)
 
     adds = stats.timings["add"]

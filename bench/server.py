@@ -113,3 +113,25 @@ def worker_pids(master_pid: int) -> list[int]:
             if ppid == master_pid:
                 pids.append(int(entry.name))
     return sorted(pids)
+
+
+def tear_down(procs: list, server_url: str, database_url: str | None, redis_conn, workdir: Path,
+              keep: bool) -> None:
+    """End a bench run: its processes, then (unless kept for debugging) its own database, its Redis
+    database (scheduled jobs of a dropped database must not survive) and its work folder."""
+    import shutil
+
+    import redis
+
+    from . import seed
+
+    for proc in procs:
+        stop(proc)
+    if database_url and not keep:
+        seed.drop_database(server_url, database_url)
+    try:
+        redis_conn.flushdb()
+    except redis.RedisError:
+        pass
+    if not keep:
+        shutil.rmtree(workdir, ignore_errors=True)
