@@ -19,9 +19,7 @@ from marshmallow.validate import Length, OneOf
 
 from app.api.common import PortalBaseApi, answer, service_errors
 from app.api.schemas import id_field, load_body, load_path_id
-from app.models import Reservation, db
-from app.services.booking.cancellation import quote
-from app.services.errors import NotFound
+from app.services.booking.cancellation import household_quote
 from app.services.household.links import require_household
 from app.services.payments import credits
 from app.services.payments.cancellations import cancel_by_parent
@@ -108,10 +106,7 @@ class PortalAccountApi(PortalBaseApi):
             404: {$ref: '#/components/responses/PortalNotFound'}
         """
         household = require_household(g.user)
-        line = db.session.get(Reservation, load_path_id("reservation_id", reservation_id, _path))
-        if line is None or line.household_id != household.id:
-            raise NotFound(str(_l("Inscription introuvable.")), code="reservation_not_found")
-        result = quote(line)
+        result = household_quote(household.id, load_path_id("reservation_id", reservation_id, _path))
         return answer(200, cancellation_answer, {
             "outcome": result.outcome, "amount_cents": result.amount_cents, "message": result.message,
             "code": result.code, "free_until": result.free_until.isoformat() if result.free_until else None})

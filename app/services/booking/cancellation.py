@@ -149,6 +149,15 @@ def quote(reservation: Reservation, now: datetime | None = None) -> Quote:
                 "deadline_passed", 0)
 
 
+def household_quote(household_id: int, reservation_id: int, now: datetime | None = None) -> Quote:
+    """What cancelling one of the household's own reservations would do now (nothing is cancelled).
+    Another household's reservation is "not found", as everywhere (DESIGN §3.6)."""
+    line = db.session.get(Reservation, reservation_id)
+    if line is None or line.household_id != household_id:
+        raise NotFound(_("Inscription introuvable."), code="reservation_not_found")
+    return quote(line, now)
+
+
 # --- requests -----------------------------------------------------------------------------------
 
 def pending_request(reservation_id: int) -> CancellationRequest | None:
