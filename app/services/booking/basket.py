@@ -34,6 +34,7 @@ from app.models import (
     db,
     utcnow,
 )
+from app.models.types import parse_id
 from app.services import audit
 from app.services.booking.capacity import BUSY_MESSAGE, lock_weeks
 from app.services.booking.eligibility import check_week, load_person
@@ -53,7 +54,6 @@ from app.services.booking.holds import (  # noqa: F401 (re-exported: basket.sche
 from app.services.booking.holds import settle_hook as _settle_hook  # the seam the expiry tests patch
 from app.services.booking.pricing import bracket_for, price_line
 from app.services.booking.stops import (  # noqa: F401 (re-exported: basket.parse_transport, …)
-    as_id,
     change_stop_locked,
     load_stop,
     parent_can_change_stop,
@@ -68,7 +68,6 @@ from app.services.transactions import unit_of_work
 log = logging.getLogger(__name__)
 
 # Names of the former single module, for callers that still use them.
-_as_id = as_id
 _expire_lapsed_lines = expire_lapsed_lines
 
 
@@ -103,7 +102,7 @@ def add_line(household_id: int, child_id: int, week_id: int, transport: dict, *,
 
 def _parse_add(child_id, week_id, transport) -> tuple[int, int, str, int | None]:
     mode, stop_id = parse_transport(transport)
-    child_id, week_id = _as_id(child_id), _as_id(week_id)
+    child_id, week_id = parse_id(child_id), parse_id(week_id)
     if child_id is None or week_id is None:
         raise NotFound(_("Cette semaine ou cet enfant est introuvable."), code="not_found")
     return child_id, week_id, mode, stop_id
@@ -200,7 +199,7 @@ def remove_line(household_id: int, line_id: int, *, actor=None, now: datetime | 
     """Take a held line out of the basket; its place returns to the pool at once. An emptied basket is
     closed so that the next line starts a fresh hold."""
     now = now or utcnow()
-    valid_id = as_id(line_id)
+    valid_id = parse_id(line_id)
     if valid_id is None:
         raise NotFound(_("Cette ligne n'est pas dans votre panier."), code="not_found")
     _run(_remove_line, household_id, valid_id, actor, now)
@@ -402,7 +401,7 @@ def change_stop(household_id: int, reservation_id: int, transport: dict, *, acto
     the week lock when the circuit changes (`stops.change_stop_locked`)."""
     now = now or utcnow()
     mode, stop_id = parse_transport(transport)
-    valid_id = as_id(reservation_id)
+    valid_id = parse_id(reservation_id)
     if valid_id is None:
         raise NotFound(_("Cette inscription est introuvable."), code="not_found")
     return _run(change_stop_locked, household_id, valid_id, mode, stop_id, actor, by_staff, now)

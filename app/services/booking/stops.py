@@ -26,6 +26,7 @@ from app.models import (
     db,
     utcnow,
 )
+from app.models.types import parse_id
 from app.services import audit
 from app.services.booking.capacity import Demand, is_live, lock_weeks, take_places
 from app.services.booking.eligibility import PARIS
@@ -36,16 +37,6 @@ from app.services.errors import Conflict, NotFound, ValidationFailed
 
 # --- the choice ----------------------------------------------------------------------------
 
-def as_id(value: Any) -> int | None:
-    """An id from a form, a URL or a JSON body, or None when it cannot be one (never a 500)."""
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int):
-        return value if 0 < value < 2**31 else None
-    if isinstance(value, str) and value.strip().isdigit():
-        number = int(value.strip())
-        return number if 0 < number < 2**31 else None
-    return None
 
 
 def parse_transport(transport: Any) -> tuple[str, int | None]:
@@ -59,7 +50,7 @@ def parse_transport(transport: Any) -> tuple[str, int | None]:
     if mode != TransportMode.BUS:
         raise ValidationFailed(_("Transport inconnu : choisissez « bus » ou « accueil sur site »."),
                                code="invalid_transport", field="transport")
-    stop_id = as_id(transport.get("stop_id"))
+    stop_id = parse_id(transport.get("stop_id"))
     if stop_id is None:
         raise ValidationFailed(_("Pour le bus, choisissez un circuit et un arrêt."), code="stop_required",
                                field="stop_id")

@@ -43,7 +43,7 @@ from app.models import (
     db,
     utcnow,
 )
-from app.models.types import MAX_ID
+from app.models.types import parse_id
 from app.services import audit
 from app.services.booking import basket as baskets
 from app.services.booking.capacity import BUSY_MESSAGE, circuit_usage, is_lock_timeout, lock_weeks
@@ -79,15 +79,6 @@ __all__ = ["offer_freed_places", "join", "leave", "claim_offer", "household_entr
 
 # --- input and transactions ------------------------------------------------------------------
 
-def _as_id(value: Any) -> int | None:
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int):
-        return value if 0 < value <= MAX_ID else None
-    if isinstance(value, str) and value.strip().isdigit():
-        number = int(value.strip())
-        return number if 0 < number <= MAX_ID else None
-    return None
 
 
 def parse_transport(transport: Any) -> tuple[str, int | None]:
@@ -101,7 +92,7 @@ def parse_transport(transport: Any) -> tuple[str, int | None]:
                                code="invalid_transport", field="transport")
     if mode == WaitlistTransport.ONSITE:
         return mode, None
-    stop_id = _as_id(transport.get("stop_id"))
+    stop_id = parse_id(transport.get("stop_id"))
     if stop_id is None:
         raise ValidationFailed(_("Pour le bus, choisissez un arrêt."), code="stop_required", field="stop_id")
     return mode, stop_id
@@ -146,7 +137,7 @@ def join(household_id: int, child_id: Any, week_id: Any, transport: Any, *, acto
     Raises Conflict (already_waiting, not_full, waitlist_closed, or the booking rule's reason),
     ValidationFailed (transport), NotFound, Busy."""
     mode, stop_id = parse_transport(transport)
-    child_id, week_id = _as_id(child_id), _as_id(week_id)
+    child_id, week_id = parse_id(child_id), parse_id(week_id)
     if child_id is None or week_id is None:
         raise NotFound(_("Cette semaine ou cet enfant est introuvable."), code="not_found")
     return _run(_join, household_id, child_id, week_id, mode, stop_id, actor, now or utcnow())
@@ -214,7 +205,7 @@ def position(entry: WaitlistEntry) -> int | None:
 
 
 def _own_entry(household_id: int, entry_id: Any) -> WaitlistEntry:
-    entry_id = _as_id(entry_id)
+    entry_id = parse_id(entry_id)
     entry = db.session.get(WaitlistEntry, entry_id) if entry_id else None
     if entry is None or entry.household_id != household_id:
         raise NotFound(_("Cette inscription sur liste d'attente est introuvable."), code="not_found")
@@ -369,7 +360,7 @@ def remove_entry(entry_id: Any, *, actor, reason: str, now: datetime | None = No
 
 
 def _entry(entry_id: Any) -> WaitlistEntry:
-    entry_id = _as_id(entry_id)
+    entry_id = parse_id(entry_id)
     entry = db.session.get(WaitlistEntry, entry_id) if entry_id else None
     if entry is None:
         raise NotFound(_("Inscription sur liste d'attente introuvable."), code="not_found")
@@ -380,7 +371,7 @@ def save_settings(period_id: Any, offer_hours: Any, cutoff_days: Any, *, actor) 
     """Staff set a period's offer length (hours) and cut-off (days before a week starts). Audited."""
     from app.models import WaitlistSettings
 
-    period = db.session.get(Period, _as_id(period_id) or 0)
+    period = db.session.get(Period, parse_id(period_id) or 0)
     if period is None:
         raise NotFound(_("Période introuvable."), code="not_found")
     try:

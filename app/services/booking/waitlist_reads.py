@@ -27,7 +27,7 @@ from app.models import (
     db,
     utcnow,
 )
-from app.models.types import MAX_ID
+from app.models.types import parse_id
 from app.services.booking import eligibility
 from app.services.booking.eligibility import FULL, paris_datetime
 from app.services.booking.waitlist_offers import period_settings
@@ -37,15 +37,6 @@ TRANSPORT_LABELS = {WaitlistTransport.BUS: "bus", WaitlistTransport.ONSITE: "sur
                     WaitlistTransport.ANY: "bus ou sur place"}
 
 
-def _as_id(value: Any) -> int | None:
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int):
-        return value if 0 < value <= MAX_ID else None
-    if isinstance(value, str) and value.strip().isdigit():
-        number = int(value.strip())
-        return number if 0 < number <= MAX_ID else None
-    return None
 
 
 def display_status(entry: WaitlistEntry, offer: WaitlistOffer | None, now: datetime) -> str:
@@ -128,7 +119,7 @@ def household_offers(household_id: int, now: datetime | None = None) -> list[dic
 def week_queue(week_id: int, now: datetime | None = None) -> dict:
     """Staff's view of one week's list: everyone who ever joined, in order, with offers and outcomes."""
     now = now or utcnow()
-    week = db.session.get(Week, _as_id(week_id) or 0)
+    week = db.session.get(Week, parse_id(week_id) or 0)
     if week is None:
         raise NotFound(_("Semaine introuvable."), code="not_found")
     entries = db.session.execute(
@@ -188,7 +179,7 @@ def period_overview(period_id: Any, now: datetime | None = None) -> dict:
     from app.services.booking.capacity import week_usage
 
     now = now or utcnow()
-    period = db.session.get(Period, _as_id(period_id) or 0)
+    period = db.session.get(Period, parse_id(period_id) or 0)
     if period is None:
         raise NotFound(_("Période introuvable."), code="not_found")
     weeks = list(period.weeks)

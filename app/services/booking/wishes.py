@@ -32,6 +32,7 @@ from app.models import (
     db,
     utcnow,
 )
+from app.models.types import parse_id
 from app.services import audit
 from app.services.booking.eligibility import (
     Reason,
@@ -53,19 +54,10 @@ NOT_WISHES = "not_wishes_period"
 RULES_FROZEN = "rules_frozen"
 
 
-def _as_id(value: Any) -> int | None:
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int):
-        return value if 0 < value < 2**31 else None
-    if isinstance(value, str) and value.strip().isdigit():
-        number = int(value.strip())
-        return number if 0 < number < 2**31 else None
-    return None
 
 
 def wishes_period(period_id: Any) -> Period:
-    period = db.session.get(Period, _as_id(period_id) or 0)
+    period = db.session.get(Period, parse_id(period_id) or 0)
     if period is None or period.opening_mode != OpeningMode.WISHES:
         raise NotFound(_("Cette période n'est pas ouverte sur vœux."), code=NOT_WISHES)
     return period
@@ -170,7 +162,7 @@ def child_wishes(household_id: int, child_id: Any, period_id: Any, now: datetime
     """The child's ranked wishes for the period, with what can be wished and why not (page and API)."""
     now = now or utcnow()
     period = wishes_period(period_id)
-    child_key = _as_id(child_id)
+    child_key = parse_id(child_id)
     household, link, child = load_person(household_id, child_key or 0)
     weeks, stops = _catalogue(period)
     ordered = sorted(weeks.values(), key=lambda w: (w.starts_on, w.id))
@@ -213,7 +205,7 @@ def save_wishes(household_id: int, child_id: Any, period_id: Any, items: Any, *,
     if not isinstance(items, list):
         raise ValidationFailed(_("Envoyez la liste de vos vœux, du préféré au moins souhaité."),
                                code="invalid_wishes", field="wishes")
-    child_key = _as_id(child_id)
+    child_key = parse_id(child_id)
     with unit_of_work():
         household, link, child = load_person(household_id, child_key or 0, for_update=True)
         weeks, stops = _catalogue(period)
@@ -224,7 +216,7 @@ def save_wishes(household_id: int, child_id: Any, period_id: Any, items: Any, *,
         for rank, item in enumerate(items, start=1):
             if not isinstance(item, dict):
                 raise ValidationFailed(_("Vœu n° %(rank)s illisible.", rank=rank), code="invalid_wishes")
-            week = weeks.get(_as_id(item.get("week_id")) or 0)
+            week = weeks.get(parse_id(item.get("week_id")) or 0)
             if week is None:
                 raise ValidationFailed(_("Vœu n° %(rank)s : cette semaine n'appartient pas à la période.", rank=rank),
                                        code="invalid_week", field="week_id")
