@@ -24,6 +24,7 @@ import functools
 from contextlib import contextmanager
 from typing import Callable, Iterator, Mapping, ParamSpec, TypeVar, overload
 
+from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError, OperationalError
 
 from app.models import db
@@ -84,6 +85,22 @@ def refusals_as_errors(duplicates: Duplicates | None = None) -> Iterator[None]:
 
 def in_unit_of_work() -> bool:
     return db.session.info.get(_DEPTH, 0) > 0
+
+
+def commit_asynchronously() -> None:
+    """Let this transaction's commit return before its WAL record reaches the disk (PostgreSQL
+    `synchronous_commit = off`, for this transaction only).
+
+    Chosen per kind of write (DESIGN §4): a parent's hold may be lost if the database server crashes
+    in the few hundred milliseconds after its commit (the parent then sees the week back in the
+    offers and adds it again); nothing is ever corrupted and no overbooking follows, because
+    capacity is still checked under the week lock. Payments, cancellations, credits and staff
+    actions never call this: their commits wait for the disk. Only the outermost block decides: a
+    hold made inside a larger transaction (a desk booking, a payment) commits as that one does."""
+    session = db.session
+    if session.info.get(_DEPTH, 0) != 1 or session.get_bind().dialect.name != "postgresql":
+        return
+    session.execute(text("SET LOCAL synchronous_commit = off"))
 
 
 @contextmanager

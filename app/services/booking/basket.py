@@ -63,7 +63,7 @@ from app.services.booking.stops import (  # noqa: F401 (re-exported: basket.pars
 )
 from app.services.booking.waitlist_offers import offer_freed_places
 from app.services.errors import Busy, Conflict, NotFound, ValidationFailed
-from app.services.transactions import unit_of_work
+from app.services.transactions import commit_asynchronously, unit_of_work
 
 log = logging.getLogger(__name__)
 
@@ -110,6 +110,8 @@ def _parse_add(child_id, week_id, transport) -> tuple[int, int, str, int | None]
 
 def _add_line(household_id, child_id, week_id, mode, stop_id, actor, desk, now,
               describe: dict | None = None) -> Reservation:
+    if not desk:
+        commit_asynchronously()  # a parent's hold; a desk booking is a staff action and stays durable
     # What needs no lock is read before any lock: every statement run while the week row is locked
     # makes every other parent booking that week wait.
     row = db.session.execute(
