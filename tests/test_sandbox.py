@@ -77,11 +77,11 @@ def test_receipts_and_return_pages_are_scoped_to_the_household(app, factory, cli
     assert f"panier n° {b.basket_id}" not in other.get("/famille/recus").get_data(as_text=True)
 
 
-def test_zero_total_goes_straight_to_the_receipt(app, factory, client, login):
+def test_zero_total_goes_straight_to_the_invoices(app, factory, client, login):
     b = make_basket(app, factory, tariffs=((0, None, 0),), bus_price_cents=0)
     login(client, b.household.email)
     response = client.post("/famille/paiement/commencer")
-    assert response.headers["Location"] == f"/famille/recu/{b.basket_id}"
+    assert response.headers["Location"] == "/famille/factures"
     assert state(app, b.basket_id).status == "paid"
 
 

@@ -17,6 +17,7 @@ def register_views(appbuilder) -> None:
     from app.views.parent import booking as parent_booking
     from app.views.parent import dossier as parent_dossier
     from app.views.parent import home as parent_home
+    from app.views.parent import invoices as parent_invoices
     from app.views.parent import receipts as parent_receipts
     from app.views.parent import waitlist as parent_waitlist
     from app.views.staff import attendance as staff_attendance
@@ -37,6 +38,7 @@ def register_views(appbuilder) -> None:
         parent_dossier,
         parent_booking,
         parent_receipts,
+        parent_invoices,  # issue 16: « Mes factures », tax attestations
         parent_waitlist,
         invitation_views,  # issue 19: claiming a desk-created household
         accessibility_views,  # issue 20: « Déclaration d'accessibilité » (public)

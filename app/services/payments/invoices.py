@@ -10,12 +10,13 @@
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 
 from flask_babel import gettext as _
 from sqlalchemy import select
 
-from app.models import Basket, Invoice, InvoiceLine, Payment, Reservation, TransportMode, db, utcnow
+from app.models import Basket, CreditNote, Invoice, InvoiceLine, Payment, Reservation, TransportMode, db, utcnow
 from app.services import audit
 from app.services.booking.pricing import bracket_for
 from app.services.errors import NotFound, ValidationFailed
@@ -121,3 +122,60 @@ def staff_invoice(invoice_id) -> Invoice:
 
 def invoices_of_payment(payment_id: int) -> list[Invoice]:
     return list(db.session.execute(select(Invoice).where(Invoice.payment_id == payment_id)).scalars())
+
+
+# --- « Mes factures »: invoices and credit notes together ----------------------------------------
+
+@dataclass
+class DocumentRow:
+    """One numbered document of a household's list, newest first (page and API alike)."""
+
+    kind: str  # "invoice" | "credit_note"
+    id: int
+    number: str
+    issued_at: datetime
+    amount_cents: int
+    label: str
+    invoice_number: str | None = None  # a credit note: the invoice it refers to
+
+
+def household_credit_note(household_id: int, note_id) -> CreditNote:
+    """One of the household's credit notes; any other id is « introuvable »."""
+    note = db.session.get(CreditNote, note_id) if _db_id(note_id) else None
+    if note is None or note.household_id != household_id:
+        raise NotFound(_("Avoir introuvable."), code="credit_note_not_found")
+    return note
+
+
+def staff_credit_note(note_id) -> CreditNote:
+    note = db.session.get(CreditNote, note_id) if _db_id(note_id) else None
+    if note is None:
+        raise NotFound(_("Avoir introuvable."), code="credit_note_not_found")
+    return note
+
+
+def _invoice_numbers_of_reservations(reservation_ids: set[int]) -> dict[int, str]:
+    if not reservation_ids:
+        return {}
+    rows = db.session.execute(select(InvoiceLine.reservation_id, Invoice.number).join(Invoice).where(
+        InvoiceLine.reservation_id.in_(reservation_ids)).order_by(Invoice.id)).all()
+    return {reservation_id: number for reservation_id, number in rows}
+
+
+def household_documents(household_id: int) -> list[DocumentRow]:
+    """The household's invoices and credit notes, newest first: what « Mes factures » lists."""
+    rows = [DocumentRow("invoice", invoice.id, invoice.number, invoice.issued_at, invoice.total_cents,
+                        _("Facture du panier n° %(id)s", id=invoice.basket_id))
+            for invoice in household_invoices(household_id)]
+    notes = list(db.session.execute(select(CreditNote).where(CreditNote.household_id == household_id)).scalars())
+    numbers = _invoice_numbers_of_reservations({n.reservation_id for n in notes if n.reservation_id})
+    rows += [DocumentRow("credit_note", note.id, note.number, note.created_at, note.amount_cents, note.reason,
+                         numbers.get(note.reservation_id) if note.reservation_id else None) for note in notes]
+    rows.sort(key=lambda row: (row.issued_at, row.id), reverse=True)
+    return rows
+
+
+def credit_notes_of_basket(basket_id: int) -> list[CreditNote]:
+    """Staff's payment screen: the credit notes issued for the basket's weeks."""
+    return list(db.session.execute(select(CreditNote).join(Reservation, Reservation.id == CreditNote.reservation_id)
+                                   .where(Reservation.basket_id == basket_id).order_by(CreditNote.id)).scalars())

@@ -117,6 +117,13 @@ def parent_attestation(household_id: int, year, *, now: datetime | None = None) 
     return attestation(household_id, year)
 
 
+def parent_years(household_id: int, *, now: datetime | None = None) -> list[int]:
+    """The finished years a parent may ask for: those in which the household was invoiced, newest first."""
+    current = to_paris(now or utcnow()).year
+    issued = db.session.execute(select(Invoice.issued_at).where(Invoice.household_id == household_id)).scalars()
+    return sorted({year for year in (to_paris(at).year for at in issued) if year < current}, reverse=True)
+
+
 def households_for_year(year: int) -> list[int]:
     """Staff's bulk run: every household with at least one invoice that year."""
     start, end = _year_bounds(year)

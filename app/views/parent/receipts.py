@@ -4,8 +4,9 @@ POST /famille/paiement/commencer   "Valider mon panier": open (or reuse) the bas
 GET  /famille/paiement/retour      back from the payment page: ask the provider, fulfil if paid
 GET  /famille/paiement/annule      back without paying: resume payment, or change the basket
 POST /famille/paiement/modifier    close the payment page so that the basket can be changed
-GET  /famille/recus                the household's receipts
-GET  /famille/recu/<basket_id>     a printable receipt (another household's basket: 404)
+GET  /famille/recus                the household's receipts (baskets paid before invoices existed)
+GET  /famille/recu/<basket_id>     a printable receipt (another household's basket: 404); it points to
+                                   the basket's invoice, the document that replaces it (issue 16)
 
 Stripe's guidance is followed: the success page fulfils as well as the webhook (whichever comes
 first confirms, the other finds the payment already paid).
@@ -21,6 +22,7 @@ from flask_babel import gettext as _
 from app.services import payments
 from app.services.booking import basket as basket_service
 from app.services.localize import PAYMENT_METHOD_LABELS
+from app.services.payments.invoices import invoice_of_basket
 from app.views.helpers import household_required, service_errors
 
 log = logging.getLogger(__name__)
@@ -41,8 +43,9 @@ class ParentPaymentView(BaseView):
     def start(self, household):
         result = payments.start_checkout(household.id, actor=g.user)
         if result.payment_url is None:
-            flash(_("Vos inscriptions sont confirmées : le total de votre panier était de 0 €."), "success")
-            return redirect(url_for(".receipt", basket_id=result.basket_id))
+            flash(_("Vos inscriptions sont confirmées : le total de votre panier était de 0 €. "
+                    "Votre facture est dans « Mes factures »."), "success")
+            return redirect(url_for("ParentInvoicesView.invoices"))
         return redirect(result.payment_url, code=303)
 
     @expose("/paiement/retour", methods=["GET"])
@@ -56,7 +59,8 @@ class ParentPaymentView(BaseView):
         payment = payments.confirm_return(household.id, checkout_ref)
         lines = [line for line in payment.basket.lines if line.status == "confirmed"]
         return self.render_template("parent/payment/return.html", payment=payment, basket=payment.basket,
-                                    lines=lines, label=payments.line_label)
+                                    lines=lines, label=payments.line_label,
+                                    invoice=invoice_of_basket(payment.basket.id))
 
     @expose("/paiement/annule", methods=["GET"])
     @has_access
@@ -95,6 +99,7 @@ class ParentPaymentView(BaseView):
         refunds = [r for p in paid for r in p.refunds if r.status == "succeeded"]
         return self.render_template(
             "parent/payment/receipt.html", basket=basket, household=household, payments_=paid, refunds=refunds,
+            invoice=invoice_of_basket(basket.id),
             lines=[line for line in basket.lines if line.status in ("confirmed", "cancelled")],
             paid_cents=sum(p.amount_cents for p in paid), refunded_cents=sum(r.amount_cents for r in refunds),
             label=payments.line_label, methods=PAYMENT_METHOD_LABELS)
