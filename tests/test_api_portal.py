@@ -282,3 +282,26 @@ def test_openapi_lists_the_portal_routes(app, factory, api):
         assert paths[path][method].get("responses"), path
     assert "409" in paths["/api/v1/portal/basket/lines"]["post"]["responses"]
     assert "PortalReason" in spec["components"]["schemas"]
+
+
+def test_offers_carry_an_etag_and_a_refresh_with_nothing_changed_gets_304(app, factory, api):
+    catalog = factory.catalog(capacities=(2,))
+    family, other = factory.household(), factory.household()
+    client, headers = api(family.email)
+    url = f"{API}/children/{family.child_ids[0]}/offers"
+    first = client.get(url, headers=headers)
+    assert first.status_code == 200 and first.headers["Cache-Control"] == "private, max-age=5"
+    assert "Authorization" in first.headers["Vary"]
+    etag = first.headers["ETag"]
+
+    again = client.get(url, headers={**headers, "If-None-Match": etag})
+    assert again.status_code == 304 and again.data == b""
+
+    # Another family takes a place: the same ETag no longer matches, the new count comes back.
+    other_client, other_headers = api(other.email)
+    assert _post_line(other_client, other_headers, other.child_ids[0], catalog.week_ids[0]).status_code == 201
+    changed = client.get(url, headers={**headers, "If-None-Match": etag})
+    assert changed.status_code == 200 and changed.headers["ETag"] != etag
+    week = next(w for e in changed.get_json()["establishments"] for p in e["periods"] for w in p["weeks"]
+                if w["id"] == catalog.week_ids[0])
+    assert week["places_left"] == 1

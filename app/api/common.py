@@ -6,7 +6,7 @@ from __future__ import annotations
 import functools
 from typing import ClassVar
 
-from flask import Response, jsonify, make_response
+from flask import Response, jsonify, make_response, request
 from flask_appbuilder.api import BaseApi
 from marshmallow import Schema
 
@@ -53,6 +53,15 @@ def json_response(status: int, body: dict) -> Response:
 def answer(status: int, schema: Schema, data) -> Response:
     """An answer dumped through its schema: only declared (so documented) keys leave the API."""
     return json_response(status, schema.dump(data))
+
+
+def conditional(response: Response, max_age: int) -> Response:
+    """A private answer a phone may keep `max_age` seconds, with an ETag of its body: a refresh that
+    brings back the ETag it holds gets 304 and no body while nothing it shows has changed."""
+    response.headers["Cache-Control"] = f"private, max-age={max_age}"
+    response.vary.add("Authorization")
+    response.add_etag()
+    return response.make_conditional(request)
 
 
 def service_errors(fn):

@@ -16,13 +16,16 @@ from flask_appbuilder.security.decorators import protect
 from flask_babel import gettext as _
 
 from app.api import schemas
-from app.api.common import PortalBaseApi, answer, service_errors
+from app.api.common import PortalBaseApi, answer, conditional, service_errors
 from app.api.schemas import load_body, load_path_id
 from app.services.booking import basket as basket_service
 from app.services.booking import eligibility
 from app.services.household.links import require_household
 
 log = logging.getLogger(__name__)
+
+# How long a phone may show the offers without asking again (« places restantes » a few seconds old).
+OFFERS_MAX_AGE_SECONDS = 5
 
 
 class PortalApi(PortalBaseApi):
@@ -69,19 +72,24 @@ class PortalApi(PortalBaseApi):
             soit un code de raison (household_not_validated, child_not_validated, age, not_open_yet,
             closed, full, already_booked, already_in_basket) et un message en français. Pour chaque
             période, les options de transport : circuits avec leurs arrêts (horaires) et les places
-            restantes par semaine.
+            restantes par semaine. La réponse porte un ETag : renvoyé dans `If-None-Match`, il vaut
+            304 sans corps tant que rien n'a changé (les places restantes peuvent dater de quelques
+            secondes ; l'ajout au panier revérifie toujours).
           parameters:
           - {in: path, schema: PortalChildPath}
           responses:
             200:
               description: Offres
               content: {application/json: {schema: PortalOffers}}
+            304:
+              description: Rien n'a changé depuis l'ETag envoyé
             401: {$ref: '#/components/responses/401'}
             404: {$ref: '#/components/responses/PortalNotFound'}
         """
         household = require_household(g.user)
         child_id = load_path_id("child_id", child_id)
-        return answer(200, schemas.offers_answer, eligibility.offers(household.id, child_id).as_dict())
+        return conditional(answer(200, schemas.offers_answer, eligibility.offers(household.id, child_id).as_dict()),
+                           max_age=OFFERS_MAX_AGE_SECONDS)
 
     @expose("/basket", methods=["GET"])
     @protect()
