@@ -6,6 +6,7 @@ def register_views(appbuilder) -> None:
     from app.api import attendance as attendance_api
     from app.api import checkout as checkout_api
     from app.api import credits as credits_api
+    from app.api import invoices as invoices_api
     from app.api import portal as portal_api
     from app.api import waitlist as waitlist_api
     from app.api import wishes as wishes_api
@@ -47,6 +48,7 @@ def register_views(appbuilder) -> None:
         portal_api,
         checkout_api,
         credits_api,  # issue 14: cancellation and the credit account
+        invoices_api,  # issue 16: invoices, credit notes, tax attestations
         waitlist_api,
         wishes_api,  # issue 15: wishes and allocation result
         attendance_api,  # issue 18: the animators' sync API
