@@ -154,7 +154,7 @@ def staff_credit_note(note_id) -> CreditNote:
     return note
 
 
-def _invoice_numbers_of_reservations(reservation_ids: set[int]) -> dict[int, str]:
+def invoice_numbers_of_reservations(reservation_ids: set[int]) -> dict[int, str]:
     if not reservation_ids:
         return {}
     rows = db.session.execute(select(InvoiceLine.reservation_id, Invoice.number).join(Invoice).where(
@@ -168,7 +168,7 @@ def household_documents(household_id: int) -> list[DocumentRow]:
                         _("Facture du panier n° %(id)s", id=invoice.basket_id))
             for invoice in household_invoices(household_id)]
     notes = list(db.session.execute(select(CreditNote).where(CreditNote.household_id == household_id)).scalars())
-    numbers = _invoice_numbers_of_reservations({n.reservation_id for n in notes if n.reservation_id})
+    numbers = invoice_numbers_of_reservations({n.reservation_id for n in notes if n.reservation_id})
     rows += [DocumentRow("credit_note", note.id, note.number, note.created_at, note.amount_cents, note.reason,
                          numbers.get(note.reservation_id) if note.reservation_id else None) for note in notes]
     rows.sort(key=lambda row: (row.issued_at, row.id), reverse=True)
