@@ -134,12 +134,15 @@ class _WishResult(Schema):
     transport = fields.String(allow_none=True)
     entry_id = fields.Integer(allow_none=True, metadata={
         "description": "Inscription sur liste d'attente (la place attribuée se paie par POST /waitlist/{id}/pay)."})
+    entry_status = fields.String(allow_none=True, metadata={
+        "description": "waiting, offered (à payer), accepted (payée), lapsed, withdrawn, closed"})
     text = fields.String(required=True, metadata={"description": "« complet au tour 2 ; 3ᵉ sur la liste d'attente »"})
 
 
 class PortalAllocation(Schema):
     published = fields.Boolean(required=True)
     period_id = fields.Integer(required=True)
+    household_id = fields.Integer(metadata={"description": "Le numéro du foyer, qui entre dans le tirage."})
     results_at = fields.DateTime(allow_none=True)
     published_at = fields.DateTime()
     public_value = fields.String()

@@ -148,6 +148,7 @@ MAIL_KIND_LABELS = {
     "cancellation_refused": "Demande d'annulation refusée",
     "waitlist_offer": "Place proposée (liste d'attente)",
     "allocation_result": "Résultat de l'attribution sur vœux",
+    "allocation_offer": "Place attribuée sur vœux (à payer)",
     "test_mail": "Message de test",
 }
 

@@ -11,6 +11,7 @@ def register_views(appbuilder) -> None:
     from app.api import waitlist as waitlist_api
     from app.api import wishes as wishes_api
     from app.views import accessibility as accessibility_views
+    from app.views import allocation_rules as allocation_rules_views
     from app.views import invitation as invitation_views
     from app.views import payfip as payfip_views
     from app.views import payments as payment_views
@@ -21,6 +22,7 @@ def register_views(appbuilder) -> None:
     from app.views.parent import invoices as parent_invoices
     from app.views.parent import receipts as parent_receipts
     from app.views.parent import waitlist as parent_waitlist
+    from app.views.parent import wishes as parent_wishes
     from app.views.staff import attendance as staff_attendance
     from app.views.staff import catalog, families, operations, payments, regie_refunds, review
     from app.views.staff import household_edit as staff_household_edit
@@ -43,6 +45,8 @@ def register_views(appbuilder) -> None:
         parent_waitlist,
         invitation_views,  # issue 19: claiming a desk-created household
         accessibility_views,  # issue 20: « Déclaration d'accessibilité » (public)
+        parent_wishes,  # issue 15: wishes per child, the family's allocation result
+        allocation_rules_views,  # issue 15: « Règles d'attribution » (public)
         payment_views,
         payfip_views,
         portal_api,

@@ -45,7 +45,13 @@ def public_rules(period_id: Any) -> dict:
     """The « Règles d'attribution » page: criteria with points, frozen or not, the draw's recipe."""
     period = wishes_period(period_id)
     rules = period_rules(period.id)
-    return {"period": period, "rules": rules, "criteria": rule_lines(rules)}
+    found = _run(period.id)
+    run = None
+    if found is not None:
+        row, data = found
+        run = {"public_value": row.public_value, "seed": row.seed, "published_at": row.published_at,
+               "draw_size": data["draw_size"], "wish_ids": sorted(o["wish_id"] for o in data["wishes"])}
+    return {"period": period, "rules": rules, "criteria": rule_lines(rules), "run": run}
 
 
 def rule_lines(rules: Rules) -> list[dict]:
@@ -96,12 +102,12 @@ def explanation(household_id: int, period_id: Any) -> dict:
                      "child_id": o["child_id"], "week": weeks[o["week_id"]].label, "rank": wishes[o["wish_id"]].rank,
                      "round": o["round"], "points": o["points"], "outcome": o["outcome"], "reason": o["reason"],
                      "transport": o["transport"], "entry_id": entry.id if entry else None,
-                     "text": _wish_text(o, entry)})
+                     "entry_status": entry.status if entry else None, "text": _wish_text(o, entry)})
     criteria = [{"code": c, "label": _(CRITERION_LABELS[c]), "points": rules.points_of(c)} for c in mine["criteria"]]
     child_bonus = [{"child": children[int(c)].first_name, "code": code, "label": _(CRITERION_LABELS[code]),
                     "points": rules.points_of(code)}
                    for c, codes in data["children"].items() if int(c) in children for code in codes]
-    return {"published": True, "period_id": period.id, "published_at": run.published_at,
+    return {"published": True, "period_id": period.id, "household_id": household_id, "published_at": run.published_at,
             "public_value": run.public_value, "seed": run.seed, "points": mine["points"], "criteria": criteria,
             "child_criteria": child_bonus, "sibling_points": rules.sibling_points,
             "draw_rank": mine["rank"], "draw_size": data["draw_size"],

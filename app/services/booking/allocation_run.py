@@ -228,7 +228,9 @@ def publish(period_id, public_value: str, *, actor=None, now: datetime | None = 
         for outcome in ordered:
             if outcome.outcome == core.REFUSED and outcome.reason in core.WAITLISTED:
                 _entry(result.wishes[outcome.wish_id], now)
-        offer_freed_places(list(weeks), now)
+        # A place left free (a wish refused for its bus, a child at its maximum) goes down the list the
+        # allocation just made, with the period's own offer hours (not the waiting list's setting).
+        offer_freed_places(list(weeks), now, offer_hours=period.offer_hours)
         audit.record("allocation.published", "period", period.id, actor=actor,
                      after={"run_id": run.id, "public_value": value, "seed": result.seed,
                             "rules": result.rules.as_dict(), "wishes": len(result.outcomes),

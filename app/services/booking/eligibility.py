@@ -27,6 +27,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
 from app.models import (
+    AllocationRun,
     Child,
     Circuit,
     Establishment,
@@ -56,12 +57,13 @@ CLOSED = "closed"
 FULL = "full"
 ALREADY_BOOKED = "already_booked"
 ALREADY_IN_BASKET = "already_in_basket"
+WISHES_PERIOD = "wishes_period"
 REASON_CODES = (HOUSEHOLD_NOT_VALIDATED, CHILD_NOT_VALIDATED, AGE, NOT_OPEN_YET, CLOSED, FULL,
-                ALREADY_BOOKED, ALREADY_IN_BASKET)
+                ALREADY_BOOKED, ALREADY_IN_BASKET, WISHES_PERIOD)
 
 # When no period of an establishment is bookable, the establishment shows the reason that helps
 # the parent most: "opens on …" before "full", before "closed", before the age range.
-_ESTABLISHMENT_PRIORITY = (HOUSEHOLD_NOT_VALIDATED, CHILD_NOT_VALIDATED, NOT_OPEN_YET, ALREADY_IN_BASKET,
+_ESTABLISHMENT_PRIORITY = (HOUSEHOLD_NOT_VALIDATED, CHILD_NOT_VALIDATED, WISHES_PERIOD, NOT_OPEN_YET, ALREADY_IN_BASKET,
                            ALREADY_BOOKED, FULL, CLOSED, AGE)
 # When no week of an open period is bookable: what stops a new booking comes first.
 _PERIOD_PRIORITY = (FULL, ALREADY_BOOKED, ALREADY_IN_BASKET)
@@ -155,6 +157,10 @@ def period_reason(household: Household, link: HouseholdChild, child: Child, peri
                       {"age_min": establishment.age_min, "age_max": establishment.age_max, "child_age": age})
     if desk:
         return None
+    if period.opening_mode == "wishes":
+        reason = wishes_reason(period, now)
+        if reason:
+            return reason
     if now < period.opens_at:
         return Reason(NOT_OPEN_YET, _("Les inscriptions ouvrent le %(when)s.", when=paris_datetime(period.opens_at)),
                       {"opens_at": period.opens_at.isoformat()})
@@ -163,6 +169,30 @@ def period_reason(household: Household, link: HouseholdChild, child: Child, peri
                                 when=paris_datetime(period.closes_at)),
                       {"closes_at": period.closes_at.isoformat()})
     return None
+
+
+def wishes_reason(period: Period, now: datetime) -> Reason | None:
+    """A period opened by wishes takes no ordinary booking until its allocation is published (no race:
+    the places go by the published rules); after that, its leftover places follow the booking window."""
+    published = db.session.execute(
+        select(AllocationRun.id).where(AllocationRun.period_id == period.id).limit(1)).first()
+    if published is not None:
+        return None
+    details = {name: value.isoformat() for name, value in (
+        ("wishes_open_at", period.wishes_open_at), ("wishes_close_at", period.wishes_close_at),
+        ("results_at", period.results_at)) if value is not None}
+    results = (_(" Résultats le %(when)s.", when=paris_datetime(period.results_at)) if period.results_at else "")
+    if period.wishes_close_at is not None and now >= period.wishes_close_at:
+        message = _("Les vœux sont clos et l'attribution n'est pas encore publiée.") + results
+    elif period.wishes_open_at is not None and now >= period.wishes_open_at and period.wishes_close_at is not None:
+        message = _("Inscriptions sur vœux, sans course : classez les semaines souhaitées jusqu'au %(when)s. "
+                    "L'heure de dépôt ne compte pas.", when=paris_datetime(period.wishes_close_at)) + results
+    elif period.wishes_open_at is not None:
+        message = _("Inscriptions sur vœux : les vœux s'ouvrent le %(when)s. L'heure de dépôt ne comptera pas.",
+                    when=paris_datetime(period.wishes_open_at)) + results
+    else:
+        message = _("Inscriptions sur vœux : les dates seront annoncées.")
+    return Reason(WISHES_PERIOD, message, details)
 
 
 def week_reason(period_gate: Reason | None, week: Week, full: Shortage | None, child_line: ChildLine | None,

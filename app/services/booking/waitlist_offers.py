@@ -176,10 +176,12 @@ def end_offer(offer: WaitlistOffer, entry: WaitlistEntry, outcome: str, status: 
 
 # --- making offers ---------------------------------------------------------------------------
 
-def offer_freed_places(week_ids: Iterable[int], now: datetime | None = None) -> list[int]:
+def offer_freed_places(week_ids: Iterable[int], now: datetime | None = None, *,
+                       offer_hours: int | None = None) -> list[int]:
     """Offer every free place of these weeks to the waiting list. Runs inside the caller's
     transaction (the caller commits); returns the ids of the offers made. Idempotent: with no place
-    free, or nobody waiting, it only settles what ended."""
+    free, or nobody waiting, it only settles what ended. `offer_hours` overrides the period's
+    waiting-list setting (a published wish allocation gives the period's own `offer_hours`)."""
     ids = sorted({week_id for week_id in week_ids if week_id})
     if not ids:
         return []
@@ -196,7 +198,7 @@ def offer_freed_places(week_ids: Iterable[int], now: datetime | None = None) -> 
     for week_id in ids:
         week = weeks.get(week_id)
         if week is not None:
-            made.extend(_offer_week(week, now))
+            made.extend(_offer_week(week, now, offer_hours))
     return made
 
 
@@ -207,11 +209,12 @@ def _queue(week_id: int) -> list[WaitlistEntry]:
     ).scalars().all())
 
 
-def _offer_week(week: Week, now: datetime) -> list[int]:
+def _offer_week(week: Week, now: datetime, hours: int | None = None) -> list[int]:
     queue = _queue(week.id)
     if not queue:
         return []
     offer_hours, cutoff_days = period_settings(week.period_id)
+    offer_hours = hours if hours is not None else offer_hours
     if now >= week_start(week):
         for entry in queue:
             _close_entry(entry, now, _("La semaine a commencé : plus de proposition possible."))
@@ -275,7 +278,8 @@ def _close_entry(entry: WaitlistEntry, now: datetime, reason: str, *, actor=None
 
 
 def _make_offer(entry: WaitlistEntry, week: Week, mode: str, circuit: Circuit | None, stop: Stop | None,
-                deadline: datetime, now: datetime, *, actor=None, reason: str | None = None) -> WaitlistOffer | None:
+                deadline: datetime, now: datetime, *, actor=None, reason: str | None = None,
+                mail: str = "waitlist_offer") -> WaitlistOffer | None:
     """Hold the place for the entry's child in an offer basket. None (entry left waiting, or closed when
     the child got booked meanwhile) when the family cannot take it now."""
     row = db.session.execute(
@@ -334,13 +338,13 @@ def _make_offer(entry: WaitlistEntry, week: Week, mode: str, circuit: Circuit | 
                  before={"status": WaitlistStatus.WAITING},
                  after={"status": WaitlistStatus.OFFERED, "offer_id": offer.id, "expires_at": deadline,
                         "manual": offer.manual, "reason": reason})
-    _mail_offer(household, entry, week, period, line, deadline, offer)
+    _mail_offer(household, entry, week, period, line, deadline, offer, mail)
     _schedule_lapse(offer)
     return offer
 
 
 def _mail_offer(household: Household, entry: WaitlistEntry, week: Week, period: Period, line: Reservation,
-                deadline: datetime, offer: WaitlistOffer) -> None:
+                deadline: datetime, offer: WaitlistOffer, kind: str = "waitlist_offer") -> None:
     from app.services.localize import euros
     from app.services.mail import public_url, queue_mail
 
@@ -348,13 +352,18 @@ def _mail_offer(household: Household, entry: WaitlistEntry, week: Week, period: 
     if not to:
         log.warning("waitlist offer %s: household %s has no e-mail address", offer.id, household.id)
         return
-    queue_mail("waitlist_offer", to, _("Une place s'est libérée pour %(name)s", name=entry.child.first_name),
-               "waitlist_offer", household_id=household.id, dedupe_key=f"waitlist-offer-{offer.id}",
+    if kind == "allocation_offer":  # a wish given by the allocation: not « a place was freed »
+        subject = _("Place attribuée à %(name)s : %(week)s", name=entry.child.first_name, week=week.label)
+    else:
+        subject = _("Une place s'est libérée pour %(name)s", name=entry.child.first_name)
+    queue_mail(kind, to, subject,
+               kind, household_id=household.id, dedupe_key=f"waitlist-offer-{offer.id}",
                household_name=household.name, child=entry.child.first_name, week=week.label,
                establishment=period.establishment.name, period=period.name,
                transport=(line.stop.name if line.stop_id and line.stop else _("accueil sur site")),
                total=euros(line.total_cents), deadline=paris_datetime(deadline),
-               pay_url=public_url(f"/famille/liste-attente/{entry.id}"))
+               pay_url=public_url(f"/famille/liste-attente/{entry.id}"),
+               explain_url=public_url(f"/famille/attribution/{period.id}"))
 
 
 def _schedule_lapse(offer: WaitlistOffer) -> None:
@@ -369,8 +378,8 @@ def _schedule_lapse(offer: WaitlistOffer) -> None:
 def create_offer(entry: WaitlistEntry, week: Week, mode: str, circuit: Circuit | None, stop: Stop | None,
                  deadline: datetime, now: datetime) -> WaitlistOffer | None:
     """An offer for a place the caller has already counted under the week lock (a published wish
-    allocation): the same held line, mail and lapse job as the cascade's."""
-    return _make_offer(entry, week, mode, circuit, stop, deadline, now)
+    allocation): the same held line and lapse job as the cascade's, its own mail (« place attribuée »)."""
+    return _make_offer(entry, week, mode, circuit, stop, deadline, now, mail="allocation_offer")
 
 
 def make_manual_offer(entry: WaitlistEntry, now: datetime, *, actor, reason: str) -> WaitlistOffer | None:

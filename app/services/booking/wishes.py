@@ -249,3 +249,34 @@ def save_wishes(household_id: int, child_id: Any, period_id: Any, items: Any, *,
         audit.record("wish.saved", "child", child.id, actor=actor, household_id=household_id,
                      before={"period_id": period.id, "wishes": before}, after={"period_id": period.id, "wishes": after})
     return child_wishes(household_id, child.id, period.id, now)
+
+
+def household_campaigns(household_id: int, now: datetime | None = None) -> list[dict]:
+    """The wish campaigns a family may care about (periods opened by wishes that have not ended),
+    each with its window state, whether the allocation is published, and per child of the household
+    what stops it from wishing (the booking rule's reason) and how many wishes it has."""
+    from app.models import HouseholdChild
+
+    now = now or utcnow()
+    periods = db.session.execute(
+        select(Period).where(Period.opening_mode == OpeningMode.WISHES, Period.ends_on >= paris_today(now))
+        .order_by(Period.starts_on, Period.id)).scalars().all()
+    if not periods:
+        return []
+    people = db.session.execute(
+        select(HouseholdChild).where(HouseholdChild.household_id == household_id)).scalars().all()
+    published = set(db.session.execute(select(AllocationRun.period_id).where(
+        AllocationRun.period_id.in_([p.id for p in periods]))).scalars())
+    counts: dict[tuple[int, int], int] = {}
+    for period_id, child_id in db.session.execute(select(Wish.period_id, Wish.child_id).where(
+            Wish.household_id == household_id, Wish.period_id.in_([p.id for p in periods]))).tuples():
+        counts[(period_id, child_id)] = counts.get((period_id, child_id), 0) + 1
+    result = []
+    for period in periods:
+        children = []
+        for link in sorted(people, key=lambda link: (link.child.first_name, link.child_id)):
+            gate = period_reason(link.household, link, link.child, period, period.establishment, now, desk=True)
+            children.append({"child": link.child, "reason": gate, "wishes": counts.get((period.id, link.child_id), 0)})
+        result.append({"period": period, "window": window_reason(period, now), "published": period.id in published,
+                       "children": children})
+    return result
