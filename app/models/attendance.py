@@ -129,6 +129,7 @@ class Attendance(db.Model):
         CheckConstraint(f"absence_reason IS NULL OR absence_reason IN {AbsenceReason.ALL}",
                         name="ck_attendance_absence_reason"),
         CheckConstraint("corrected_minutes IS NULL OR corrected_minutes >= 0", name="ck_attendance_corrected"),
+        UniqueConstraint("credit_note_id", name="uq_attendance_credit_note_id"),
     )
 
     id = Column(Integer, primary_key=True)
@@ -145,6 +146,8 @@ class Attendance(db.Model):
     # Staff's correction of the realised hours, with its reason (audited).
     corrected_minutes = Column(Integer)
     correction_reason = Column(Text)
+    # The avoir a justified absence gave (operations.absence_credit): one at most per child-day.
+    credit_note_id = Column(Integer, ForeignKey("credit_note.id", ondelete="SET NULL"))
     last_tick_at = Column(UTCDateTime)  # the phone time of the tick that set this state
     updated_by_id = Column(Integer, ForeignKey("ab_user.id", ondelete="SET NULL"))
     updated_at = Column(UTCDateTime, nullable=False, default=utcnow, onupdate=utcnow)
@@ -152,6 +155,7 @@ class Attendance(db.Model):
     child = relationship("Child")
     establishment = relationship("Establishment")
     reservation = relationship("Reservation")
+    credit_note = relationship("CreditNote")
 
 
 class Boarding(db.Model):

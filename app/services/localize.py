@@ -184,6 +184,8 @@ ATTENDANCE_AUDIT_LABELS = {
     "attendance.ticked": "Présence pointée", "attendance.corrected": "Heures réalisées corrigées",
     "boarding.ticked": "Montée dans le car pointée", "establishment.hours_set": "Horaires de l'accueil modifiés",
     "establishment.day_set": "Jour d'ouverture modifié",
+    "attendance.absence_credited": "Avoir pour absence justifiée", "animator.assigned": "Animateur affecté",
+    "animator.unassigned": "Affectation d'animateur retirée",
 }
 AUDIT_ACTION_LABELS.update(ATTENDANCE_AUDIT_LABELS)
 

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
-from flask_appbuilder.security.sqla.models import User
+from flask_appbuilder.security.sqla.models import Role, User
 from flask_babel import gettext as _
 from sqlalchemy import select
 
@@ -40,6 +40,7 @@ from app.models import (
     db,
 )
 from app.models.types import utcnow
+from app.roles import ANIMATOR
 from app.services import audit
 from app.services.errors import Conflict, NotFound, ServiceError, ValidationFailed
 from app.services.localize import PARIS
@@ -104,6 +105,73 @@ def assignments(user_id: int) -> Assignments:
     circuits = db.session.execute(select(Circuit).where(Circuit.id.in_(scope.circuit_ids))
                                   .order_by(Circuit.name)).scalars().all()
     return Assignments(list(establishments), list(circuits))
+
+
+# --- staff: who covers which establishment or circuit ------------------------------------------
+
+
+@dataclass
+class AnimatorRow:
+    user_id: int
+    name: str
+    email: str
+    assignments: list[AnimatorAssignment]
+
+
+def animators() -> list[AnimatorRow]:
+    """The users holding the Animateur role, with what is assigned to them (staff's screen)."""
+    users = db.session.execute(select(User).join(User.roles).where(Role.name == ANIMATOR)
+                               .order_by(User.last_name, User.first_name, User.id)).scalars().unique().all()
+    rows = db.session.execute(select(AnimatorAssignment).where(
+        AnimatorAssignment.user_id.in_([u.id for u in users])).order_by(AnimatorAssignment.id)).scalars().all()
+    by_user: dict[int, list[AnimatorAssignment]] = {}
+    for row in rows:
+        by_user.setdefault(row.user_id, []).append(row)
+    return [AnimatorRow(u.id, f"{u.first_name} {u.last_name}".strip(), u.email or "", by_user.get(u.id, []))
+            for u in users]
+
+
+def _assignment_taken() -> ServiceError:
+    return Conflict(_("Cette personne couvre déjà cet établissement ou ce circuit."), code="already_assigned")
+
+
+def add_assignment(user_id: int, *, establishment_id: int | None = None, circuit_id: int | None = None,
+                   actor=None) -> AnimatorAssignment:
+    """Staff give an animator an establishment (its attendance) or a circuit (its boarding). Audited."""
+    if (establishment_id is None) == (circuit_id is None):
+        raise ValidationFailed(_("Choisissez un établissement ou un circuit (l'un des deux)."), code="invalid")
+    with unit_of_work({"uq_animator_establishment": _assignment_taken, "uq_animator_circuit": _assignment_taken,
+                       "animator_assignment.user_id": _assignment_taken}):
+        user = db.session.get(User, user_id)
+        if user is None or not any(r.name == ANIMATOR for r in user.roles):
+            raise ValidationFailed(_("Cette personne n'a pas le rôle Animateur : donnez-le-lui d'abord dans "
+                                     "la gestion des utilisateurs."), code="not_animator")
+        if establishment_id is not None and db.session.get(Establishment, establishment_id) is None:
+            raise NotFound(_("Cet établissement n'existe pas."), code="not_found")
+        if circuit_id is not None and db.session.get(Circuit, circuit_id) is None:
+            raise NotFound(_("Ce circuit n'existe pas."), code="not_found")
+        duplicate = db.session.execute(select(AnimatorAssignment.id).where(
+            AnimatorAssignment.user_id == user_id, AnimatorAssignment.establishment_id == establishment_id
+            if establishment_id is not None else AnimatorAssignment.circuit_id == circuit_id)).first()
+        if duplicate is not None:
+            raise _assignment_taken()
+        row = AnimatorAssignment(user_id=user_id, establishment_id=establishment_id, circuit_id=circuit_id)
+        db.session.add(row)
+        db.session.flush()
+        audit.record("animator.assigned", "animator_assignment", row.id, actor=actor,
+                     after={"user_id": user_id, "establishment_id": establishment_id, "circuit_id": circuit_id})
+        return row
+
+
+def remove_assignment(assignment_id: int, *, actor=None) -> None:
+    with unit_of_work():
+        row = db.session.get(AnimatorAssignment, assignment_id)
+        if row is None:
+            raise NotFound(_("Cette affectation n'existe pas."), code="not_found")
+        audit.record("animator.unassigned", "animator_assignment", row.id, actor=actor,
+                     before={"user_id": row.user_id, "establishment_id": row.establishment_id,
+                             "circuit_id": row.circuit_id})
+        db.session.delete(row)
 
 
 # --- the day's sheet ----------------------------------------------------------------------------
@@ -368,6 +436,7 @@ class RealisedDay:
     corrected_minutes: int | None
     correction_reason: str
     household_id: int | None
+    absence_reason: str | None = None
 
     @property
     def minutes(self) -> int:
@@ -395,7 +464,8 @@ def realised_days(establishment_id: int, first: date, last: date) -> list[Realis
         .order_by(Attendance.day, Child.last_name, Child.first_name, Child.id)
     ).all()
     return [RealisedDay(a.id, c.id, c.first_name, c.last_name, c.birth_date, a.day, a.status,
-                        ticked_minutes(a, days[a.day]), a.corrected_minutes, a.correction_reason or "", household_id)
+                        ticked_minutes(a, days[a.day]), a.corrected_minutes, a.correction_reason or "", household_id,
+                        a.absence_reason)
             for a, c, household_id in rows]
 
 
