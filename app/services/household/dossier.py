@@ -29,6 +29,7 @@ from sqlalchemy import select
 
 from app.models import (
     AuthorizedPickup,
+    BenefitScheme,
     Child,
     Guardian,
     Household,
@@ -86,7 +87,7 @@ MAX_GUARDIANS = 2
 
 # What a parent may change on a validated file without staff looking again.
 HOUSEHOLD_FIELDS = ["email", "phone", "address_line", "postcode", "city", "caf_number", "no_caf_number",
-                    "declared_quotient", "separated_parents"]
+                    "declared_quotient", "separated_parents", "benefit_scheme"]
 FIELD_AREAS = {"address_line": "address", "postcode": "address", "city": "address", "caf_number": "caf",
                "no_caf_number": "caf", "declared_quotient": "caf", "separated_parents": "guardians"}
 GUARDIAN_FIELDS = ["first_name", "last_name", "relationship_label", "phone", "email", "employer"]
@@ -139,6 +140,8 @@ def update_household(household: Household, data: Mapping[str, Any], actor=None) 
         "declared_quotient": None if no_caf else form.integer("declared_quotient", 0, 100000),
         "separated_parents": form.boolean("separated_parents"),
     }
+    if "benefit_scheme" in data:  # CAF / MSA / other: the CAF's hours count by it (issue 18); kept when not sent
+        values["benefit_scheme"] = form.choice("benefit_scheme", BenefitScheme.ALL)
     if values["postcode"] and not re.fullmatch(r"[0-9]{5}", values["postcode"]):
         form.errors["postcode"] = _("Le code postal compte 5 chiffres.")
     if not no_caf:

@@ -24,7 +24,7 @@ from app.services.household import (
     staff_edit,
 )
 from app.services.household.links import child_link
-from app.services.localize import AUDIT_ACTION_LABELS, QUOTIENT_SOURCE_LABELS
+from app.services.localize import AUDIT_ACTION_LABELS, BENEFIT_SCHEME_LABELS, QUOTIENT_SOURCE_LABELS
 from app.views.helpers import parse_id, service_errors
 
 CATEGORY = "Familles"
@@ -38,6 +38,7 @@ HOUSEHOLD_FORM = [
     ("caf_number", "Numéro d'allocataire CAF", "text"), ("declared_quotient", "Quotient familial déclaré", "text"),
     ("no_caf_number", "Pas de numéro d'allocataire CAF", "check"),
     ("separated_parents", "Parents séparés", "check"),
+    ("benefit_scheme", "Régime (CAF, MSA, autre)", "select:schemes"),
 ]
 GUARDIAN_FORM = [
     ("first_name", "Prénom", "text"), ("last_name", "Nom", "text"),
@@ -56,7 +57,7 @@ HEALTH_FORM = [
     ("vaccinations_up_to_date", "Vaccinations obligatoires à jour", "check"),
 ]
 CHOICES = {"sexes": [("F", "Fille"), ("M", "Garçon")], "levels": [(v, v) for v in dossier.SCHOOL_LEVELS],
-           "sources": list(QUOTIENT_SOURCE_LABELS.items()),
+           "sources": list(QUOTIENT_SOURCE_LABELS.items()), "schemes": list(BENEFIT_SCHEME_LABELS.items()),
            "kinds": [(kind, checklist.DOCUMENT_LABELS[kind]) for kind in DocumentKind.ALL]}
 
 
