@@ -94,6 +94,9 @@ VIEW_RULES: tuple[ViewRule, ...] = (
              "password resets, FAB's profile and password forms (the portal has its own at "
              "/compte/mot-de-passe), registrations and the security API are Admin's. First, so that it "
              "wins over every rule below whatever the view is called or where it is subclassed."),
+    ViewRule(ADMIN_ONLY, _defined_in("app.views.admin"),
+             "Settings only Admin changes: the organiser's identity printed on every invoice, credit note "
+             "and tax attestation (issue 16)."),
     ViewRule(STAFF, _defined_in("app.views.staff"),
              "The back office: file review, families, catalogue, payments, lists of the day, follow-up "
              "and the desk. A screen lives in this package only if Staff are meant to use it."),

@@ -15,6 +15,7 @@ def register_views(appbuilder) -> None:
     from app.views import invitation as invitation_views
     from app.views import payfip as payfip_views
     from app.views import payments as payment_views
+    from app.views.admin import organiser as admin_organiser
     from app.views.animator import pages as animator_pages
     from app.views.parent import booking as parent_booking
     from app.views.parent import dossier as parent_dossier
@@ -26,6 +27,7 @@ def register_views(appbuilder) -> None:
     from app.views.staff import attendance as staff_attendance
     from app.views.staff import catalog, families, operations, payments, regie_refunds, review
     from app.views.staff import household_edit as staff_household_edit
+    from app.views.staff import invoices as staff_invoices
     from app.views.staff import waitlist as staff_waitlist
 
     for module in (
@@ -35,6 +37,8 @@ def register_views(appbuilder) -> None:
         catalog,
         payments,
         regie_refunds,
+        staff_invoices,  # issue 16: accountant's export, documents, attestations in bulk
+        admin_organiser,  # issue 16: the organiser's identity (Admin only)
         operations,
         staff_waitlist,
         parent_home,

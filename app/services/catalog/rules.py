@@ -21,7 +21,7 @@ from sqlalchemy import func, select
 from app.models import Circuit, Establishment, Period, Reservation, Stop, TariffBracket, Week, db, utcnow
 from app.services.booking.capacity import circuit_usage, live_condition, lock_weeks, week_usage
 from app.services.errors import Conflict, ValidationFailed
-from app.services.localize import date_fr
+from app.services.localize import date_fr, euros
 
 ESTABLISHMENT_KINDS = ("alsh", "sejour")
 
@@ -113,6 +113,11 @@ def check_week(week: Week, before: dict | None) -> None:
 def check_tariff(bracket: TariffBracket, before: dict | None) -> None:
     _not_negative(bracket.qf_min, _("Le QF minimum ne peut pas être négatif."), "qf")
     _not_negative(bracket.price_cents, _("Le prix ne peut pas être négatif."), "price")
+    meal_share = bracket.meal_share_cents = bracket.meal_share_cents or 0  # left empty: no meal billed
+    _not_negative(meal_share, _("La part des repas ne peut pas être négative."), "meal_share")
+    if bracket.price_cents is not None and meal_share > bracket.price_cents:
+        raise ValidationFailed(_("La part des repas (%(meal)s) dépasse le prix de la semaine (%(price)s).",
+                                 meal=euros(meal_share), price=euros(bracket.price_cents)), code="meal_share")
     if bracket.qf_max is not None and bracket.qf_max < bracket.qf_min:
         raise ValidationFailed(_("Le QF maximum (%(max)d €) est inférieur au QF minimum (%(min)d €).",
                                  max=bracket.qf_max, min=bracket.qf_min), code="qf")

@@ -24,8 +24,9 @@ from flask_babel import gettext as _
 from sqlalchemy import func, select
 
 from app.models import CreditNote, Household, Invoice, InvoiceLine, Refund, db, utcnow
-from app.services.errors import ValidationFailed
+from app.services.errors import NotFound, ValidationFailed
 from app.services.localize import PARIS, to_paris
+from app.services.payments.common import _db_id
 
 CHILDCARE_KIND = "alsh"
 MAX_AGE = 6
@@ -129,6 +130,20 @@ def households_for_year(year: int) -> list[int]:
     start, end = _year_bounds(year)
     return list(db.session.execute(select(Invoice.household_id).where(
         Invoice.issued_at >= start, Invoice.issued_at < end).distinct().order_by(Invoice.household_id)).scalars())
+
+
+def households_of_year(year: int) -> list[Household]:
+    """Staff's list of the year: the households invoiced that year, by name."""
+    ids = households_for_year(year)
+    return list(db.session.execute(select(Household).where(Household.id.in_(ids or [0]))
+                                   .order_by(Household.name, Household.id)).scalars())
+
+
+def staff_attestation(household_id, year: int) -> Attestation:
+    """Staff print one household's attestation, any year: an unknown household is « introuvable »."""
+    if not _db_id(household_id) or db.session.get(Household, household_id) is None:
+        raise NotFound(_("Dossier famille introuvable."), code="household_not_found")
+    return attestation(household_id, year)
 
 
 def _year_bounds(year: int) -> tuple[datetime, datetime]:

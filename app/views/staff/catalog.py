@@ -10,8 +10,8 @@ from flask import g
 from flask_appbuilder import ModelView
 from flask_appbuilder.models.sqla.interface import SQLAInterface
 from flask_appbuilder.urltools import get_order_args, get_page_args, get_page_size_args
-from wtforms import TimeField
-from wtforms.validators import DataRequired
+from wtforms import IntegerField, TimeField
+from wtforms.validators import DataRequired, NumberRange, Optional
 
 from app.models import Circuit, Establishment, Period, Stop, TariffBracket, Week, db
 from app.services.catalog import writes
@@ -92,13 +92,22 @@ class TariffBracketView(CatalogModelView):
     list_title = show_title = "Tarifs"
     add_title, edit_title = "Ajouter une tranche de tarif", "Modifier la tranche"
     label_columns = {"period": "Période", "label": "Tranche", "qf_min": "QF minimum (€)",
-                     "qf_max": "QF maximum (€)", "price_cents": "Prix de la semaine (centimes)"}
+                     "qf_max": "QF maximum (€)", "price_cents": "Prix de la semaine (centimes)",
+                     "meal_share_cents": "Dont repas (centimes)"}
     description_columns = {"qf_max": "Laisser vide pour la tranche la plus haute.",
-                           "price_cents": "En centimes d'euro : 4550 pour 45,50 €."}
-    list_columns = ["period", "label", "qf_min", "qf_max", "price_cents"]
-    add_columns = edit_columns = ["period", "label", "qf_min", "qf_max", "price_cents"]
+                           "price_cents": "En centimes d'euro : 4550 pour 45,50 €.",
+                           "meal_share_cents": "Part des repas comprise dans le prix, en centimes : elle est exclue "
+                                               "de l'attestation de frais de garde (0 si les repas ne sont pas "
+                                               "facturés)."}
+    list_columns = ["period", "label", "qf_min", "qf_max", "price_cents", "meal_share_cents"]
+    add_columns = edit_columns = ["period", "label", "qf_min", "qf_max", "price_cents", "meal_share_cents"]
+    add_form_extra_fields = edit_form_extra_fields = {
+        "meal_share_cents": IntegerField("Dont repas (centimes)", default=0,
+                                         validators=[Optional(), NumberRange(min=0, max=10_000_00)],
+                                         description=description_columns["meal_share_cents"]),
+    }
     search_columns = ["period", "label"]
-    formatters_columns = {"price_cents": FORMAT_EUROS}
+    formatters_columns = {"price_cents": FORMAT_EUROS, "meal_share_cents": FORMAT_EUROS}
     base_order = ("qf_min", "asc")
 
 
