@@ -303,7 +303,7 @@ def test_occupancy_and_takings_queries_are_constant(big):
     small_n, small = _count(app, engine, lambda: reports.occupancy(data["small_period"]))
     big_n, large = _count(app, engine, lambda: reports.occupancy(data["big_period"]))
     assert small.weeks[0].confirmed == SMALL and large.weeks[0].confirmed == BIG
-    assert small_n == big_n <= 6
+    assert small_n == big_n <= 7  # 7: the waiting-list counts of the weeks are one grouped query
     one_n, one = _count(app, engine, lambda: reports.takings(period_ids=[1]))
     all_n, every = _count(app, engine, reports.takings)
     # Every cent paid is somewhere (households without lines land in the "without period" row).

@@ -400,11 +400,41 @@ def test_paying_an_offer_goes_through_the_ordinary_checkout_and_fulfilment(app, 
         assert claimed.status == "open" and claimed.expires_at <= now + timedelta(minutes=60, seconds=1)
     result = call(app, service.start_checkout, family.id)
     assert call(app, service.fulfil, result.payment_id, source="test").outcome == "confirmed"
-    assert offers_of(app, family)[0][2] == "confirmed"
-    assert entries(app, family)[0]["status"] == "accepted"  # lazily, before any job
+    # Recorded by the fulfilment itself, in its transaction: no job or next step needed.
+    assert offers_of(app, family)[0][:3] == ("accepted", "accepted", "confirmed")
+    assert entries(app, family)[0]["status"] == "accepted"
     call(app, waitlist.sweep)
     assert offers_of(app, family)[0][:2] == ("accepted", "accepted")
     assert live_count(app, catalog.week_ids[0]) == 2
+    from app.models import AuditLog
+
+    with app.app_context():
+        assert db.session.execute(select(func.count()).select_from(AuditLog).where(
+            AuditLog.action == "waitlist.offer_accepted", AuditLog.entity_id == entry["id"])).scalar() == 1
+
+
+def test_an_offer_paid_late_whose_place_is_still_free_is_accepted_not_lapsed(app, factory, full_week):
+    from app.services import payments as service
+    from app.services.booking import basket, waitlist
+
+    catalog, holders, lines = full_week
+    family = factory.household()
+    entry = join(app, family, catalog.week_ids[0])
+    call(app, basket.remove_line, holders[0].id, lines[0])
+    from app.models import utcnow
+
+    now = utcnow()
+    call(app, waitlist.claim_offer, family.id, entry["id"], now=now)
+    result = call(app, service.start_checkout, family.id)
+    later = now + timedelta(hours=2)
+    assert call(app, basket.expire_basket, result.basket_id, later) is True
+    assert offers_of(app, family)[0][:3] == ("lapsed", "lapsed", "expired")
+    # Nobody else waits: the place is still free when the payment lands, so the late rule re-takes it.
+    outcome = call(app, service.fulfil, result.payment_id, source="test", now=later + timedelta(minutes=1))
+    assert outcome.outcome == "late_confirmed"
+    assert offers_of(app, family)[0][:3] == ("accepted", "accepted", "confirmed")
+    assert entries(app, family)[0]["status"] == "accepted"
+    assert live_count(app, catalog.week_ids[0], now=later) == 2
 
 
 def test_an_offer_waits_for_a_basket_in_progress(app, factory, full_week):
@@ -454,6 +484,10 @@ def test_staff_manual_offer_and_removal_are_audited_with_their_reason(app, facto
     assert queue["entries"][0]["end_reason"] == "Désistement par téléphone"
     counts = call(app, waitlist.waiting_counts, catalog.week_ids)
     assert counts[catalog.week_ids[0]] == {"waiting": 0, "offered": 1}
+    # Lazy like holds: past its deadline the offer is no longer counted, before any job runs.
+    later = offers_of(app, second)[0][3] + timedelta(seconds=1)
+    assert call(app, waitlist.waiting_counts, catalog.week_ids, later)[catalog.week_ids[0]] == \
+        {"waiting": 0, "offered": 0}
 
 
 def test_staff_moving_a_child_out_of_a_full_week_offers_the_place(app, factory, full_week):

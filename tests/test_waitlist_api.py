@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.booking_helpers import add, confirm_basket
+from tests.booking_helpers import add
 from tests.support.clients import jwt_headers
 
 API = "/api/v1/portal"
@@ -85,6 +85,17 @@ def test_an_offer_is_listed_with_its_deadline_and_paid_in_one_call(app, factory,
         basket.remove_line(holder.id, line)
     [item] = client.get(f"{API}/waitlist", headers=headers).get_json()["entries"]
     assert item["status"] == "offered" and item["offer_expires_at"] and item["offer_total_cents"] == 4500
+    # The offer also shows where the parent pays: the basket's answer, with its deadline and pay path.
+    held = client.get(f"{API}/basket", headers=headers).get_json()
+    assert held["basket_id"] is None and held["lines"] == []
+    [offer] = held["waitlist_offers"]
+    assert offer["id"] == entry["id"] and offer["offer_expires_at"] == item["offer_expires_at"]
+    assert offer["offer_total_cents"] == 4500 and offer["child"]["id"] == family.child_ids[0]
+    assert offer["week"]["id"] == catalog.week_ids[0] and offer["offer_transport"]
+    assert offer["pay_path"] == f"{API}/waitlist/{entry['id']}/pay"
+    # Another family's basket shows none of it.
+    stranger, stranger_headers = api(factory.household().email)
+    assert stranger.get(f"{API}/basket", headers=stranger_headers).get_json()["waitlist_offers"] == []
     paid = client.post(f"{API}/waitlist/{entry['id']}/pay", headers=headers)
     assert paid.status_code == 200
     body = paid.get_json()
@@ -92,9 +103,18 @@ def test_an_offer_is_listed_with_its_deadline_and_paid_in_one_call(app, factory,
     assert "/payments/sandbox/" in body["payment_url"]
     # The offer is now the household's basket, paid through the ordinary checkout.
     assert client.get(f"{API}/basket", headers=headers).get_json()["basket_id"] == body["basket_id"]
-    confirm_basket(app, family.id)
+    from app.models import Payment, WaitlistEntry, WaitlistOffer, db
+    from app.services import payments
+
+    with app.app_context():  # the sandbox page paid: the ordinary fulfilment
+        payment = db.session.query(Payment).filter_by(basket_id=body["basket_id"]).one()
+        assert payments.fulfil(payment.id, source="test").outcome == "confirmed"
     [item] = client.get(f"{API}/waitlist", headers=headers).get_json()["entries"]
-    assert item["status"] == "accepted"
+    assert item["status"] == "accepted" and item["position"] is None and item["offer_expires_at"] is None
+    assert client.get(f"{API}/basket", headers=headers).get_json()["waitlist_offers"] == []
+    with app.app_context():  # recorded at the payment, not only read lazily
+        assert db.session.get(WaitlistEntry, entry["id"]).status == "accepted"
+        assert [o.outcome for o in db.session.query(WaitlistOffer).filter_by(entry_id=entry["id"])] == ["accepted"]
 
 
 def test_paying_without_an_offer_is_refused(app, factory, api, full):
@@ -118,3 +138,7 @@ def test_openapi_documents_the_waitlist(app, factory, api):
         assert name in spec["components"]["schemas"], name
     statuses = spec["components"]["schemas"]["PortalWaitlistEntry"]["properties"]["status"]["enum"]
     assert set(statuses) == {"waiting", "offered", "accepted", "lapsed", "withdrawn", "closed"}
+    # Offers where the parent pays: the basket's answer documents them.
+    basket = spec["components"]["schemas"]["PortalBasket"]["properties"]
+    assert "waitlist_offers" in basket and "PortalBasketOffer" in spec["components"]["schemas"]
+    assert "waitlist_offers" in paths["/api/v1/portal/basket"]["get"]["description"]

@@ -143,3 +143,114 @@ def test_a_capacity_raised_on_the_staff_screen_is_offered_at_once(app, factory, 
     with app.app_context():
         [item] = waitlist.household_entries(family.id)
     assert item["id"] == entry["id"] and item["status"] == "offered"
+
+
+# --- the way in from the booking page, offers where the parent pays, the occupancy screen ---------
+
+def _weeks_page(client, family, catalog, child=0):
+    response = client.get(f"/famille/inscrire/{family.child_ids[child]}/periode/{catalog.period_id}")
+    assert response.status_code == 200
+    return response.get_data(as_text=True)
+
+
+def _week_card(page, week_id):
+    """The fieldset of one week on the booking page."""
+    start = page.index(f'data-week="{week_id}"')
+    return page[start:page.index("</fieldset>", start)]
+
+
+def test_a_full_week_on_the_booking_page_leads_to_its_waiting_list(app, factory, login):
+    from app.services.booking import waitlist
+
+    catalog, _holder, _line = _full(app, factory)
+    family = factory.household()
+    client = _parent(app, login, family)
+    child, week = family.child_ids[0], catalog.week_ids[0]
+    card = _week_card(_weeks_page(client, family, catalog), week)
+    assert "Cette semaine est complète" in card and "M'inscrire sur la liste d'attente" in card
+    link = f'href="/famille/liste-attente/?enfant={child}&amp;semaine={week}#wait-{child}-{week}"'
+    assert link in card
+    # The link lands on that child × week's form, first and highlighted.
+    page = client.get(f"/famille/liste-attente?enfant={child}&semaine={week}").get_data(as_text=True)
+    assert f'class="card join focus" id="wait-{child}-{week}"' in page
+    # Garbage in the query string is ignored, never a 500.
+    assert client.get("/famille/liste-attente?enfant=x&semaine=99999999999999999999").status_code == 200
+    # Once on the list, the week says so, with the rank and a link to the entry.
+    with app.app_context():
+        entry = waitlist.join(family.id, child, week, {"mode": "onsite"})
+    card = _week_card(_weeks_page(client, family, catalog), week)
+    assert "Déjà sur liste d'attente" in card and "1ʳᵉ sur la liste" in card
+    assert f'href="/famille/liste-attente/{entry["id"]}"' in card and "M'inscrire" not in card
+    # The child's other household sees « déjà sur liste d'attente », without a way into the entry.
+    father = factory.household()
+    factory.link_child(father.id, child)
+    other = _parent(app, login, father)
+    card = _week_card(_weeks_page(other, family, catalog), week)
+    assert "Déjà sur liste d'attente" in card and "l'autre foyer" in card
+    assert "/famille/liste-attente/" not in card and "M'inscrire" not in card
+
+
+def test_a_full_bus_on_the_booking_page_leads_to_the_bus_waiting_list(app, factory, login):
+    catalog = factory.catalog(capacities=(5,), seats=1)
+    rider = factory.household()
+    add(app, rider.id, rider.child_ids[0], catalog.week_ids[0], {"mode": "bus", "stop_id": catalog.stop_ids[0]})
+    family = factory.household()
+    client = _parent(app, login, family)
+    card = _week_card(_weeks_page(client, family, catalog), catalog.week_ids[0])
+    assert "Bus complet" in card and "M'inscrire sur la liste d'attente" in card
+    assert 'id="week-' in card  # the week itself can still be booked on site
+
+
+def test_no_join_link_once_the_list_is_closed(app, factory, login):
+    from app.models import Period, WaitlistSettings, Week, db
+
+    catalog, _holder, _line = _full(app, factory)
+    with app.app_context():
+        week = db.session.get(Week, catalog.week_ids[0])
+        db.session.add(WaitlistSettings(period_id=catalog.period_id, offer_hours=24, cutoff_days=60))
+        assert db.session.get(Period, catalog.period_id) is not None
+        db.session.commit()
+        assert week.capacity == 1
+    family = factory.household()
+    card = _week_card(_weeks_page(_parent(app, login, family), family, catalog), catalog.week_ids[0])
+    assert "M'inscrire" not in card and "liste d'attente de cette semaine est close" in card
+
+
+def test_an_offer_shows_on_the_basket_page(app, factory, login):
+    from app.services.booking import basket, waitlist
+
+    catalog, holder, line = _full(app, factory)
+    family = factory.household()
+    with app.app_context():
+        entry = waitlist.join(family.id, family.child_ids[0], catalog.week_ids[0], {"mode": "onsite"})
+        basket.remove_line(holder.id, line)
+    page = _parent(app, login, family).get("/famille/panier").get_data(as_text=True)
+    assert "Une place s'est libérée" in page and 'class="deadline"' in page
+    assert f'action="/famille/liste-attente/{entry["id"]}/payer"' in page
+    assert "Une place s'est libérée" not in _parent(app, login, holder).get("/famille/panier").get_data(as_text=True)
+
+
+def test_the_occupancy_screen_counts_each_weeks_waiting_list(app, factory, login):
+    import csv
+    import io
+
+    from app.services.booking import basket, waitlist
+    from app.services.operations import reports
+
+    catalog, holder, line = _full(app, factory)
+    families = [factory.household() for _ in range(3)]
+    with app.app_context():
+        for family in families:
+            waitlist.join(family.id, family.child_ids[0], catalog.week_ids[0], {"mode": "onsite"})
+        basket.remove_line(holder.id, line)  # the place goes to the first family
+        occupancy = reports.occupancy(catalog.period_id)
+    week = occupancy.weeks[0]
+    assert (week.capacity, week.confirmed, week.held, week.free, week.waiting, week.offered) == (1, 0, 1, 0, 2, 1)
+    staff = login(app.test_client(), factory.staff().email)
+    page = staff.get(f"/tableau-de-bord/?period_id={catalog.period_id}").get_data(as_text=True)
+    assert "Liste d'attente" in page and "Places proposées" in page
+    assert f'<a href="/listes-attente/semaine/{catalog.week_ids[0]}" title="Voir la liste d\'attente">2</a>' in page
+    assert '<td class="num waitlist-offered">1</td>' in page
+    body = staff.get(f"/tableau-de-bord/occupation/csv?period_id={catalog.period_id}").get_data(as_text=True)
+    rows = list(csv.DictReader(io.StringIO(body.lstrip("\ufeff")), delimiter=";"))
+    assert (rows[0]["Liste d'attente"], rows[0]["Places proposées"]) == ("2", "1")

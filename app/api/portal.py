@@ -19,7 +19,7 @@ from app.api import schemas
 from app.api.common import PortalBaseApi, answer, conditional, service_errors
 from app.api.schemas import load_body, load_path_id
 from app.services.booking import basket as basket_service
-from app.services.booking import eligibility
+from app.services.booking import eligibility, waitlist
 from app.services.household.links import require_household
 
 log = logging.getLogger(__name__)
@@ -102,7 +102,9 @@ class PortalApi(PortalBaseApi):
           description: >-
             Les lignes du panier en cours (enfant, semaine, transport et arrêt avec horaires, prix
             selon le quotient familial), le total en centimes et `expires_at` (UTC). Sans panier en
-            cours, `lapsed` décrit le dernier panier expiré.
+            cours, `lapsed` décrit le dernier panier expiré. `waitlist_offers` : les places que la
+            liste d'attente réserve au foyer, chacune avec son échéance, à payer par
+            POST /waitlist/{entry_id}/pay.
           responses:
             200:
               description: Panier
@@ -111,7 +113,8 @@ class PortalApi(PortalBaseApi):
             404: {$ref: '#/components/responses/PortalNotFound'}
         """
         household = require_household(g.user)
-        return answer(200, schemas.basket_answer, basket_service.basket_summary(household.id))
+        return answer(200, schemas.basket_answer, {**basket_service.basket_summary(household.id),
+                                                   "waitlist_offers": waitlist.household_offers(household.id)})
 
     @expose("/basket/lines", methods=["POST"])
     @protect()

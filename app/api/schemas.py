@@ -374,6 +374,36 @@ class PortalLapsedBasket(Schema):
     lines = fields.List(fields.Nested(PortalLine), required=True)
 
 
+class _OfferChild(Schema):
+    id = fields.Integer(required=True)
+    first_name = fields.String(required=True)
+
+
+class _OfferWeek(Schema):
+    id = fields.Integer(required=True)
+    label = fields.String(required=True)
+    starts_on = _date(required=True)
+
+
+class _OfferPlace(Schema):
+    id = fields.Integer(required=True)
+    name = fields.String(required=True)
+
+
+class PortalBasketOffer(Schema):
+    """A place the waiting list holds for the family: it is paid apart from the basket."""
+
+    id = fields.Integer(required=True, metadata={"description": "L'inscription sur liste d'attente (entry_id)."})
+    child = fields.Nested(_OfferChild, required=True)
+    week = fields.Nested(_OfferWeek, required=True)
+    establishment = fields.Nested(_OfferPlace, required=True)
+    offer_expires_at = _datetime(required=True, metadata={"description": "Échéance de la place proposée (UTC)."})
+    offer_total_cents = _cents(required=True)
+    offer_transport = fields.String(required=True, metadata={"description": "Arrêt, ou « sur place »."})
+    pay_path = fields.Function(lambda item: f"/api/v1/portal/waitlist/{item['id']}/pay", required=True,
+                               metadata={"type": "string", "description": "POST sans corps : ouvre le paiement."})
+
+
 class PortalBasket(Schema):
     basket_id = fields.Integer(allow_none=True, required=True)
     status = fields.String(allow_none=True, required=True, validate=OneOf(BasketStatus.ACTIVE))
@@ -384,6 +414,9 @@ class PortalBasket(Schema):
     total_cents = _cents(required=True)
     lapsed = fields.Nested(PortalLapsedBasket, allow_none=True, required=True,
                            metadata={"description": "Sans panier en cours : le dernier panier expiré."})
+    waitlist_offers = fields.List(fields.Nested(PortalBasketOffer), metadata={
+        "description": "Places proposées par la liste d'attente, à payer avant leur échéance par "
+                       "POST /waitlist/{entry_id}/pay (chacune devient alors le panier)."})
 
 
 class PortalAddedLine(Schema):

@@ -60,6 +60,7 @@ from app.services.booking.waitlist_offers import (
 from app.services.booking.waitlist_reads import (  # noqa: F401 (re-exported: pages, API, staff)
     QUEUE_CSV_HEADER,
     TRANSPORT_LABELS,
+    child_week_states,
     display_status,
     household_entries,
     household_offers,

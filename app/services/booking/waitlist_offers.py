@@ -147,6 +147,25 @@ def _close_offer(offer: WaitlistOffer, entry: WaitlistEntry, outcome: str, statu
                  after={"status": status, "offer_id": offer.id, "offer_outcome": outcome, "reason": reason})
 
 
+def record_accepted(reservation_ids: Iterable[int], now: datetime) -> list[int]:
+    """Fulfilment has just confirmed these lines: the offers they were made for are accepted in the
+    same transaction (not at the list's next step), so the entry, the pages and the API say
+    « accepted » the moment the place is paid. An offer already marked lapsed whose line a late
+    payment re-took is accepted too: the child has the place. Returns the entries accepted."""
+    ids = sorted({reservation_id for reservation_id in reservation_ids if reservation_id})
+    if not ids:
+        return []
+    rows = db.session.execute(
+        select(WaitlistOffer, WaitlistEntry).join(WaitlistEntry, WaitlistEntry.id == WaitlistOffer.entry_id)
+        .where(WaitlistOffer.reservation_id.in_(ids),
+               WaitlistOffer.outcome.in_((OfferOutcome.PENDING, OfferOutcome.LAPSED)))
+        .order_by(WaitlistOffer.id).execution_options(populate_existing=True)
+    ).all()
+    for offer, entry in rows:
+        _close_offer(offer, entry, OfferOutcome.ACCEPTED, WaitlistStatus.ACCEPTED, now)
+    return [entry.id for _offer, entry in rows]
+
+
 def end_offer(offer: WaitlistOffer, entry: WaitlistEntry, outcome: str, status: str, now: datetime, *,
               actor=None, reason: str | None = None) -> None:
     """Decline or withdraw a running offer (parent or staff): its line is released at once."""

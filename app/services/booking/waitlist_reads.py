@@ -10,7 +10,7 @@ from datetime import datetime
 from typing import Any
 
 from flask_babel import gettext as _
-from sqlalchemy import func, select
+from sqlalchemy import and_, case, func, select
 from sqlalchemy.orm import joinedload
 
 from app.models import (
@@ -18,6 +18,7 @@ from app.models import (
     LinkStatus,
     OfferOutcome,
     Period,
+    Reservation,
     ReservationStatus,
     WaitlistEntry,
     WaitlistOffer,
@@ -30,7 +31,7 @@ from app.models import (
 from app.models.types import parse_id
 from app.services.booking import eligibility
 from app.services.booking.eligibility import FULL, paris_datetime
-from app.services.booking.waitlist_offers import period_settings
+from app.services.booking.waitlist_offers import cutoff_at, period_settings
 from app.services.errors import NotFound
 
 TRANSPORT_LABELS = {WaitlistTransport.BUS: "bus", WaitlistTransport.ONSITE: "sur place",
@@ -142,19 +143,28 @@ def week_queue(week_id: int, now: datetime | None = None) -> dict:
     return {"week": week, "entries": rows}
 
 
-def waiting_counts(week_ids) -> dict[int, dict[str, int]]:
-    """Per week: how many wait and how many hold an offer (the occupancy screen)."""
+def waiting_counts(week_ids, now: datetime | None = None) -> dict[int, dict[str, int]]:
+    """Per week: how many entries wait, and how many hold a live offer (the occupancy screens).
+    Lazy like holds: an offer past its deadline is no longer counted, whatever the jobs did. One query."""
+    now = now or utcnow()
     ids = sorted(set(week_ids))
     counts = {week_id: {"waiting": 0, "offered": 0} for week_id in ids}
     if not ids:
         return counts
+    live_offer = and_(WaitlistEntry.status == WaitlistStatus.OFFERED, Reservation.status == ReservationStatus.HELD,
+                      Reservation.hold_expires_at > now)
     rows = db.session.execute(
-        select(WaitlistEntry.week_id, WaitlistEntry.status, func.count())
+        select(WaitlistEntry.week_id,
+               func.sum(case((WaitlistEntry.status == WaitlistStatus.WAITING, 1), else_=0)),
+               func.sum(case((live_offer, 1), else_=0)))
+        .outerjoin(WaitlistOffer, and_(WaitlistOffer.entry_id == WaitlistEntry.id,
+                                       WaitlistOffer.outcome == OfferOutcome.PENDING))
+        .outerjoin(Reservation, Reservation.id == WaitlistOffer.reservation_id)
         .where(WaitlistEntry.week_id.in_(ids), WaitlistEntry.status.in_(WaitlistStatus.ACTIVE))
-        .group_by(WaitlistEntry.week_id, WaitlistEntry.status)
+        .group_by(WaitlistEntry.week_id)
     ).all()
-    for week_id, status, count in rows:
-        counts[week_id][status] = int(count)
+    for week_id, waiting, offered in rows:
+        counts[week_id] = {"waiting": int(waiting or 0), "offered": int(offered or 0)}
     return counts
 
 
@@ -184,11 +194,35 @@ def period_overview(period_id: Any, now: datetime | None = None) -> dict:
         raise NotFound(_("Période introuvable."), code="not_found")
     weeks = list(period.weeks)
     usage = week_usage([w.id for w in weeks], now)
-    counts = waiting_counts([w.id for w in weeks])
+    counts = waiting_counts([w.id for w in weeks], now)
     offer_hours, cutoff_days = period_settings(period.id)
     return {"period": period, "offer_hours": offer_hours, "cutoff_days": cutoff_days,
             "weeks": [{"week": w, "capacity": w.capacity, "taken": usage.get(w.id, 0),
                        "waiting": counts[w.id]["waiting"], "offered": counts[w.id]["offered"]} for w in weeks]}
+
+
+def child_week_states(household_id: int, child_id: int, weeks: list[Week], now: datetime | None = None) -> dict:
+    """For the booking page's weeks of one child: the child's active entry per week, whichever
+    household made it (« déjà sur liste d'attente »; only the household's own entry is linked, with
+    its rank or running offer), and the weeks whose list still takes newcomers (before the cut-off).
+    The caller has already checked the child is the household's (`eligibility.offers`)."""
+    now = now or utcnow()
+    ids = {week.id for week in weeks}
+    entries = db.session.execute(
+        select(WaitlistEntry).where(WaitlistEntry.child_id == child_id, WaitlistEntry.week_id.in_(ids or {0}),
+                                    WaitlistEntry.status.in_(WaitlistStatus.ACTIVE))
+    ).scalars().all()
+    positions = _positions({entry.week_id for entry in entries})
+    states = {}
+    for entry in entries:
+        own = entry.household_id == household_id
+        offer = entry.offers[-1] if entry.offers else None
+        states[entry.week_id] = {"own": own, "entry_id": entry.id if own else None,
+                                 "status": display_status(entry, offer, now) if own else entry.status,
+                                 "position": positions.get(entry.id) if own else None}
+    settings = {period_id: period_settings(period_id)[1] for period_id in {week.period_id for week in weeks}}
+    open_weeks = {week.id for week in weeks if now < cutoff_at(week, settings[week.period_id])}
+    return {"entries": states, "open": open_weeks}
 
 
 def joinable_weeks(household_id: int, waiting: set[tuple[int, int]]) -> list[dict]:

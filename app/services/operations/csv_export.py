@@ -135,11 +135,11 @@ def bus_list_csv(lists: Iterable[BusList]) -> bytes:
 
 def occupancy_csv(occupancy: Occupancy) -> bytes:
     header = ["Établissement", "Période", "Semaine / circuit", "Capacité", "Confirmées", "En attente de paiement",
-              "Libres"]
-    rows = [[occupancy.establishment_name, occupancy.period_name, w.label, w.capacity, w.confirmed, w.held, w.free]
-            for w in occupancy.weeks]
+              "Libres", "Liste d'attente", "Places proposées"]
+    rows = [[occupancy.establishment_name, occupancy.period_name, w.label, w.capacity, w.confirmed, w.held, w.free,
+             w.waiting, w.offered] for w in occupancy.weeks]
     rows += [[occupancy.establishment_name, occupancy.period_name, f"{c.circuit_name} — {c.week_label}", c.seats,
-              c.confirmed, c.held, c.free] for c in occupancy.circuits]
+              c.confirmed, c.held, c.free, "", ""] for c in occupancy.circuits]
     return to_csv(header, rows)
 
 

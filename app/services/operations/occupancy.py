@@ -1,4 +1,5 @@
-"""Occupancy of a period: capacity, confirmed, held and free per week, and seats per circuit × week.
+"""Occupancy of a period: capacity, confirmed, held and free per week, and seats per circuit × week;
+per week also the waiting list: entries waiting, and places offered to it (already among the held).
 
 A held line counts only while its hold is live, exactly as in every availability check, so the
 figures staff read are the ones a parent's booking is checked against. Aggregates, not rows: five
@@ -14,6 +15,7 @@ from sqlalchemy import and_, case, func, select
 from sqlalchemy.orm import joinedload
 
 from app.models import Circuit, Period, Reservation, ReservationStatus, Week, db, utcnow
+from app.services.booking.waitlist_reads import waiting_counts
 from app.services.errors import NotFound
 
 
@@ -57,6 +59,8 @@ class WeekOccupancy(_BucketUsage):
     capacity: int
     confirmed: int
     held: int
+    waiting: int = 0  # waiting-list entries still waiting for a place
+    offered: int = 0  # places offered to the list and not paid yet (counted in `held`, like a basket's)
 
     @property
     def limit(self) -> int:
@@ -89,8 +93,9 @@ class Occupancy:
 
 
 def occupancy(period_id: int, *, now: datetime | None = None) -> Occupancy:
-    """Capacity, confirmed, held now and free per week, and seats per circuit × week. A held line
-    counts only while its hold is live, like in every availability check. Five queries."""
+    """Capacity, confirmed, held now and free per week, and seats per circuit × week; per week the
+    waiting list's counts. A held line (a waiting-list offer is one) counts only while its hold is
+    live, like in every availability check. Six queries."""
     now = now or utcnow()
     period = db.session.execute(
         select(Period).where(Period.id == period_id).options(joinedload(Period.establishment))
@@ -116,9 +121,11 @@ def occupancy(period_id: int, *, now: datetime | None = None) -> Occupancy:
             .where(in_period, live, Reservation.circuit_id.is_not(None))
             .group_by(Reservation.circuit_id, Reservation.week_id))
     }
+    lists = waiting_counts([w.id for w in weeks], now=now)
     week_stats = [
         WeekOccupancy(week_id=w.id, label=w.label, starts_on=w.starts_on, capacity=w.capacity,
-                      confirmed=week_rows.get(w.id, (0, 0))[0], held=week_rows.get(w.id, (0, 0))[1])
+                      confirmed=week_rows.get(w.id, (0, 0))[0], held=week_rows.get(w.id, (0, 0))[1],
+                      waiting=lists[w.id]["waiting"], offered=lists[w.id]["offered"])
         for w in weeks
     ]
     circuit_stats = [

@@ -34,7 +34,7 @@ from app.models import (
 )
 from app.services import audit
 from app.services.booking.capacity import Demand, check_places, lock_weeks
-from app.services.booking.waitlist_offers import offer_freed_places
+from app.services.booking.waitlist_offers import offer_freed_places, record_accepted
 from app.services.errors import NotFound
 from app.services.payments.common import (
     BASKET_FIELDS,
@@ -141,6 +141,7 @@ def _fulfil_locked(basket: Basket, payment: Payment, *, source: str, provider_pa
                      before=line_before, after={"status": line.status, "payment_id": payment.id})
     basket.status = BasketStatus.PAID
     basket.confirmed_at = now
+    record_accepted([line.id for line in lines], now)  # a waiting-list offer paid is accepted now
     credit_cents = apply_checkout_uses(payment)  # the avoirs this attempt held are spent for good
     invoice = issue_invoice(basket, payment, lines, credit_cents, now=now)  # numbered in this transaction
     if payment.amount_cents + credit_cents != sum(line.total_cents for line in lines):

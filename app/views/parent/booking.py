@@ -21,7 +21,7 @@ from flask_babel import lazy_gettext, ngettext
 
 from app.models import TransportMode
 from app.services.booking import basket as basket_service
-from app.services.booking import eligibility
+from app.services.booking import eligibility, waitlist
 from app.services.booking.price_preview import period_prices
 from app.services.errors import NotFound, ServiceError
 from app.views.filters import datetime_fr
@@ -116,9 +116,11 @@ class ParentBookingView(BaseView):
                 result = eligibility.offers(household.id, child_id)
                 establishment_offer, period_offer = result.period(period_id)
         prices, week_prices = period_prices(household, period_offer.period, [w.week for w in period_offer.weeks])
+        # A full week (or a full bus) leads to its waiting list; a week the child already waits for says so.
+        lists = waitlist.child_week_states(household.id, child_id, [w.week for w in period_offer.weeks])
         page = self.render_template("parent/booking/weeks.html", offers=result, establishment=establishment_offer,
                                     period=period_offer, chosen=chosen, transports=transports, errors=errors,
-                                    form_error=form_error, prices=prices, week_prices=week_prices)
+                                    form_error=form_error, prices=prices, week_prices=week_prices, lists=lists)
         return page, (400 if (errors or form_error) else 200)
 
 

@@ -2,6 +2,7 @@
 
 /famille/liste-attente                  my entries (rank, offers with their deadline), and the full weeks
                                         each child could wait for, with the transport wanted
+                                        (?enfant=…&semaine=… from the booking page: that week's form first)
 /famille/liste-attente/<entry>          the same page, from the offer's mail (another family's id: 404)
 POST …/rejoindre                        join (child, week, transport)
 POST …/<entry>/quitter                  leave, or decline an offer (the place passes on at once)
@@ -62,8 +63,16 @@ class ParentWaitlistView(BaseView):
         waiting = {(item["child"]["id"], item["week"]["id"]) for item in items if item["status"] in ("waiting",
                                                                                                       "offered")}
         joinable = waitlist.joinable_weeks(household_id, waiting)
+        # From a full week of the booking page: its form comes first and is highlighted.
+        wanted = (parse_id(request.args.get("enfant")), parse_id(request.args.get("semaine")))
+        join_focus = wanted if None not in wanted else None
+        if join_focus is not None:
+            for group in joinable:
+                if group["child"].id == join_focus[0]:
+                    group["weeks"].sort(key=lambda w: w["week"].id != join_focus[1])
+            joinable.sort(key=lambda group: group["child"].id != join_focus[0])
         return self.render_template("parent/waitlist/entries.html", items=items, focus=focus,
-                                    joinable=joinable, errors=errors or {}), status
+                                    joinable=joinable, join_focus=join_focus, errors=errors or {}), status
 
     @expose("/rejoindre", methods=["POST"])
     @has_access
