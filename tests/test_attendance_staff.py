@@ -211,8 +211,21 @@ def test_the_month_per_child_screen_and_csv(app, s, factory, make_client, login)
     assert csv.headers["Content-Type"].startswith("text/csv")
     assert "ALSH Les Pins;05/2026;BERNARD;Tom;4;1;1;0;2;8" in body
     assert "Max" not in body
+    # The same over the whole period (its name in the file); another establishment's period is ignored.
+    from app.models import Period, Week, db
+
+    with app.app_context():
+        period = db.session.get(Period, db.session.get(Week, s.cat.week_ids[0]).period_id)
+        period_id, period_name = period.id, period.name
+        other_period = db.session.get(Week, s.other.week_ids[0]).period_id
+    whole = client.get(f"/presences/enfants?establishment_id={s.cat.establishment_id}&periode_id={period_id}"
+                       "&format=csv").get_data().decode("utf-8-sig")
+    assert f"ALSH Les Pins;{period_name};BERNARD;Tom;4;1;1;0;2;8" in whole
+    foreign = client.get(f"/presences/enfants?establishment_id={s.cat.establishment_id}&mois=2026-05"
+                         f"&periode_id={other_period}&format=csv").get_data().decode("utf-8-sig")
+    assert "ALSH Les Pins;05/2026;BERNARD" in foreign
     # Bad parameters fall back to a page, never a 500.
-    assert client.get("/presences/enfants?establishment_id=abc&mois=2026-13").status_code == 200
+    assert client.get("/presences/enfants?establishment_id=abc&mois=2026-13&periode_id=x").status_code == 200
 
 
 def test_the_boarding_list_csv_in_route_order_with_the_ticks(app, s, factory, make_client, login):

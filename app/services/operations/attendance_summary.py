@@ -1,10 +1,11 @@
-"""Staff's month per child (issue 18): for an establishment and a month, each booked child's open
-days, how many were ticked present, absent with a certificate, absent without, not ticked at all,
-and the hours realised (the CAF's count: operations.attendance.realised_days, corrections winning);
-as a screen and a CSV. And the driver's boarding list of a circuit × day × leg as a CSV.
+"""Staff's month (or period) per child (issue 18): for an establishment and a month or a period,
+each booked child's open days, how many were ticked present, absent with a certificate, absent
+without, not ticked at all, and the hours realised (the CAF's count:
+operations.attendance.realised_days, corrections winning); as a screen and a CSV. And the driver's
+boarding list of a circuit × day × leg as a CSV.
 
 A child is listed when a confirmed week of theirs at the establishment covers an open day of the
-month, or when they were ticked that month (a week cancelled after the tick still shows its tick).
+range, or when they were ticked in it (a week cancelled after the tick still shows its tick).
 """
 from __future__ import annotations
 
@@ -57,6 +58,11 @@ class ChildMonth:
 def child_month_summary(establishment_id: int, year: int, month: int) -> list[ChildMonth]:
     """One line per child, by name (see the module's docstring)."""
     first, last = month_bounds(year, month)
+    return child_summary(establishment_id, first, last)
+
+
+def child_summary(establishment_id: int, first: date, last: date) -> list[ChildMonth]:
+    """The same lines over any range of days: a month, or a whole period."""
     opened = [d.day for d in open_days(establishment_id, first, last) if d.is_open]
     lines: dict[int, ChildMonth] = {}
 
@@ -92,9 +98,13 @@ def child_month_summary(establishment_id: int, year: int, month: int) -> list[Ch
 
 
 def child_month_csv(establishment_name: str, year: int, month: int, lines: list[ChildMonth]) -> bytes:
-    header = ["Établissement", "Mois", "Nom", "Prénom", "Jours réservés", "Présent", "Absent justifié",
+    return child_csv(establishment_name, f"{month:02d}/{year:04d}", lines)
+
+
+def child_csv(establishment_name: str, label: str, lines: list[ChildMonth]) -> bytes:
+    """`label` names the range in the second column: « 05/2026 », or a period's name."""
+    header = ["Établissement", "Mois ou période", "Nom", "Prénom", "Jours réservés", "Présent", "Absent justifié",
               "Absent non justifié", "Non pointé", "Heures réalisées"]
-    label = f"{month:02d}/{year:04d}"
     return to_csv(header, [[establishment_name, label, c.last_name.upper(), c.first_name, c.booked_days, c.present,
                             c.absent_justified, c.absent_unjustified, c.not_ticked, c.hours] for c in lines])
 

@@ -89,14 +89,24 @@ class StaffAttendanceView(BaseView):
         establishment_id = int_arg("establishment_id") or (establishments[0].id if establishments else None)
         establishment = next((e for e in establishments if e.id == establishment_id), None)
         year, month = _month()
-        lines = (attendance_summary.child_month_summary(establishment.id, year, month)
-                 if establishment is not None else [])
+        periods = (db.session.execute(select(Period).where(Period.establishment_id == establishment.id)
+                                      .order_by(Period.starts_on.desc())).scalars().all()
+                   if establishment is not None else [])
+        period = next((p for p in periods if p.id == int_arg("periode_id")), None)
+        lines: list = []
+        label, slug = f"{month:02d}/{year:04d}", f"{year:04d}-{month:02d}"
+        if establishment is not None and period is not None:
+            lines = attendance_summary.child_summary(establishment.id, period.starts_on, period.ends_on)
+            label, slug = period.name, f"periode-{period.id}"
+        elif establishment is not None:
+            lines = attendance_summary.child_month_summary(establishment.id, year, month)
         if establishment is not None and request.args.get("format") == "csv":
-            return csv_response(attendance_summary.child_month_csv(establishment.name, year, month, lines),
-                                f"presences-par-enfant-{year:04d}-{month:02d}.csv")
-        return self.render_template("staff/attendance/children.html", title="Présences du mois par enfant",
+            return csv_response(attendance_summary.child_csv(establishment.name, label, lines),
+                                f"presences-par-enfant-{slug}.csv")
+        return self.render_template("staff/attendance/children.html", title="Présences par enfant",
                                     establishments=establishments, establishment=establishment,
-                                    month=f"{year:04d}-{month:02d}", lines=lines)
+                                    month=f"{year:04d}-{month:02d}", lines=lines, periods=periods, period=period,
+                                    label=label)
 
     @expose("/car")
     @has_access
