@@ -5,6 +5,8 @@ GET  /api/v1/portal/reservations/<id>/cancel   what cancelling now would do (the
 POST /api/v1/portal/reservations/<id>/cancel   cancel: credit | refund at once, pending_review
                                                (a justification, staff decide) or refused (409)
 GET  /api/v1/portal/account                    the credit balance and its credit notes and uses
+POST /api/v1/portal/cancellation-certificates  upload a justification (multipart « file »): its
+                                               document_id goes with a late cancellation
 """
 from __future__ import annotations
 
@@ -20,6 +22,7 @@ from marshmallow.validate import Length, OneOf
 from app.api.common import PortalBaseApi, answer, service_errors
 from app.api.schemas import id_field, load_body, load_path_id
 from app.services.booking.cancellation import household_quote
+from app.services.household import documents
 from app.services.household.links import require_household
 from app.services.payments import credits
 from app.services.payments.cancellations import cancel_by_parent
@@ -66,6 +69,12 @@ class PortalCreditLine(Schema):
     kind = fields.String(required=True)
 
 
+class PortalCertificate(Schema):
+    document_id = fields.Integer(required=True, metadata={
+        "description": "À passer dans document_id de POST /reservations/{id}/cancel."})
+    name = fields.String(required=True, metadata={"description": "Nom du fichier, tel qu'il est conservé."})
+
+
 class PortalAccount(Schema):
     credit_cents = fields.Integer(required=True, metadata={
         "description": "Avoir disponible, déduit automatiquement du prochain panier."})
@@ -73,11 +82,12 @@ class PortalAccount(Schema):
 
 
 REQUEST_SCHEMAS = (PortalCancelRequest,)
-ANSWER_SCHEMAS = (PortalCancellation, PortalCreditLine, PortalAccount)
+ANSWER_SCHEMAS = (PortalCancellation, PortalCreditLine, PortalAccount, PortalCertificate)
 
 cancel_request = PortalCancelRequest()
 cancellation_answer = PortalCancellation()
 account_answer = PortalAccount()
+certificate_answer = PortalCertificate()
 _path = PortalCancelPath()
 
 
@@ -174,6 +184,38 @@ class PortalAccountApi(PortalBaseApi):
         data = credits.account(household.id)
         return answer(200, account_answer, {"credit_cents": data["credit_cents"], "credits": [
             {**line, "date": line["date"].isoformat()} for line in data["credits"]]})
+
+    @expose("/cancellation-certificates", methods=["POST"])
+    @protect()
+    @service_errors
+    def certificate(self):
+        """Envoyer un justificatif d'annulation (certificat médical).
+        ---
+        post:
+          summary: Envoyer un justificatif d'annulation
+          description: >-
+            Un certificat médical (PDF, JPEG ou PNG, 5 Mo au plus) joint à une annulation après la
+            date limite : son document_id va dans POST /reservations/{id}/cancel. Il n'est vu que
+            par votre foyer et le Pôle Jeunesse, et ne renvoie pas votre dossier en vérification.
+          requestBody:
+            required: true
+            content:
+              multipart/form-data:
+                schema: {type: object, required: [file], properties: {file: {type: string, format: binary}}}
+          responses:
+            201:
+              description: Justificatif enregistré
+              content: {application/json: {schema: PortalCertificate}}
+            400: {$ref: '#/components/responses/PortalInvalid'}
+            401: {$ref: '#/components/responses/401'}
+            404: {$ref: '#/components/responses/PortalNotFound'}
+        """
+        household = require_household(g.user)
+        upload = request.files.get("file")
+        data = upload.read(documents.MAX_BYTES + 1) if upload is not None else b""
+        document = documents.add_justification(household, upload.filename if upload is not None else "", data,
+                                               actor=g.user)
+        return answer(201, certificate_answer, {"document_id": document.id, "name": document.original_name})
 
 
 def register(appbuilder) -> None:

@@ -42,6 +42,11 @@ class DocumentKind:
     CUSTODY_JUDGEMENT = "custody_judgement"
     EMPLOYER_ATTESTATION = "employer_attestation"  # one per working guardian: a priority criterion (allocation)
     ALL = (QF_ATTESTATION, INSURANCE, VACCINATIONS, CUSTODY_JUDGEMENT, EMPLOYER_ATTESTATION)
+    # A justification of a late cancellation (issue 14): about one week, not the file, so staff decide
+    # it in the cancellation queue and it never sends the file back to review.
+    MEDICAL_CERTIFICATE = "medical_certificate"
+    JUSTIFICATIONS = (MEDICAL_CERTIFICATE,)
+    STORED = ALL + JUSTIFICATIONS
 
 
 class Household(db.Model):
@@ -193,7 +198,7 @@ class AuthorizedPickup(db.Model):
 class Document(db.Model):
     __tablename__ = "document"
     __table_args__ = (
-        CheckConstraint(f"kind IN {DocumentKind.ALL}", name="ck_document_kind"),
+        CheckConstraint(f"kind IN {DocumentKind.STORED}", name="ck_document_kind"),
         CheckConstraint("status IN ('pending', 'accepted', 'refused')", name="ck_document_status"),
         CheckConstraint("size_bytes > 0", name="ck_document_size"),
     )

@@ -18,6 +18,7 @@ def register_views(appbuilder) -> None:
     from app.views.admin import organiser as admin_organiser
     from app.views.animator import pages as animator_pages
     from app.views.parent import booking as parent_booking
+    from app.views.parent import cancellation as parent_cancellation
     from app.views.parent import dossier as parent_dossier
     from app.views.parent import home as parent_home
     from app.views.parent import invoices as parent_invoices
@@ -25,6 +26,7 @@ def register_views(appbuilder) -> None:
     from app.views.parent import waitlist as parent_waitlist
     from app.views.parent import wishes as parent_wishes
     from app.views.staff import attendance as staff_attendance
+    from app.views.staff import cancellations as staff_cancellations
     from app.views.staff import catalog, families, operations, payments, regie_refunds, review
     from app.views.staff import household_edit as staff_household_edit
     from app.views.staff import invoices as staff_invoices
@@ -37,6 +39,7 @@ def register_views(appbuilder) -> None:
         catalog,
         payments,
         regie_refunds,
+        staff_cancellations,  # issue 14: cancellation requests, rules, credit accounts
         staff_invoices,  # issue 16: accountant's export, documents, attestations in bulk
         admin_organiser,  # issue 16: the organiser's identity (Admin only)
         operations,
@@ -47,6 +50,7 @@ def register_views(appbuilder) -> None:
         parent_receipts,
         parent_invoices,  # issue 16: « Mes factures », tax attestations
         parent_waitlist,
+        parent_cancellation,  # issue 14: « Annuler » and « Mes avoirs »
         invitation_views,  # issue 19: claiming a desk-created household
         accessibility_views,  # issue 20: « Déclaration d'accessibilité » (public)
         parent_wishes,  # issue 15: wishes per child, the family's allocation result

@@ -41,6 +41,7 @@ DOCUMENT_LABELS = {
     DocumentKind.VACCINATIONS: "Pages de vaccination du carnet de santé",
     DocumentKind.CUSTODY_JUDGEMENT: "Jugement fixant la garde des enfants",
     DocumentKind.EMPLOYER_ATTESTATION: "Attestation d'employeur (une par parent qui travaille)",
+    DocumentKind.MEDICAL_CERTIFICATE: "Certificat médical (demande d'annulation)",
 }
 
 

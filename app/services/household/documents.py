@@ -146,6 +146,19 @@ def add_document(household: Household, kind: str, file_name: str | None, data: b
         child_link(household.id, child_id)  # another household's child: NotFound
     else:
         child_id = None
+    return _store(household, kind, file_name, data, child_id=child_id, actor=actor, review=True)
+
+
+def add_justification(household: Household, file_name: str | None, data: bytes, *, actor=None) -> Document:
+    """A medical certificate for a late cancellation (issue 14): checked and stored like any proof,
+    but it is about one week, which staff decide in the cancellation queue: the file itself is not
+    sent back to review."""
+    return _store(household, DocumentKind.MEDICAL_CERTIFICATE, file_name, data, child_id=None, actor=actor,
+                  review=False)
+
+
+def _store(household: Household, kind: str, file_name: str | None, data: bytes, *, child_id: int | None,
+           actor, review: bool) -> Document:
     name = check_file_name(file_name)
     content_type, extension = check_content(data)
     if not name.lower().endswith("." + extension) and not (extension == "jpg" and name.lower().endswith(".jpeg")):
@@ -162,7 +175,8 @@ def add_document(household: Household, kind: str, file_name: str | None, data: b
         audit.record("document.uploaded", "document", document.id, actor=actor, household_id=household.id,
                      after={"kind": kind, "child_id": child_id, "name": name, "size_bytes": len(data),
                             "content_type": content_type})
-        after_parent_change(household, actor, "documents")
+        if review:
+            after_parent_change(household, actor, "documents")
         db.session.commit()
     except BaseException:
         db.session.rollback()
@@ -199,6 +213,9 @@ def stored_file(document: Document) -> StoredFile:
 def delete_document(household: Household, document_id: int, actor=None) -> None:
     """A parent may take back an upload staff have not looked at yet (a wrong file)."""
     document = household_document(household.id, document_id)
+    if document.kind in DocumentKind.JUSTIFICATIONS:
+        raise ValidationFailed(_("Ce certificat accompagne une demande d'annulation : il ne peut pas être "
+                                 "supprimé."), code="locked")
     if document.status != "pending":
         raise ValidationFailed(_("Cette pièce a déjà été examinée par le Pôle Jeunesse : elle ne peut plus "
                                  "être supprimée. Envoyez plutôt une nouvelle version."), code="locked")

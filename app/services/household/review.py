@@ -172,6 +172,8 @@ def bulk_validate(household_ids: Iterable[int], staff) -> BulkResult:
 def _latest_documents(household: Household) -> dict[tuple[str, int | None], Document]:
     latest: dict[tuple[str, int | None], Document] = {}
     for document in sorted(household.documents, key=lambda d: (d.uploaded_at, d.id)):
+        if document.kind in DocumentKind.JUSTIFICATIONS:  # a cancellation's, decided in its own queue
+            continue
         latest[(document.kind, document.child_id)] = document
     return latest
 
