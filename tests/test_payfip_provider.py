@@ -218,6 +218,37 @@ def test_late_payment_without_places_becomes_a_regie_refund_task(app, factory, f
         assert again.ref == f"regie-{task.id}" and db.session.query(RegieRefund).count() == 1
 
 
+def test_return_page_of_a_late_payfip_payment_says_the_regie_refunds_on_a_rib(app, factory, fake, client, login):
+    b = _checkout(app, factory, fake, capacities=(1,))
+    lapse(app, b.basket_id)
+    fill_week(app, factory, b.catalog)
+    fake.pay(b.idop)
+    login(client, b.household.email)
+    back = client.get(f"/payments/payfip/retour?idop={b.idop}")
+    assert back.status_code == 303 and back.headers["Location"].endswith(f"session_id={b.idop}")
+    page = client.get(back.headers["Location"]).get_data(as_text=True)
+    assert state(app, b.basket_id).payments[0].status == "refunded"
+    assert 'data-refund="regie"' in page and "Paiement à rembourser par la régie" in page
+    assert "par virement bancaire" in page and "envoyez votre RIB" in page and "45,00" in page
+    # Never the card-refund promise: PayFiP cannot refund, the régie does, once it has the RIB.
+    assert "automatiquement" not in page and "5 à 10 jours" not in page
+    mail = state(app, b.basket_id).mails[-1]
+    assert "automatiquement" not in mail.body and "RIB" in mail.body and "virement" in mail.body
+
+
+def test_return_page_of_a_late_card_payment_still_says_automatic_refund(app, factory, client, login):
+    b = make_basket(app, factory, capacities=(1,))
+    payment_id = call(app, service.start_checkout, b.household.id).payment_id
+    lapse(app, b.basket_id)
+    fill_week(app, factory, b.catalog)
+    assert call(app, service.fulfil, payment_id, source="test").outcome == "late_refunded"
+    s = state(app, b.basket_id)
+    assert s.payments[0].provider == "sandbox" and s.payments[0].status == "refunded"
+    login(client, b.household.email)
+    page = client.get(f"/famille/paiement/retour?session_id={s.payments[0].provider_ref}").get_data(as_text=True)
+    assert 'data-refund="automatic"' in page and "automatiquement" in page and "RIB" not in page
+
+
 def test_expiry_with_payfip_unreachable_releases_nothing_on_a_guess(app, factory, fake):
     b = _checkout(app, factory, fake)
     lapse(app, b.basket_id, minutes=1)

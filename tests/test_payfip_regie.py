@@ -150,6 +150,23 @@ def test_staff_payment_screen_shows_the_payfip_references(app, factory, fake, cl
     login(client, factory.staff().email)
     page = client.get(f"/paiements/{b.payment_id}").get_data(as_text=True)
     assert "PayFiP" in page and b.idop in page and "-tip" in page
+    # The refdet (what the régie reads in PayFiP's back office) and the way to the day's reconciliation.
+    assert f'<code id="payfip-refdet">PJB{b.basket_id:08d}T001</code>' in page
+    assert "/regie/rapprochement?jour=" in page
+    # A refund handed to the régie shows on the payment, with its state.
+    staff = factory.staff()
+    with app.app_context():
+        service.refund(b.payment_id, 1000, "Semaine annulée", actor=_actor(app, staff.id))
+    page = client.get(f"/paiements/{b.payment_id}").get_data(as_text=True)
+    assert "Remboursement régie" in page and "à effectuer (RIB à demander)" in page and "10,00" in page
+
+
+def test_a_card_payment_screen_has_no_payfip_references(app, factory, client, login):
+    b = make_basket(app, factory)
+    payment_id = call(app, service.start_checkout, b.household.id).payment_id
+    login(client, factory.staff().email)
+    page = client.get(f"/paiements/{payment_id}").get_data(as_text=True)
+    assert "Réf. page de paiement" in page and "payfip-refdet" not in page and "Remboursement régie" not in page
 
 
 def test_booking_imports_nothing_of_any_payment_provider():

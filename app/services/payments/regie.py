@@ -49,6 +49,18 @@ def list_tasks(*, status: str | None = None, limit: int = 300) -> list[RegieRefu
     return list(db.session.execute(query).unique().scalars())
 
 
+def payment_references(payment: Payment) -> dict:
+    """What the staff payment screen shows of a PayFiP payment: its refdet (the reference the régie
+    reads in PayFiP's back office), its operation id, and the régie refund tasks made for it."""
+    if payment.provider != PayFiPProvider.name:
+        return {"refdet": None, "idop": None, "day": None, "tasks": []}
+    tasks = db.session.execute(
+        select(RegieRefund).where(RegieRefund.payment_id == payment.id).order_by(RegieRefund.id)).scalars().all()
+    return {"refdet": refdet_for(payment.basket_id, payment.attempt), "idop": payment.provider_ref,
+            "day": payment.created_at.astimezone(PARIS).date().isoformat() if payment.created_at else None,
+            "tasks": list(tasks)}
+
+
 def _task(task_id: int) -> RegieRefund:
     task = db.session.get(RegieRefund, task_id) if _db_id(task_id) else None
     if task is None:

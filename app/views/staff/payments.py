@@ -23,6 +23,7 @@ from app.services.localize import (
     RESERVATION_STATUS_LABELS,
     TRANSPORT_MODE_LABELS,
 )
+from app.services.payments import regie
 from app.services.payments import staff as staff_payments
 from app.services.payments.invoices import credit_notes_of_basket, invoices_of_payment
 from app.views.filters import euros
@@ -68,7 +69,7 @@ class StaffPaymentsView(BaseView):
             "staff/payments/detail.html", d=detail, p=detail.payment, title=f"Paiement n° {payment_id}",
             refund_fr=REFUND_STATUS_LABELS, line_status_fr=RESERVATION_STATUS_LABELS, label=payments.line_label,
             invoices=invoices_of_payment(payment_id), credit_notes=credit_notes_of_basket(detail.payment.basket_id),
-            **LABELS)
+            payfip=regie.payment_references(detail.payment), **LABELS)
 
     @expose("/<int:payment_id>/rembourser", methods=["POST"])
     @has_access
