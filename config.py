@@ -58,6 +58,16 @@ class Config:
     # Booking
     BASKET_HOLD_MINUTES = float(os.environ.get("BASKET_HOLD_MINUTES", "60"))
     SWEEP_INTERVAL_SECONDS = _int("SWEEP_INTERVAL_SECONDS", 60)
+    # Waiting room of a first-come opening (app/services/booking/waiting_room.py): off, on, or auto
+    # (from LEAD minutes before a period's registration opening to SPAN minutes after it). Parents
+    # are let in at RATE per second in arrival order, BURST at once after a quiet spell (default:
+    # RATE), and are not queued again for ADMITTED_MINUTES.
+    WAITING_ROOM = os.environ.get("WAITING_ROOM", "off")
+    WAITING_ROOM_RATE = float(os.environ.get("WAITING_ROOM_RATE", "20"))
+    WAITING_ROOM_BURST = float(os.environ.get("WAITING_ROOM_BURST", "0")) or None
+    WAITING_ROOM_ADMITTED_MINUTES = float(os.environ.get("WAITING_ROOM_ADMITTED_MINUTES", "20"))
+    WAITING_ROOM_LEAD_MINUTES = float(os.environ.get("WAITING_ROOM_LEAD_MINUTES", "5"))
+    WAITING_ROOM_SPAN_MINUTES = float(os.environ.get("WAITING_ROOM_SPAN_MINUTES", "30"))
 
     # Payments: Stripe when a secret key is set, else the sandbox (refused in production).
     STRIPE_SECRET_KEY = os.environ.get("STRIPE_SECRET_KEY") or None

@@ -18,6 +18,7 @@ from flask_babel import gettext as _
 from app.api import schemas
 from app.api.common import PortalBaseApi, answer, conditional, service_errors
 from app.api.schemas import load_body, load_path_id
+from app.api.waiting_room import queued
 from app.services.booking import basket as basket_service
 from app.services.booking import eligibility, waitlist
 from app.services.household.links import require_household
@@ -61,6 +62,7 @@ class PortalApi(PortalBaseApi):
 
     @expose("/children/<int:child_id>/offers", methods=["GET"])
     @protect()
+    @queued
     @service_errors
     def offers(self, child_id: int):
         """Établissements, périodes et semaines ouverts à l'enfant, ou la raison du refus.
@@ -85,6 +87,7 @@ class PortalApi(PortalBaseApi):
               description: Rien n'a changé depuis l'ETag envoyé
             401: {$ref: '#/components/responses/401'}
             404: {$ref: '#/components/responses/PortalNotFound'}
+            429: {$ref: '#/components/responses/PortalWaitingRoom'}
         """
         household = require_household(g.user)
         child_id = load_path_id("child_id", child_id)
@@ -118,6 +121,7 @@ class PortalApi(PortalBaseApi):
 
     @expose("/basket/lines", methods=["POST"])
     @protect()
+    @queued
     @service_errors
     def add_line(self):
         """Ajouter une semaine au panier (la place est réservée une heure).
@@ -135,6 +139,7 @@ class PortalApi(PortalBaseApi):
             401: {$ref: '#/components/responses/401'}
             404: {$ref: '#/components/responses/PortalNotFound'}
             409: {$ref: '#/components/responses/PortalConflict'}
+            429: {$ref: '#/components/responses/PortalWaitingRoom'}
             503: {$ref: '#/components/responses/PortalBusy'}
         """
         household = require_household(g.user)

@@ -15,6 +15,7 @@ def register_views(appbuilder) -> None:
     from app.views import invitation as invitation_views
     from app.views import payfip as payfip_views
     from app.views import payments as payment_views
+    from app.views import waiting_room as waiting_room_door
     from app.views.admin import organiser as admin_organiser
     from app.views.animator import pages as animator_pages
     from app.views.parent import booking as parent_booking
@@ -30,6 +31,7 @@ def register_views(appbuilder) -> None:
     from app.views.staff import catalog, families, operations, payments, regie_refunds, review
     from app.views.staff import household_edit as staff_household_edit
     from app.views.staff import invoices as staff_invoices
+    from app.views.staff import waiting_room as staff_waiting_room
     from app.views.staff import waitlist as staff_waitlist
 
     for module in (
@@ -66,5 +68,7 @@ def register_views(appbuilder) -> None:
         attendance_api,  # issue 18: the animators' sync API
         animator_pages,  # issue 18: the animators' phone pages
         staff_attendance,  # issue 18: hours realised, CAF export, open days
+        staff_waiting_room,  # issue 21: the opening's waiting room, live
+        waiting_room_door,  # issue 21: the waiting room's door on the booking pages
     ):
         module.register(appbuilder)
