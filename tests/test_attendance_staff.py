@@ -276,3 +276,13 @@ def test_the_scheme_is_set_on_the_parent_and_the_staff_household_forms(app, fact
                       data={**form, "benefit_scheme": "caf"}).status_code == 302
     with app.app_context():
         assert db.session.get(Household, family.id).benefit_scheme == "caf"
+
+
+def test_the_caf_screen_names_the_households_counted_without_a_scheme(app, s, factory, make_client, login):
+    _sync(app, [data.tick(s, s.zoe, data.MONDAY, client_id="z1"), data.tick(s, s.tom, data.MONDAY, client_id="z2")],
+          s.animator.id)
+    client = login(make_client(), factory.staff().email)
+    text = client.get(f"/presences/?establishment_id={s.cat.establishment_id}&mois=2026-05").get_data(as_text=True)
+    assert "non renseigné pour 1 foyer compté" in text
+    assert f"/dossiers-famille/{_household_of(app, s.r_zoe)}/foyer" in text
+    assert f"/dossiers-famille/{_household_of(app, s.r_tom)}/foyer" not in text  # Tom's is on the MSA

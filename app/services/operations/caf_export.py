@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import calendar
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 
 from flask_babel import gettext as _
@@ -50,6 +50,8 @@ class CafExport:
     month: date  # its first day
     by_age: list[CafLine]
     by_qf: list[CafLine]
+    # Households counted under « Régime non renseigné » (id, name): staff complete their file.
+    missing_scheme: list[tuple[int, str]] = field(default_factory=list)
 
     @property
     def total_minutes(self) -> int:
@@ -113,7 +115,9 @@ def caf_export(establishment_id: int, year: int, month: int) -> CafExport:
     def lines(table) -> list[CafLine]:
         return [CafLine(scheme, band, len(v[0]), v[1], v[2]) for (scheme, band), v in sorted(table.items())]
 
-    return CafExport(establishment.id, establishment.name, first, lines(by_age), lines(by_qf))
+    missing = sorted(((h.id, h.name) for h in households.values() if h.benefit_scheme not in SCHEME_LABELS),
+                     key=lambda pair: (pair[1].lower(), pair[0]))
+    return CafExport(establishment.id, establishment.name, first, lines(by_age), lines(by_qf), missing)
 
 
 def caf_csv(export: CafExport) -> bytes:
