@@ -286,3 +286,13 @@ def test_the_caf_screen_names_the_households_counted_without_a_scheme(app, s, fa
     assert "non renseigné pour 1 foyer compté" in text
     assert f"/dossiers-famille/{_household_of(app, s.r_zoe)}/foyer" in text
     assert f"/dossiers-famille/{_household_of(app, s.r_tom)}/foyer" not in text  # Tom's is on the MSA
+
+
+def test_the_staff_day_list_flags_an_unlisted_pick_up_and_the_absence_reason(app, s, factory, make_client, login):
+    _sync(app, [data.tick(s, s.tom, data.MONDAY, client_id="u1", picked_up_by="Oncle Inconnu"),
+                data.tick(s, s.ines, data.MONDAY, "absent", client_id="u2", absence_reason="justified")],
+          s.animator.id)
+    client = login(make_client(), factory.staff().email)
+    text = client.get(f"/presences/?establishment_id={s.cat.establishment_id}&mois=2026-05").get_data(as_text=True)
+    assert "Récupéré par une personne non autorisée : Oncle Inconnu" in text
+    assert "Absent (justifié, certificat)" in text

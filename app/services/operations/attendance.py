@@ -437,6 +437,8 @@ class RealisedDay:
     correction_reason: str
     household_id: int | None
     absence_reason: str | None = None
+    picked_up_by: str = ""
+    pickup_unlisted: bool = False  # picked up by someone not on the authorised list: staff follow it up
 
     @property
     def minutes(self) -> int:
@@ -465,7 +467,7 @@ def realised_days(establishment_id: int, first: date, last: date) -> list[Realis
     ).all()
     return [RealisedDay(a.id, c.id, c.first_name, c.last_name, c.birth_date, a.day, a.status,
                         ticked_minutes(a, days[a.day]), a.corrected_minutes, a.correction_reason or "", household_id,
-                        a.absence_reason)
+                        a.absence_reason, a.picked_up_by or "", bool(a.pickup_unlisted))
             for a, c, household_id in rows]
 
 
