@@ -26,6 +26,7 @@ def register_views(appbuilder) -> None:
     from app.views.parent import receipts as parent_receipts
     from app.views.parent import waitlist as parent_waitlist
     from app.views.parent import wishes as parent_wishes
+    from app.views.staff import allocation as staff_allocation
     from app.views.staff import attendance as staff_attendance
     from app.views.staff import cancellations as staff_cancellations
     from app.views.staff import catalog, families, operations, payments, regie_refunds, review
@@ -46,6 +47,7 @@ def register_views(appbuilder) -> None:
         admin_organiser,  # issue 16: the organiser's identity (Admin only)
         operations,
         staff_waitlist,
+        staff_allocation,  # issue 15: rules, dry run, publication, CSV of a wish campaign
         parent_home,
         parent_dossier,
         parent_booking,

@@ -191,3 +191,41 @@ def csv_rows(period_id: Any) -> list[list[Any]]:
                      info["rank"], children.get(o["child_id"], ""), wish.rank if wish else "", weeks.get(o["week_id"]),
                      o["round"], "attribuée" if o["outcome"] == core.GIVEN else "refusée", o["reason"] or ""])
     return rows
+
+
+def staff_campaigns() -> list[dict]:
+    """Staff's list of periods opened by wishes: window, wishes and families so far, publication."""
+    from sqlalchemy import func
+
+    from app.models import OpeningMode, Period
+
+    periods = db.session.execute(select(Period).where(Period.opening_mode == OpeningMode.WISHES)
+                                 .order_by(Period.starts_on.desc(), Period.id.desc())).scalars().all()
+    ids = [p.id for p in periods] or [0]
+    counts = {pid: (n, h) for pid, n, h in db.session.execute(
+        select(Wish.period_id, func.count(Wish.id), func.count(func.distinct(Wish.household_id)))
+        .where(Wish.period_id.in_(ids)).group_by(Wish.period_id)).all()}
+    runs = {r.period_id: r for r in db.session.execute(
+        select(AllocationRun).where(AllocationRun.period_id.in_(ids))).scalars()}
+    return [{"period": p, "wishes": counts.get(p.id, (0, 0))[0], "households": counts.get(p.id, (0, 0))[1],
+             "run": runs.get(p.id)} for p in periods]
+
+
+def staff_campaign(period_id: Any, now=None) -> dict:
+    """One campaign for staff: the period, its rules (frozen or not), wishes so far, the run if published."""
+    from sqlalchemy import func
+
+    from app.models import utcnow
+
+    now = now or utcnow()
+    period = wishes_period(period_id)
+    rules = period_rules(period.id)
+    wishes, households = db.session.execute(
+        select(func.count(Wish.id), func.count(func.distinct(Wish.household_id))).where(
+            Wish.period_id == period.id)).one()
+    found = _run(period.id)
+    return {"period": period, "rules": rules, "criteria": rule_lines(rules),
+            "frozen": period.wishes_open_at is not None and now >= period.wishes_open_at,
+            "closed": period.wishes_close_at is not None and now >= period.wishes_close_at,
+            "wishes": wishes, "households": households, "run": found[0] if found else None,
+            "given": sum(1 for o in found[1]["wishes"] if o["outcome"] == core.GIVEN) if found else 0}

@@ -70,6 +70,7 @@ def check_period(period: Period, before: dict | None) -> None:
     if period.closes_at <= period.opens_at:
         raise ValidationFailed(_("La clôture des inscriptions doit être après leur ouverture."), code="window")
     _not_negative(period.bus_price_cents, _("Le prix du bus ne peut pas être négatif."), "price")
+    _check_wishes_mode(period, before)
     if before is None:
         return
     for week in period.weeks:
@@ -81,6 +82,34 @@ def check_period(period: Period, before: dict | None) -> None:
         _refuse_move_if_booked(
             (Reservation.week_id.in_([w.id for w in period.weeks]),),
             _("Cette période a des inscriptions : elle ne peut pas changer d'établissement."))
+
+
+def _check_wishes_mode(period: Period, before: dict | None) -> None:
+    """Issue 15: a period opened by wishes needs its wish window (and results after it); the opening
+    mode cannot change once families have made wishes."""
+    from app.models import OpeningMode, Wish
+
+    period.opening_mode = period.opening_mode or OpeningMode.FIRST_COME
+    if period.opening_mode not in OpeningMode.ALL:
+        raise ValidationFailed(_("Mode d'ouverture inconnu."), code="opening_mode")
+    if period.offer_hours is None or not 1 <= period.offer_hours <= 720:
+        raise ValidationFailed(_("Le délai pour payer une place attribuée va de 1 à 720 heures."), code="offer_hours")
+    if period.max_weeks_per_child is not None and period.max_weeks_per_child < 1:
+        raise ValidationFailed(_("Le nombre de semaines par enfant est d'au moins 1 (laissez vide : sans limite)."),
+                               code="max_weeks")
+    if period.opening_mode == OpeningMode.WISHES:
+        if period.wishes_open_at is None or period.wishes_close_at is None:
+            raise ValidationFailed(_("Une période sur vœux a besoin de l'ouverture et de la clôture des vœux."),
+                                   code="wishes_window")
+        if period.wishes_close_at <= period.wishes_open_at:
+            raise ValidationFailed(_("La clôture des vœux doit être après leur ouverture."), code="wishes_window")
+        if period.results_at is not None and period.results_at < period.wishes_close_at:
+            raise ValidationFailed(_("Les résultats ne peuvent pas être publiés avant la clôture des vœux."),
+                                   code="wishes_window")
+    if before is not None and period.id is not None and _changed(before, "opening_mode", period.opening_mode) \
+            and db.session.execute(select(Wish.id).where(Wish.period_id == period.id).limit(1)).first():
+        raise Conflict(_("Des familles ont déjà fait des vœux pour cette période : son mode d'ouverture ne peut "
+                         "plus changer."), code="opening_mode")
 
 
 def _inside(starts_on: date, ends_on: date, period: Period) -> bool:

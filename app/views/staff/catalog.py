@@ -19,6 +19,7 @@ from app.services.errors import ServiceError
 from app.views.filters import date_fr
 
 from .fields import FORMAT_DATETIME, FORMAT_EUROS, date_fields, paris_datetime_fields
+from .wishes_fields import WISHES_COLUMNS, WISHES_DESCRIPTIONS, WISHES_FORMATTERS, WISHES_LABELS, wishes_fields
 
 CATEGORY = "Catalogue"
 
@@ -150,25 +151,27 @@ class PeriodView(CatalogModelView):
                      "closes_at": "Clôture des inscriptions",
                      "stop_change_deadline": "Changement d'arrêt possible jusqu'au",
                      "bus_price_cents": "Prix du bus par semaine (centimes)", "weeks": "Semaines",
-                     "tariffs": "Tarifs", "circuits": "Circuits"}
+                     "tariffs": "Tarifs", "circuits": "Circuits", **WISHES_LABELS}
     description_columns = {
         "stop_change_deadline": "Après cette date, seul le Pôle Jeunesse peut changer un arrêt.",
         "bus_price_cents": "0 si le bus est gratuit.",
+        **WISHES_DESCRIPTIONS,
     }
-    list_columns = ["name", "establishment", "starts_on", "ends_on", "opens_at", "closes_at"]
+    list_columns = ["name", "establishment", "starts_on", "ends_on", "opens_at", "closes_at", "opening_mode"]
     add_columns = edit_columns = ["establishment", "name", "starts_on", "ends_on", "opens_at", "closes_at",
-                                  "stop_change_deadline", "bus_price_cents"]
+                                  "stop_change_deadline", "bus_price_cents", *WISHES_COLUMNS]
     show_columns = add_columns
     add_form_extra_fields = edit_form_extra_fields = {
         **paris_datetime_fields(label_columns, "opens_at", "closes_at"),
         **paris_datetime_fields(label_columns, "stop_change_deadline", required=False),
         **date_fields(label_columns, "starts_on", "ends_on"),
+        **wishes_fields(label_columns, WISHES_DESCRIPTIONS),
     }
     search_columns = ["name", "establishment", "starts_on"]
     base_order = ("starts_on", "desc")
     formatters_columns = {"starts_on": date_fr, "ends_on": date_fr, "opens_at": FORMAT_DATETIME,
                           "closes_at": FORMAT_DATETIME, "stop_change_deadline": FORMAT_DATETIME,
-                          "bus_price_cents": FORMAT_EUROS}
+                          "bus_price_cents": FORMAT_EUROS, **WISHES_FORMATTERS}
     related_views = [WeekView, TariffBracketView, CircuitView]
 
 
