@@ -78,6 +78,31 @@ def _period(establishment: Establishment, name: str, first_monday: date, n_weeks
     return period
 
 
+def _wishes_period(establishment: Establishment, today: date, year: int) -> Period:
+    """Issue 15: a period opened by wishes, its window open now (rank wishes at /famille/voeux/), closing
+    in a week, results two days later; the leftover places open to ordinary booking after that. Its
+    priority rules are set (and frozen, the window being open): staff run the dry run and publish at
+    /attribution/ once the window has closed (or with `flask --app run allocate`)."""
+    from app.models import AllocationRules, OpeningMode
+
+    first_monday = _monday_after(today, 8)
+    period = _period(establishment, f"Vacances d'hiver {year} — sur vœux", first_monday, 2,
+                     opens=today + timedelta(days=10), closes=first_monday - timedelta(days=3), capacities=[10, 8])
+    if period.opening_mode != OpeningMode.WISHES:
+        period.opening_mode = OpeningMode.WISHES
+        period.wishes_open_at = _paris(today - timedelta(days=1), 9)
+        period.wishes_close_at = _paris(today + timedelta(days=7), 20)
+        period.results_at = _paris(today + timedelta(days=9), 12)
+        period.offer_hours = 72
+        period.max_weeks_per_child = 2
+    _circuit(period)
+    _get_or_create(AllocationRules, period_id=period.id, defaults=dict(
+        resident_points=10, resident_communes="Besse-sur-Issole\nFlassans-sur-Issole\nCarnoules\nLe Luc",
+        working_points=20, sibling_points=5, no_previous_week_points=5, low_quotient_points=10,
+        quotient_threshold=700))
+    return period
+
+
 def _circuit(period: Period) -> Circuit:
     circuit = _get_or_create(Circuit, period_id=period.id, name="Circuit 1 — Besse-sur-Issole",
                              defaults=dict(seats=12))
@@ -146,6 +171,7 @@ def seed_demo(appbuilder, today: date | None = None) -> dict:
                 opens=today + timedelta(days=30), closes=today + timedelta(days=100), capacities=[24, 24])
         _period(establishment, f"Vacances passées {today.year}", _monday_after(today, 1), 1,
                 opens=today - timedelta(days=40), closes=today - timedelta(days=1), capacities=[20])
+    _wishes_period(establishments[0], today, season_year)
 
     _user(sm, "admin@demo.test", "Alice", "Admin", ADMIN)
     _user(sm, "agent@demo.test", "Agnès", "Agent", STAFF)
