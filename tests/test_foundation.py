@@ -77,7 +77,7 @@ PUBLIC_ENDPOINTS = re.compile(
     # Public on purpose: the accessibility statement, the desk invitation's claim page (its token is
     # the key), PayFiP's return and notification (checked with PayFiP itself), the animator pages'
     # service worker script (no data, only code that must be fetchable to install).
-    r"AccessibilityView\.|InvitationClaimView\.|payfip\.|AnimatorPagesView\.service_worker$)")
+    r"PrivacyView\.|AccessibilityView\.|InvitationClaimView\.|payfip\.|AnimatorPagesView\.service_worker$)")
 SELF_SERVICE_ENDPOINTS = re.compile(r"^(ResetMyPasswordView|UserInfoEditView|UserDBModelView\.userinfo)")
 
 

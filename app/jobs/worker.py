@@ -56,9 +56,11 @@ class EmbeddedWorker(threading.Thread):
         queue = job_queue.get_queue(self.app)
         scheduler = RQScheduler([queue], connection=queue.connection)
         scheduler.acquire_locks()
+        from app.jobs.privacy import ensure_retention_job
         from app.jobs.sweeper import ensure_sweeper
 
         ensure_sweeper(self.app)
+        ensure_retention_job(self.app)
         while not self.stopping.is_set():
             try:
                 run_pending(self.app, scheduler)
@@ -82,9 +84,11 @@ def start_embedded_worker(app: Flask) -> EmbeddedWorker | None:
 def run_worker(app: Flask, burst: bool = False) -> None:
     """Production worker: one process, the scheduler in-thread polling every second."""
     queue = job_queue.get_queue(app)
+    from app.jobs.privacy import ensure_retention_job
     from app.jobs.sweeper import ensure_sweeper
 
     ensure_sweeper(app)
+    ensure_retention_job(app)
     with app.app_context():
         worker = SimpleWorker([queue], connection=queue.connection)
         worker.work(burst=burst, with_scheduler=True)

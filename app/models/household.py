@@ -84,6 +84,9 @@ class Household(db.Model):
     validated_by_id = Column(Integer, ForeignKey("ab_user.id", ondelete="SET NULL"), index=True)
     created_at = Column(UTCDateTime, nullable=False, default=utcnow)
     updated_at = Column(UTCDateTime, nullable=False, default=utcnow, onupdate=utcnow)
+    # Set when the family's personal data were erased (GDPR, app.services.operations.privacy): the row
+    # stays, emptied, only because invoices, payments and credit notes the books must keep point at it.
+    erased_at = Column(UTCDateTime, index=True)
 
     owner = relationship("User", foreign_keys=[owner_id])
     validated_by = relationship("User", foreign_keys=[validated_by_id])

@@ -8,6 +8,7 @@ def register_views(appbuilder) -> None:
     from app.api import credits as credits_api
     from app.api import invoices as invoices_api
     from app.api import portal as portal_api
+    from app.api import privacy as privacy_api
     from app.api import waitlist as waitlist_api
     from app.api import wishes as wishes_api
     from app.views import accessibility as accessibility_views
@@ -15,6 +16,7 @@ def register_views(appbuilder) -> None:
     from app.views import invitation as invitation_views
     from app.views import payfip as payfip_views
     from app.views import payments as payment_views
+    from app.views import privacy as privacy_views
     from app.views import waiting_room as waiting_room_door
     from app.views.admin import organiser as admin_organiser
     from app.views.animator import pages as animator_pages
@@ -23,6 +25,7 @@ def register_views(appbuilder) -> None:
     from app.views.parent import dossier as parent_dossier
     from app.views.parent import home as parent_home
     from app.views.parent import invoices as parent_invoices
+    from app.views.parent import privacy as parent_privacy
     from app.views.parent import receipts as parent_receipts
     from app.views.parent import waitlist as parent_waitlist
     from app.views.parent import wishes as parent_wishes
@@ -57,11 +60,14 @@ def register_views(appbuilder) -> None:
         parent_cancellation,  # issue 14: « Annuler » and « Mes avoirs »
         invitation_views,  # issue 19: claiming a desk-created household
         accessibility_views,  # issue 20: « Déclaration d'accessibilité » (public)
+        privacy_views,  # issue 19: « Données personnelles » (public)
+        parent_privacy,  # issue 19: « Mes données » (export, erasure request)
         parent_wishes,  # issue 15: wishes per child, the family's allocation result
         allocation_rules_views,  # issue 15: « Règles d'attribution » (public)
         payment_views,
         payfip_views,
         portal_api,
+        privacy_api,  # issue 19: the household's data export and erasure request
         checkout_api,
         credits_api,  # issue 14: cancellation and the credit account
         invoices_api,  # issue 16: invoices, credit notes, tax attestations

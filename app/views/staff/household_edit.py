@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import date
 
-from flask import flash, g, redirect, request, url_for
+from flask import Response, flash, g, redirect, request, url_for
 from flask_appbuilder import BaseView, expose, has_access
 from flask_babel import gettext as _
 
@@ -25,6 +25,7 @@ from app.services.household import (
 )
 from app.services.household.links import child_link
 from app.services.localize import AUDIT_ACTION_LABELS, BENEFIT_SCHEME_LABELS, QUOTIENT_SOURCE_LABELS
+from app.services.operations import privacy
 from app.views.helpers import parse_id, service_errors
 
 CATEGORY = "Familles"
@@ -37,8 +38,8 @@ HOUSEHOLD_FORM = [
     ("postcode", "Code postal", "text"), ("city", "Commune", "text"),
     ("caf_number", "Numéro d'allocataire CAF", "text"), ("declared_quotient", "Quotient familial déclaré", "text"),
     ("no_caf_number", "Pas de numéro d'allocataire CAF", "check"),
-    ("separated_parents", "Parents séparés", "check"),
     ("benefit_scheme", "Régime (CAF, MSA, autre)", "select:schemes"),
+    ("separated_parents", "Parents séparés", "check"),
 ]
 GUARDIAN_FORM = [
     ("first_name", "Prénom", "text"), ("last_name", "Nom", "text"),
@@ -131,7 +132,8 @@ class HouseholdFileEditView(BaseView):
             status_label=dossier.status_label(household), records=quotients.records_of(household.id),
             source_labels=QUOTIENT_SOURCE_LABELS, invitation=desk_onboarding.pending_invitation(household.id),
             desk_only=desk_onboarding.is_desk_only(household), choices=CHOICES, today=quotients.paris_today(),
-            action_labels=AUDIT_ACTION_LABELS)
+            action_labels=AUDIT_ACTION_LABELS,
+            erase_blockers=privacy.blockers(household.id) if household.erased_at is None else [])
 
     @expose("/<int:household_id>/foyer", methods=["GET", "POST"])
     @has_access
@@ -220,6 +222,40 @@ class HouseholdFileEditView(BaseView):
         flash(_("Dossier rouvert : il est de nouveau dans la file des dossiers à vérifier."), "success")
         return redirect(_back_to_file(household_id))
 
+    # --- data rights (GDPR) ----------------------------------------------------------------
+    @expose("/<int:household_id>/donnees")
+    @has_access
+    @service_errors(_back_to_file, not_found=False)
+    def export(self, household_id):
+        """The same ZIP as the parent's « Mes données », for a family followed at the desk."""
+        name, data = privacy.export_zip(self._household(household_id).id, actor=g.user)
+        response = Response(data, mimetype="application/zip")
+        response.headers["Content-Disposition"] = f'attachment; filename="{name}"'
+        response.headers["Cache-Control"] = "private, no-store"
+        return response
+
+    @expose("/<int:household_id>/effacer", methods=["POST"])
+    @has_access
+    @service_errors(_back_to_file, not_found=False)
+    def erase(self, household_id):
+        household = self._household(household_id)
+        if (request.form.get("confirm") or "").strip().upper() != "EFFACER":
+            flash(_("Pour effacer ce dossier, tapez EFFACER dans la case de confirmation."), "danger")
+            return redirect(_back_to_file(household_id))
+        privacy.erase(household.id, g.user, reason="request")
+        flash(_("Les données personnelles du foyer sont effacées ; les factures et paiements restent conservés."),
+              "success")
+        return redirect(_back_to_file(household_id))
+
+    @expose("/conservation")
+    @has_access
+    def retention(self):
+        """Households past the retention period: the daily job erases them; here, why some wait."""
+        return self.render_template("staff/household_edit/retention.html", due=privacy.due_for_retention(),
+                                    years=privacy.retention_years())
+
 
 def register(appbuilder) -> None:
     appbuilder.add_view(HouseholdFileEditView, "Nouveau dossier (guichet)", icon="fa-plus", category=CATEGORY)
+    appbuilder.add_link("Conservation des données", href="/dossiers-famille/conservation", icon="fa-user-secret",
+                        category=CATEGORY)
