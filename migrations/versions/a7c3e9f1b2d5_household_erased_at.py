@@ -1,7 +1,7 @@
 """household.erased_at: when a family's personal data were erased (GDPR, issue 19)
 
 Revision ID: a7c3e9f1b2d5
-Revises: e8b1d4f6a2c7
+Revises: c6a2f8d4e1b9
 Create Date: 2026-12-06 20:20:00.000000
 
 """
@@ -10,7 +10,7 @@ from alembic import op
 
 # revision identifiers, used by Alembic.
 revision = 'a7c3e9f1b2d5'
-down_revision = 'e8b1d4f6a2c7'
+down_revision = 'c6a2f8d4e1b9'
 branch_labels = None
 depends_on = None
 
