@@ -72,6 +72,24 @@ def test_minimum_amount_is_refused_in_french_before_any_call(app, factory, fake)
     assert s.payments[0].status == "failed" and s.status == "open"  # the parent may pay at the desk
 
 
+def test_minimum_amount_message_reaches_the_parent_page_and_the_api(app, factory, fake, client, login):
+    from tests.support.clients import jwt_headers
+
+    b = make_basket(app, factory, tariffs=[(0, None, 50)])
+    login(client, b.household.email)
+    import html
+
+    response = client.post("/famille/paiement/commencer", follow_redirects=True)
+    page = html.unescape(response.get_data(as_text=True))
+    assert response.status_code == 200 and "Mon panier" in page
+    assert "n'est possible qu'à partir de 1,00" in page and "guichet du Pôle Jeunesse" in page
+    assert not fake.calls
+    api = app.test_client()
+    answer = api.post("/api/v1/portal/basket/checkout", headers=jwt_headers(api, b.household.email))
+    assert answer.status_code == 409 and answer.get_json()["code"] == "amount_too_low"  # not a gateway failure
+    assert "1,00" in answer.get_json()["message"]
+
+
 def test_payfip_functional_refusal_and_outage(app, factory, fake):
     b = make_basket(app, factory)
     fake.fault = ("R3", "Le format du paramètre REFDET n'est pas conforme")

@@ -437,6 +437,28 @@ def test_an_offer_paid_late_whose_place_is_still_free_is_accepted_not_lapsed(app
     assert live_count(app, catalog.week_ids[0], now=later) == 2
 
 
+def test_a_refused_payment_frees_its_place_for_the_list_when_its_hold_ends(app, factory, full_week):
+    """A refused card keeps the hold (the family may try again, DESIGN §3.4); the place reaches the
+    list the moment that hold ends, through the basket's expiry."""
+    from app.models import Basket, Payment, db, utcnow
+    from app.services import payments as service
+    from app.services.booking import basket
+
+    catalog, holders, lines = full_week
+    family = factory.household()
+    join(app, family, catalog.week_ids[0])
+    result = call(app, service.start_checkout, holders[0].id)
+    with app.app_context():
+        token = db.session.get(Payment, result.payment_id).provider_ref
+    assert call(app, service.sandbox_complete, token, "refuse").status == "failed"
+    assert offers_of(app, family) == []  # refused, but the hold still runs
+    with app.app_context():
+        expires_at = db.session.get(Basket, result.basket_id).expires_at
+    assert expires_at > utcnow()
+    assert call(app, basket.expire_basket, result.basket_id, expires_at + timedelta(seconds=1)) is True
+    assert offers_of(app, family)[0][:3] == ("offered", "pending", "held")
+
+
 def test_an_offer_waits_for_a_basket_in_progress(app, factory, full_week):
     from app.services.booking import basket, waitlist
 

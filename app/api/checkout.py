@@ -44,8 +44,13 @@ class PortalCheckoutApi(PortalBaseApi):
               content: {application/json: {schema: PortalReason}}
             409:
               description: >-
-                Panier expiré (basket_expired) ou tarifs mis à jour (price_changed : vérifier le
-                panier puis rappeler)
+                Panier expiré (basket_expired), tarifs mis à jour (price_changed : vérifier le
+                panier puis rappeler), ou paiement en ligne impossible avec PayFiP (amount_too_low :
+                moins de 1 €, amount_too_high, email_required : régler au guichet ou corriger
+                l'adresse e-mail du dossier)
+              content: {application/json: {schema: PortalReason}}
+            502:
+              description: Le service de paiement a refusé la demande (payment_provider_error) ; rien n'a été débité
               content: {application/json: {schema: PortalReason}}
             503: {$ref: '#/components/responses/PortalBusy'}
         """

@@ -68,6 +68,14 @@ UNAVAILABLE_CODES = {"HTTP error", "SOAP error", "Unexpected error", "Cound not 
 PARIS = ZoneInfo("Europe/Paris")
 
 
+class PayFiPRefused(ProviderError):
+    """What PayFiP's own rules refuse before any call (amount out of bounds, no valid e-mail): the
+    parent has to pay another way or fix the file. Nothing failed at a gateway, hence a conflict
+    (409) rather than the 502 of a provider's refusal; still a ProviderError for the checkout."""
+
+    http_status = 409
+
+
 def refdet_for(basket_id: int, attempt: int) -> str:
     """The reference PayFiP shows the régie and sends back: « PJ » (Pôle Jeunesse, one régie may
     collect for several services), the basket, the attempt. Letters and digits only, ≤ 30."""
@@ -143,14 +151,14 @@ class PayFiPProvider(PaymentProvider):
     def operation_params(self, request: CheckoutRequest) -> dict:
         """What eopayment's `request()` receives (it builds the SOAP call from these)."""
         if request.amount_cents < MIN_AMOUNT_CENTS:
-            raise ProviderError(_("Le paiement en ligne par PayFiP n'est possible qu'à partir de 1,00 € : "
+            raise PayFiPRefused(_("Le paiement en ligne par PayFiP n'est possible qu'à partir de 1,00 € : "
                                   "réglez ce panier au guichet du Pôle Jeunesse."), code="amount_too_low")
         if request.amount_cents > MAX_AMOUNT_CENTS:
-            raise ProviderError(_("Montant trop élevé pour un paiement en ligne PayFiP : réglez ce panier "
+            raise PayFiPRefused(_("Montant trop élevé pour un paiement en ligne PayFiP : réglez ce panier "
                                   "au guichet du Pôle Jeunesse."), code="amount_too_high")
         email = (request.customer_email or "").strip()
         if "@" not in email or not 6 <= len(email) <= 80:
-            raise ProviderError(_("PayFiP demande une adresse e-mail valide (6 à 80 caractères) : "
+            raise PayFiPRefused(_("PayFiP demande une adresse e-mail valide (6 à 80 caractères) : "
                                   "corrigez celle de votre dossier famille."), code="email_required")
         return {
             "amount": str(Decimal(request.amount_cents) / 100),
