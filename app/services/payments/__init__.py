@@ -23,6 +23,7 @@ from app.services.payments.common import (  # noqa: F401
     line_label,
 )
 from app.services.payments.fulfilment import fulfil, settle_before_expiry  # noqa: F401
+from app.services.payments.invoices import document_refund
 from app.services.payments.notifications import handle_notification  # noqa: F401
 from app.services.payments.provider import (  # noqa: F401
     InvalidNotification,
@@ -35,8 +36,10 @@ from app.services.payments.refunds import (  # noqa: F401
     cancel_reservation,
     refund,
     refundable_cents,
+    register_refund_documenter,
     retry_pending_refunds,
 )
 from app.services.payments.registry import get_provider, register_provider  # noqa: F401
 
 register_settle_hook(settle_before_expiry)
+register_refund_documenter(document_refund)  # issue 16: every card refund of a sale has its credit note

@@ -39,7 +39,7 @@ from app.services.errors import Conflict, NotFound, ValidationFailed
 from app.services.localize import euros
 from app.services.payments.common import _db_id, _lines_context, _lock, _mail
 from app.services.payments.credits import credit_of_payment, issue_credit_note
-from app.services.payments.refunds import _create_refund, _send_refunds, refundable_cents
+from app.services.payments.refunds import _create_refund, _document_refund, _send_refunds, refundable_cents
 from app.services.transactions import unit_of_work
 
 STAFF_OUTCOMES = (CancellationOutcome.CREDIT, CancellationOutcome.REFUND, "none")
@@ -94,8 +94,10 @@ def _carry_out(line: Reservation, outcome: str, reason: str, *, actor, now: date
             share = amount if paid_total <= 0 else amount * card_share // paid_total
             refunded = min(share, refundable_cents(payment))
             if refunded > 0:
-                refund_ids.append(_create_refund(payment, refunded, _("Annulation : %(reason)s", reason=reason),
-                                                 actor=actor, reservation_id=line.id).id)
+                row = _create_refund(payment, refunded, _("Annulation : %(reason)s", reason=reason),
+                                     actor=actor, reservation_id=line.id)
+                _document_refund(row, actor=actor)  # the credit note (AV) of the refunded part
+                refund_ids.append(row.id)
         credited = amount - refunded
     elif outcome == CancellationOutcome.CREDIT:
         credited = amount

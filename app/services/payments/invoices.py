@@ -16,14 +16,28 @@ from datetime import datetime
 from flask_babel import gettext as _
 from sqlalchemy import select
 
-from app.models import Basket, CreditNote, Invoice, InvoiceLine, Payment, Reservation, TransportMode, db, utcnow
+from app.models import (
+    Basket,
+    CreditNote,
+    CreditNoteKind,
+    CreditUse,
+    CreditUseKind,
+    Invoice,
+    InvoiceLine,
+    Payment,
+    Refund,
+    Reservation,
+    TransportMode,
+    db,
+    utcnow,
+)
 from app.services import audit
 from app.services.booking.pricing import bracket_for
 from app.services.errors import NotFound, ValidationFailed
 from app.services.household.quotients import quotient_on
 from app.services.localize import to_paris
-from app.services.payments.common import _db_id
-from app.services.payments.credits import next_number
+from app.services.payments.common import _actor_id, _db_id
+from app.services.payments.credits import issue_credit_note, next_number
 
 INVOICE_PREFIX = "FA"
 
@@ -179,3 +193,31 @@ def credit_notes_of_basket(basket_id: int) -> list[CreditNote]:
     """Staff's payment screen: the credit notes issued for the basket's weeks."""
     return list(db.session.execute(select(CreditNote).join(Reservation, Reservation.id == CreditNote.reservation_id)
                                    .where(Reservation.basket_id == basket_id).order_by(CreditNote.id)).scalars())
+
+
+# --- refunds to the card: a numbered credit note too ---------------------------------------------
+
+def document_refund(refund: Refund, *, actor=None) -> CreditNote | None:
+    """Inside the block that creates a card refund of an invoiced payment: the credit note (AV) that
+    documents it, referring to the invoice, and at once its settlement to the card (a credit use
+    « remboursé sur votre carte »), so the family's credit balance does not move. A payment that
+    confirmed nothing has no invoice to credit: nothing is issued."""
+    invoice = invoice_of_reservation(refund.reservation_id)
+    if invoice is None:
+        invoice = next(iter(invoices_of_payment(refund.payment_id)), None)
+    if invoice is None:
+        return None
+    household_id = invoice.household_id
+    kind = CreditNoteKind.CANCELLATION if refund.reservation_id else CreditNoteKind.GRANT
+    note = issue_credit_note(
+        household_id, refund.amount_cents, kind,
+        _("Remboursé sur votre carte (facture %(number)s) : %(reason)s", number=invoice.number, reason=refund.reason),
+        reservation_id=refund.reservation_id, actor=actor)
+    use = CreditUse(household_id=household_id, kind=CreditUseKind.REFUND_CARD, amount_cents=refund.amount_cents,
+                    reason=_("Avoir %(number)s, remboursement n° %(id)s", number=note.number, id=refund.id),
+                    created_by_id=_actor_id(actor))
+    db.session.add(use)
+    db.session.flush()
+    audit.record("credit.refunded_card", "credit_use", use.id, actor=actor, household_id=household_id,
+                 after={"credit_note": note.number, "refund_id": refund.id, "amount_cents": refund.amount_cents})
+    return note

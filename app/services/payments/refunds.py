@@ -8,6 +8,7 @@ stays pending and is sent again by the sweeper (`retry_pending_refunds`) with th
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from datetime import datetime
 
 from flask_babel import gettext as _
@@ -32,6 +33,21 @@ from app.services.payments.registry import get_provider
 from app.services.transactions import unit_of_work
 
 log = logging.getLogger(__name__)
+
+# Called inside the block that creates a refund tied to a sale (staff refund, cancellation refunded):
+# invoices.document_refund issues its credit note (registered by app/services/payments/__init__.py;
+# a hook, because the invoices depend on the credit notes, which depend on these refunds).
+_REFUND_DOCUMENTERS: list[Callable[..., object]] = []
+
+
+def register_refund_documenter(documenter: Callable[..., object]) -> None:
+    if documenter not in _REFUND_DOCUMENTERS:
+        _REFUND_DOCUMENTERS.append(documenter)
+
+
+def _document_refund(refund: Refund, *, actor) -> None:
+    for documenter in _REFUND_DOCUMENTERS:
+        documenter(refund, actor=actor)
 
 
 def _apply_refund_success(payment: Payment, refund: Refund, ref: str | None) -> None:
@@ -154,7 +170,9 @@ def refund(payment_id: int, amount_cents: int, reason: str, *, actor, reservatio
             raise NotFound(_("Paiement introuvable."), code="payment_not_found")
         _lock(Basket, payment.basket_id)
         payment = _lock(Payment, payment_id)
-        refund_id = _create_refund(payment, amount_cents, reason, actor=actor, reservation_id=reservation_id).id
+        row = _create_refund(payment, amount_cents, reason, actor=actor, reservation_id=reservation_id)
+        _document_refund(row, actor=actor)  # the credit note (AV) of the invoice it pays back
+        refund_id = row.id
     result = _send_refund(refund_id)
     if result is not None and result.status == "failed":
         raise ProviderError(_("Le remboursement a été refusé par le service de paiement. Le paiement est "
@@ -222,8 +240,10 @@ def cancel_reservation(reservation_id: int, *, reason: str, refund: bool, actor)
         if payment is not None:
             refund_amount = min(line.total_cents, refundable_cents(payment))
             if refund_amount > 0:
-                refund_id = _create_refund(payment, refund_amount, _("Annulation : %(reason)s", reason=reason),
-                                           actor=actor, reservation_id=line.id).id
+                row = _create_refund(payment, refund_amount, _("Annulation : %(reason)s", reason=reason),
+                                     actor=actor, reservation_id=line.id)
+                _document_refund(row, actor=actor)
+                refund_id = row.id
         _mail("reservation_cancelled", line.household,
               _("Annulation d'une inscription — %(child)s", child=line.child.full_name), "payment_cancellation",
               dedupe_key=f"reservation-{line.id}-cancelled", line=_lines_context([line])[0], reason=reason,

@@ -7,7 +7,7 @@ Rules, one place for the parent's page, the API and staff's bulk run:
   overnight stays are not childcare under that article.
 * Meals are excluded (the tariff's meal share, copied on the invoice line when issued); so is the
   bus, which is transport, not care.
-* Net of what went back for that line (credit notes and refunds of the reservation): the eligible
+* Net of what went back for that line (its credit notes: a card refund has one too): the eligible
   part shrinks in proportion to what was returned, so a week refunded in full counts nothing.
   A week paid with credit counts: that credit came from money the family paid, netted on the line
   it came from.
@@ -23,7 +23,7 @@ from datetime import date, datetime
 from flask_babel import gettext as _
 from sqlalchemy import func, select
 
-from app.models import CreditNote, Household, Invoice, InvoiceLine, Refund, db, utcnow
+from app.models import CreditNote, Household, Invoice, InvoiceLine, db, utcnow
 from app.services.errors import NotFound, ValidationFailed
 from app.services.localize import PARIS, to_paris
 from app.services.payments.common import _db_id
@@ -70,13 +70,12 @@ def under_six_on_first_january(birth_date: date | None, year: int) -> bool:
 
 
 def _returned_cents(reservation_id: int | None) -> int:
+    """What went back for a week: its credit notes. A card refund of a week has its own credit note
+    (invoices.document_refund), so the refund rows are not added again."""
     if reservation_id is None:
         return 0
-    notes = db.session.execute(select(func.coalesce(func.sum(CreditNote.amount_cents), 0)).where(
+    return db.session.execute(select(func.coalesce(func.sum(CreditNote.amount_cents), 0)).where(
         CreditNote.reservation_id == reservation_id)).scalar_one()
-    refunds = db.session.execute(select(func.coalesce(func.sum(Refund.amount_cents), 0)).where(
-        Refund.reservation_id == reservation_id, Refund.status.in_(("pending", "succeeded")))).scalar_one()
-    return notes + refunds
 
 
 def eligible_cents(line: InvoiceLine) -> int:
