@@ -1,4 +1,5 @@
-"""Journey: a full week, on a phone (375 px). The parent joins its waiting list and sees the rank;
+"""Journey: a full week, on a phone (375 px). The booking page's full week leads to its waiting list;
+the parent joins it and sees the rank;
 another family's hold lapses unpaid; the sweeper releases it and the place is offered at once to the
 parent, with a mail; the mail's link leads to the offer with its deadline; « Payer cette place »
 goes through the ordinary sandbox checkout; the week is confirmed in « Mes inscriptions »."""
@@ -45,8 +46,15 @@ def test_full_week_join_offer_mail_pay_confirmed(live_server_factory, new_page, 
 
     page = new_page()
     helpers.login(page, server.url, family.email)
-    page.goto(f"{server.url}/famille/liste-attente")
+    # The booking page: the full week says so and leads to its waiting list.
+    page.goto(f"{server.url}/famille/inscrire/{family.child_ids[0]}/periode/{catalogue.period_id}")
+    card = page.locator(f"fieldset.week[data-week='{week}']")
+    expect(card).to_contain_text("Cette semaine est complète")
+    shots(page, "semaine complete a l inscription")
+    card.get_by_role("link", name="M'inscrire sur la liste d'attente").click()
+    expect(page).to_have_url(re.compile(rf"/famille/liste-attente/\?enfant={family.child_ids[0]}&semaine={week}#wait-"))
     form = page.locator(f"form.join[data-week='{week}']")
+    expect(form).to_have_class(re.compile(r"\bfocus\b"))
     expect(form).to_contain_text("Semaine complète")
     shots(page, "semaine complete")
     form.locator("select").select_option("onsite")
