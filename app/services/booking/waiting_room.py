@@ -201,8 +201,10 @@ def _serializer() -> URLSafeTimedSerializer:
     return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt=_SALT)
 
 
-def _pass_token(user_id: int) -> str:
-    return _serializer().dumps({"u": user_id, "ok": 1, "at": int(clock())})
+def _pass_token(user_id: int, position: int = 0) -> str:
+    """A pass: admitted at `at`, with its queue position `n` (0: unknown), which the bench reads to
+    check that admission followed arrival."""
+    return _serializer().dumps({"u": user_id, "ok": 1, "at": int(clock()), "n": position})
 
 
 def _wait_token(user_id: int, generation: str, position: int) -> str:
@@ -295,7 +297,7 @@ def enter(user_id: int, token: str | None) -> Decision:
         log.warning("waiting room unavailable, letting user %s in: %s", user_id, exc.__class__.__name__)
         return Decision(admitted=True)
     if position <= released:
-        return Decision(admitted=True, token=_pass_token(user_id))
+        return Decision(admitted=True, token=_pass_token(user_id, position))
     ahead = position - released  # 1 = next
     wait = max(1, math.ceil((ahead - tokens) / rate()))
     return Decision(admitted=False, token=_wait_token(user_id, generation, position), position=ahead,
