@@ -60,6 +60,8 @@ def test_wishes_get_put_refusals_isolation_and_result(app, factory, api):
     assert {w["outcome"] for w in result["wishes"]} <= {"given", "refused"} and len(result["wishes"]) == 2
     given = [w for w in result["wishes"] if w["outcome"] == "given"]
     assert given and all(w["entry_id"] for w in given)
+    assert all(w["entry_status"] == "offered" and w["offer_expires_at"] for w in given)
+    assert result["household_id"] == family.id
     # the given week is paid as a waiting-list offer
     pay = client.post(f"{API}/waitlist/{given[0]['entry_id']}/pay", headers=headers)
     assert pay.status_code == 200, pay.get_json()

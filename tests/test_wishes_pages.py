@@ -21,6 +21,8 @@ def test_wishes_page_ranks_weeks_and_keeps_them_changeable(app, factory, login):
     cat = _campaign(app, factory, capacities=(1, 2))
     family = factory.household(children=[("Léa", 8), ("Hugo", 6)])
     client = _parent(app, login, family)
+    home = client.get("/famille/").get_data(as_text=True)
+    assert 'class="card wishes-block"' in home and "/famille/voeux/" in home
     listing = client.get("/famille/voeux/").get_data(as_text=True)
     assert f'data-period="{cat.period_id}"' in listing and "L'heure à laquelle vous déposez vos vœux ne compte pas" \
         in listing
@@ -128,6 +130,7 @@ def test_explanation_page_and_paying_the_given_week(app, factory, login):
     page = win.get(f"/famille/attribution/{cat.period_id}").get_data(as_text=True)
     assert "Ce qui vous est attribué" in page and "attribué au tour 1" in page
     assert f"/famille/liste-attente/{offer.entry_id}/payer" in page
+    assert 'class="deadline"' in page and "Voir mon résultat" in win.get("/famille/").get_data(as_text=True)
     assert "sur 2</strong>" in page and "Loto 7 12 25" in page
     lose = unescape(_parent(app, login, loser).get(f"/famille/attribution/{cat.period_id}").get_data(as_text=True))
     assert "Complet au tour 1 ; 1ʳᵉ sur la liste d'attente." in lose

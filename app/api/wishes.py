@@ -134,6 +134,8 @@ class _WishResult(Schema):
     transport = fields.String(allow_none=True)
     entry_id = fields.Integer(allow_none=True, metadata={
         "description": "Inscription sur liste d'attente (la place attribuée se paie par POST /waitlist/{id}/pay)."})
+    offer_expires_at = fields.DateTime(allow_none=True, metadata={
+        "description": "Échéance de paiement de la place attribuée (tant qu'elle est à payer)."})
     entry_status = fields.String(allow_none=True, metadata={
         "description": "waiting, offered (à payer), accepted (payée), lapsed, withdrawn, closed"})
     text = fields.String(required=True, metadata={"description": "« complet au tour 2 ; 3ᵉ sur la liste d'attente »"})

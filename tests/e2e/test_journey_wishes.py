@@ -106,7 +106,7 @@ def test_wishes_dry_run_publish_explanation_and_pay(live_server_factory, new_pag
     shots(desk, "agent essai de l attribution", phone_layout=False)
     desk.locator("input[name=confirm]").check()
     desk.get_by_role("button", name="Publier l'attribution").click()
-    expect(desk.locator("#published")).to_contain_text("2 semaine(s) attribuée(s)")
+    expect(desk.locator("#published")).to_contain_text("2 semaines attribuées")
     shots(desk, "agent attribution publiee", phone_layout=False)
 
     # The resident family: its mails, its explanation, and the given week paid.

@@ -13,7 +13,18 @@ from flask_babel import gettext as _
 from flask_babel import ngettext
 from sqlalchemy import select
 
-from app.models import AllocationRun, Child, Household, WaitlistEntry, WaitlistStatus, Week, Wish, db
+from app.models import (
+    AllocationRun,
+    Child,
+    Household,
+    OfferOutcome,
+    WaitlistEntry,
+    WaitlistOffer,
+    WaitlistStatus,
+    Week,
+    Wish,
+    db,
+)
 from app.services.booking import allocation as core
 from app.services.booking.priority import CRITERIA, Rules
 from app.services.booking.waitlist import position
@@ -95,6 +106,10 @@ def explanation(household_id: int, period_id: Any) -> dict:
         select(WaitlistEntry).where(WaitlistEntry.household_id == household_id,
                                     WaitlistEntry.week_id.in_(list(weeks) or [0]))
         .order_by(WaitlistEntry.id)).scalars()}
+    deadlines = dict(db.session.execute(
+        select(WaitlistOffer.entry_id, WaitlistOffer.expires_at).where(
+            WaitlistOffer.entry_id.in_([e.id for e in entries.values()] or [0]),
+            WaitlistOffer.outcome == OfferOutcome.PENDING)).tuples().all())
     rows = []
     for o in sorted(outcomes, key=lambda o: (children[o["child_id"]].first_name, wishes[o["wish_id"]].rank)):
         entry = entries.get((o["child_id"], o["week_id"]))
@@ -102,7 +117,8 @@ def explanation(household_id: int, period_id: Any) -> dict:
                      "child_id": o["child_id"], "week": weeks[o["week_id"]].label, "rank": wishes[o["wish_id"]].rank,
                      "round": o["round"], "points": o["points"], "outcome": o["outcome"], "reason": o["reason"],
                      "transport": o["transport"], "entry_id": entry.id if entry else None,
-                     "entry_status": entry.status if entry else None, "text": _wish_text(o, entry)})
+                     "entry_status": entry.status if entry else None, "text": _wish_text(o, entry),
+                     "offer_expires_at": deadlines.get(entry.id) if entry else None})
     criteria = [{"code": c, "label": _(CRITERION_LABELS[c]), "points": rules.points_of(c)} for c in mine["criteria"]]
     child_bonus = [{"child": children[int(c)].first_name, "code": code, "label": _(CRITERION_LABELS[code]),
                     "points": rules.points_of(code)}

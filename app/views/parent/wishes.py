@@ -15,10 +15,12 @@ from __future__ import annotations
 from flask import abort, flash, g, redirect, request, url_for
 from flask_appbuilder import BaseView, expose, has_access
 from flask_babel import gettext as _
+from flask_babel import ngettext
 
 from app.models import WaitlistTransport
 from app.services.booking import allocation_reads, eligibility, wishes
 from app.services.errors import NotFound, ServiceError
+from app.services.household.links import household_for_user
 from app.views.helpers import household_required, parse_id, service_errors
 
 
@@ -111,8 +113,11 @@ class ParentWishesView(BaseView):
                     db.session.rollback()
                     form_error = exc.message
                 else:
-                    flash(_("Vœux de %(name)s enregistrés : %(num)s semaine(s) classée(s). Vous pouvez les modifier "
-                            "jusqu'à la clôture des vœux.", name=data["child"]["first_name"], num=len(items))
+                    flash(ngettext("Vœux de %(name)s enregistrés : %(num)d semaine classée. Vous pouvez les modifier "
+                                   "jusqu'à la clôture des vœux.",
+                                   "Vœux de %(name)s enregistrés : %(num)d semaines classées. Vous pouvez les "
+                                   "modifier jusqu'à la clôture des vœux.", len(items),
+                                   name=data["child"]["first_name"])
                           if items else _("Les vœux de %(name)s sont effacés.", name=data["child"]["first_name"]),
                           "success")
                     return redirect(url_for(".child", child_id=child_id, period_id=period_id))
@@ -147,6 +152,17 @@ class ParentAllocationView(BaseView):
                                     given=given, refused=refused)
 
 
+def wish_campaigns_summary() -> list[dict]:
+    """For the small block of « Accueil » (its view stays as it is): the campaigns open for wishes or
+    published, for the logged-in parent's household."""
+    household = household_for_user(g.user) if getattr(g, "user", None) is not None else None
+    if household is None:
+        return []
+    return [c for c in wishes.household_campaigns(household.id)
+            if (c["window"] is None or c["published"]) and any(item["reason"] is None for item in c["children"])]
+
+
 def register(appbuilder) -> None:
     appbuilder.add_view_no_menu(ParentWishesView())
     appbuilder.add_view_no_menu(ParentAllocationView())
+    appbuilder.app.jinja_env.globals.setdefault("wish_campaigns_summary", wish_campaigns_summary)
