@@ -187,5 +187,7 @@ def test_contact_details_in_footer_error_pages_and_mails(app, factory, login):
 def test_accessibility_statement_is_public_and_linked_from_the_footer(app, client):
     page = _text(client.get("/accessibilite/"))
     assert "Déclaration d'accessibilité" in page and "partiellement conforme" in page
-    assert re.search(r'id="axe-result">La vérification automatique', page)  # no number until measured
+    # The number the axe-core check of the browser journeys measured, with its date.
+    assert re.search(r'id="axe-result">Problèmes graves ou critiques détectés : <strong>0</strong>', page)
+    assert "mesure du 6 décembre 2026" in page
     assert 'href="/accessibilite/"' in _text(client.get("/login/"))

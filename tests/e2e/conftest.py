@@ -96,7 +96,11 @@ class Shots:
     """Screenshots of each step at phone and desktop sizes, named journey/NN-step-size.png.
 
     At phone width nothing may stick out sideways; on the parent area's pages (the portal layout)
-    every form field must have a label and every text must be readable (WCAG AA contrast)."""
+    every form field must have a label and every text must be readable (WCAG AA contrast).
+    axe-core (WCAG 2.1 A and AA rules) runs at both sizes on the parent area's pages, the animators'
+    pages and the staff screens used daily (those shot with `phone_layout=False`): any serious or
+    critical violation fails the journey. `axe=False` leaves out a back-office screen that is not
+    a daily one (FAB's generic catalogue forms)."""
 
     phone = PHONE
     desktop = DESKTOP
@@ -109,12 +113,14 @@ class Shots:
         self.count = 0
         self.taken: list[Path] = []
 
-    def __call__(self, page, step: str, phone_layout: bool = True):
+    def __call__(self, page, step: str, phone_layout: bool = True, axe: bool | None = None):
         """`phone_layout=False` for back-office screens, built for a desk computer: they are shot at
         both sizes but only the parent area must fit a phone."""
         self.count += 1
         name = f"{self.count:02d}-{re.sub(r'[^a-z0-9]+', '-', _ascii(step.lower())).strip('-')}"
         original = page.viewport_size
+        if axe is None:
+            axe = not phone_layout or is_parent_layout(page)
         for label, size in (("phone", PHONE), ("desktop", DESKTOP)):
             page.set_viewport_size(size)
             path = self.folder / f"{name}-{label}.png"
@@ -122,6 +128,8 @@ class Shots:
             self.taken.append(path)
             if label == "phone" and phone_layout:
                 assert_no_horizontal_overflow(page, step)
+            if axe:
+                assert_axe_clean(page, f"{step} ({label})")
         page.set_viewport_size(original or PHONE)
         if is_parent_layout(page):
             assert_accessible(page, step)
@@ -187,6 +195,33 @@ A11Y_SCRIPT = r"""
   return problems;
 }
 """
+
+
+# axe-core, vendored from npm (tests/e2e/vendor/README.md): the journeys never download anything.
+AXE_SOURCE = (Path(__file__).resolve().parent / "vendor" / "axe.min.js").read_text(encoding="utf-8")
+AXE_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
+# The script is handed to the page through DevTools (page.evaluate), which the page's strict
+# Content-Security-Policy does not block, unlike a <script> tag that add_script_tag would insert.
+AXE_RUN = """async (tags) => {
+  const result = await window.axe.run(document, {runOnly: {type: 'tag', values: tags},
+                                                 resultTypes: ['violations']});
+  return result.violations.filter(v => v.impact === 'serious' || v.impact === 'critical').map(v => ({
+    id: v.id, impact: v.impact, help: v.help,
+    nodes: v.nodes.slice(0, 5).map(n => n.target.join(' ') + ' → ' + (n.failureSummary || '').slice(0, 160)),
+  }));
+}"""
+
+
+def axe_violations(page) -> list[dict]:
+    """Serious and critical axe-core violations (WCAG 2.1 A and AA) of the page as it stands."""
+    if not page.evaluate("() => typeof window.axe === 'object'"):
+        page.evaluate("() => {\n" + AXE_SOURCE + "\n}")
+    return page.evaluate(AXE_RUN, AXE_TAGS)
+
+
+def assert_axe_clean(page, step: str) -> None:
+    violations = axe_violations(page)
+    assert not violations, f"axe-core: serious or critical violations on step '{step}' ({page.url}): {violations}"
 
 
 def assert_accessible(page, step: str) -> None:
