@@ -82,6 +82,12 @@ def test_a_justified_absence_gives_the_days_share_of_the_week_once(app, s, facto
                                      actor=actor)
         assert unjustified.value.code == "not_creditable"
     assert _balance(app, household) == 1500
+    from tests.dossier_helpers import mails
+
+    sent = mails(app, "absence_credit")
+    assert len(sent) == 1 and "Avoir pour l'absence de Tom" in sent[0][2]
+    assert "Tom Bernard" in sent[0][3] and "11 mai 2026" in sent[0][3] and "15,00" in sent[0][3]
+    assert "/famille/avoirs/" in sent[0][3]
     listed = call(app, justified_absences, s.cat.establishment_id, data.MONDAY, data.MONDAY + timedelta(days=6))
     assert listed[0].granted and not listed[0].eligible and listed[0].credit_note_number.startswith("AV-")
 

@@ -150,6 +150,7 @@ MAIL_KIND_LABELS = {
     "allocation_result": "Résultat de l'attribution sur vœux",
     "allocation_offer": "Place attribuée sur vœux (à payer)",
     "test_mail": "Message de test",
+    "absence_credit": "Avoir pour absence justifiée",
 }
 
 # What an audit entry records (AuditLog.action), as the file's history shows it to staff.

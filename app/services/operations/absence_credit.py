@@ -13,7 +13,7 @@ certificate, grant the day back as an avoir from the attendance screen. The rule
 * once per child-day: the attendance row keeps the avoir's id (unique), under the household's lock
   and the row's, so two staff clicking at once give one avoir.
 The avoir is a credit note of the cancellation kind tied to the reservation (so the tax attestation
-nets it, like a cancelled week's), issued by app.services.payments.credits.
+nets it, like a cancelled week's), issued by app.services.payments.credits; the family is mailed.
 """
 from __future__ import annotations
 
@@ -39,6 +39,7 @@ from app.models import (
 from app.services import audit
 from app.services.booking.cancellation import rules_for
 from app.services.errors import Conflict, NotFound, ValidationFailed
+from app.services.mail import queue_mail
 from app.services.operations.open_days import open_days
 from app.services.payments import credits
 from app.services.transactions import unit_of_work
@@ -135,4 +136,18 @@ def credit_justified_absence(attendance_id: int, *, certificate_received: bool, 
         row.credit_note_id = note.id
         audit.record("attendance.absence_credited", "attendance", row.id, actor=actor, household_id=household_id,
                      after={"credit_note": note.number, "amount_cents": amount, "day": row.day})
+        _tell_family(row, note)
         return note
+
+
+def _tell_family(row: Attendance, note: CreditNote) -> None:
+    """The family is mailed (after the commit) unless its file has no address (a desk-only family)."""
+    household = row.reservation.household
+    to = household.email or getattr(household.owner, "email", None)
+    if not to:
+        return
+    child = f"{row.child.first_name} {row.child.last_name}"
+    queue_mail("absence_credit", to, _("Avoir pour l'absence de %(child)s", child=row.child.first_name),
+               "absence_credit", household_id=household.id, dedupe_key=f"attendance-{row.id}-credited",
+               child=child, day=row.day, establishment=row.establishment.name, amount_cents=note.amount_cents,
+               number=note.number)
