@@ -5,6 +5,7 @@ the room off by default. Time is a hand-moved clock: nothing here measures speed
 from __future__ import annotations
 
 import random
+import time
 from datetime import timedelta
 
 import pytest
@@ -132,7 +133,7 @@ def test_redis_down_lets_parents_in(app, clock, monkeypatch):
 
 def test_auto_is_in_force_around_an_opening_only(app, factory, clock, monkeypatch):
     monkeypatch.setitem(app.config, "WAITING_ROOM", "auto")
-    clock.now = __import__("time").time()
+    clock.now = time.time()
     factory.catalog(opens_in=-timedelta(days=3))
     with app.app_context():
         assert not waiting_room.in_force()
@@ -184,6 +185,24 @@ def test_a_forged_cookie_gets_the_queue_page_not_an_error(app, factory, login, c
     browser.set_cookie(COOKIE, "faux.ticket.signé", path=COOKIE_PATH)
     answer = browser.get(PAGE)
     assert answer.status_code == 200 and "Salle d'attente" in answer.get_data(as_text=True)
+
+
+def test_a_queued_form_post_adds_nothing_and_says_so(app, factory, login, clock):
+    """A parent whose pass ran out posts the weeks form: the queue page, nothing half-done, and its
+    refresh link goes back to the page by GET."""
+    from app.models import Reservation, db
+
+    catalog = factory.catalog()
+    login(app.test_client(), factory.household().email).get(PAGE)  # takes the only token
+    family = factory.household()
+    parent = login(app.test_client(), family.email)
+    url = f"/famille/inscrire/{family.child_ids[0]}/periode/{catalog.period_id}"
+    answer = parent.post(url, data={"week": str(catalog.week_ids[0]), f"transport-{catalog.week_ids[0]}": "onsite"})
+    html = answer.get_data(as_text=True)
+    assert answer.status_code == 200 and "Salle d'attente" in html
+    assert f'href="{url}" data-waiting-room-refresh=' in html
+    with app.app_context():
+        assert db.session.query(Reservation).count() == 0
 
 
 def test_staff_and_the_basket_are_never_queued(app, factory, login, clock):
