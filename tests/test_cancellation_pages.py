@@ -172,3 +172,18 @@ def test_the_openapi_document_lists_the_cancellation_routes(app, factory, client
     assert "get" in paths["/api/v1/portal/account"]
     assert "201" in paths["/api/v1/portal/cancellation-certificates"]["post"]["responses"]
     assert {"PortalCertificate", "PortalAccount", "PortalCancellation"} <= set(spec["components"]["schemas"])
+
+
+def test_the_basket_states_the_rules_and_the_credit_before_paying(app, booked, login):
+    from tests.credit_helpers import add
+
+    cat, fam, line = booked
+    client = login(app.test_client(), fam.email)
+    client.post(f"/famille/annulation/{line}")
+    add(app, fam.id, fam.child_ids[0], cat.week_ids[0])
+    add(app, fam.id, fam.child_ids[0], cat.week_ids[1])
+    page = _text(client.get("/famille/panier"))
+    assert "Conditions d'annulation" in page and page.count("Annulation gratuite jusqu'au ") == 2
+    assert "un avoir sur votre compte" in page and "aucune annulation une fois la semaine commencée" in page
+    assert "Votre avoir de <strong>45,00\u00a0€</strong> sera déduit automatiquement" in page
+    assert 'id="to-pay">45,00\u00a0€<' in page

@@ -111,6 +111,20 @@ def rule_sentence(rules: Rules, starts_on: date) -> str:
              "semaine commencée.", day=day_fr(free_until(starts_on, rules)), what=what, late=late)
 
 
+def basket_terms(lines: list[dict]) -> list[dict]:
+    """The published rule of each basket line (the basket's line dicts), shown before paying: one
+    read of the rules per period."""
+    rules: dict[int, Rules] = {}
+    terms = []
+    for line in lines:
+        period_id = line["period"]["id"]
+        if period_id not in rules:
+            rules[period_id] = rules_for(period_id)
+        terms.append({"line_id": line["id"], "label": f"{line['child']['first_name']} — {line['week']['label']}",
+                      "sentence": rule_sentence(rules[period_id], date.fromisoformat(line["week"]["starts_on"]))})
+    return terms
+
+
 def quote(reservation: Reservation, now: datetime | None = None) -> Quote:
     """The one rule. Reads only: callers that act on it hold the reservation's lock."""
     now = now or utcnow()

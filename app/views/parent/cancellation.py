@@ -15,7 +15,7 @@ from flask_appbuilder import BaseView, expose, has_access
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from app.services.booking import basket as basket_service
-from app.services.booking.cancellation import household_quote
+from app.services.booking.cancellation import basket_terms, household_quote
 from app.services.errors import ServiceError
 from app.services.household import documents
 from app.services.household.links import household_for_user
@@ -100,7 +100,13 @@ def credit_summary() -> dict:
     return {"credit_cents": credits.available_credit(household.id), "book_cents": credits.book_balance(household.id)}
 
 
+def cancellation_terms(summary: dict) -> list[dict]:
+    """For « Mon panier »: each line's published cancellation rule, read before paying."""
+    return basket_terms(summary.get("lines") or [])
+
+
 def register(appbuilder) -> None:
     appbuilder.add_view_no_menu(ParentCancellationView())
     appbuilder.add_view_no_menu(ParentCreditsView())
     appbuilder.app.jinja_env.globals.setdefault("credit_summary", credit_summary)
+    appbuilder.app.jinja_env.globals.setdefault("cancellation_terms", cancellation_terms)
