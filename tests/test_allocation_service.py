@@ -156,3 +156,4 @@ def test_publish_gives_offers_and_queues_the_rest_in_allocation_order(app, facto
         assert res["points"] == 10 and [c["code"] for c in res["criteria"]] == ["resident"]
         rows = allocation_reads.csv_rows(cat.period_id)
         assert len(rows) == 5 and {r[9] for r in rows} == {"attribuée", "refusée"}
+        assert "complet au tour 1" in {r[10] for r in rows} and any(r[2] == "résident" for r in rows)

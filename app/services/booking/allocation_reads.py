@@ -182,6 +182,7 @@ def dry_run_report(result) -> dict:
                                 len(without))}
 
 
+CSV_CRITERIA = {"resident": "résident", "working": "parents qui travaillent", "low_quotient": "QF sous le seuil"}
 CSV_HEADER = ["foyer", "nom", "critères", "points", "rang au tirage", "enfant", "vœu n°", "semaine", "tour",
               "résultat", "motif"]
 
@@ -203,9 +204,13 @@ def csv_rows(period_id: Any) -> list[list[Any]]:
     for o in sorted(data["wishes"], key=lambda o: (o["order"], o["child_id"], o["wish_id"])):
         info = data["households"][str(o["household_id"])]
         wish = wishes.get(o["wish_id"])
-        rows.append([o["household_id"], names.get(o["household_id"], ""), " + ".join(info["criteria"]), o["points"],
+        reason = o["reason"] or ""
+        if reason in REASON_LABELS:
+            reason = _(REASON_LABELS[reason], round=o["round"])
+        rows.append([o["household_id"], names.get(o["household_id"], ""),
+                     " + ".join(_(CSV_CRITERIA.get(c, c)) for c in info["criteria"]), o["points"],
                      info["rank"], children.get(o["child_id"], ""), wish.rank if wish else "", weeks.get(o["week_id"]),
-                     o["round"], "attribuée" if o["outcome"] == core.GIVEN else "refusée", o["reason"] or ""])
+                     o["round"], "attribuée" if o["outcome"] == core.GIVEN else "refusée", reason])
     return rows
 
 
