@@ -188,6 +188,10 @@ def test_a_full_week_on_the_booking_page_leads_to_its_waiting_list(app, factory,
     card = _week_card(_weeks_page(other, family, catalog), week)
     assert "Déjà sur liste d'attente" in card and "l'autre foyer" in card
     assert "/famille/liste-attente/" not in card and "M'inscrire" not in card
+    # Its waiting-list page says the same instead of offering a form that would be refused.
+    page = other.get("/famille/liste-attente").get_data(as_text=True)
+    assert f'class="card waiting-elsewhere" id="wait-{child}-{week}"' in page and "l'autre foyer" in page
+    assert f'form class="card join" id="wait-{child}-{week}"' not in page
 
 
 def test_a_full_bus_on_the_booking_page_leads_to_the_bus_waiting_list(app, factory, login):

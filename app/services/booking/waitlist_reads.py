@@ -227,11 +227,17 @@ def child_week_states(household_id: int, child_id: int, weeks: list[Week], now: 
 
 def joinable_weeks(household_id: int, waiting: set[tuple[int, int]]) -> list[dict]:
     """Per child, the weeks that are full (or whose bus is full) and that the child could book
-    otherwise, with the transport choices that make sense for each."""
+    otherwise, with the transport choices that make sense for each. A week the child already waits
+    for through its other household is listed with `waiting_elsewhere` (« déjà sur liste d'attente »)."""
     result = []
-    for link, child in eligibility.household_children(household_id):
-        if link.status != LinkStatus.VALIDATED:
-            continue
+    children = [(link, child) for link, child in eligibility.household_children(household_id)
+                if link.status == LinkStatus.VALIDATED]
+    elsewhere = set(db.session.execute(
+        select(WaitlistEntry.child_id, WaitlistEntry.week_id).where(
+            WaitlistEntry.child_id.in_([child.id for _link, child in children] or [0]),
+            WaitlistEntry.household_id != household_id, WaitlistEntry.status.in_(WaitlistStatus.ACTIVE))
+    ).tuples().all())
+    for _link, child in children:
         offers = eligibility.offers(household_id, child.id)
         weeks = []
         for establishment in offers.establishments:
@@ -246,7 +252,8 @@ def joinable_weeks(household_id: int, waiting: set[tuple[int, int]]) -> list[dic
                     circuits = period.circuits if week_full else full_circuits
                     weeks.append({"week": week.week, "period": period.period,
                                   "establishment": establishment.establishment, "week_full": week_full,
-                                  "circuits": [c.circuit for c in circuits]})
+                                  "circuits": [c.circuit for c in circuits],
+                                  "waiting_elsewhere": (child.id, week.week.id) in elsewhere})
         if weeks:
             result.append({"child": child, "weeks": weeks})
     return result
