@@ -76,8 +76,10 @@ PUBLIC_ENDPOINTS = re.compile(
     r"payments\.|Parent|Portal[A-Za-z]*Api\.|"
     # Public on purpose: the accessibility statement, the desk invitation's claim page (its token is
     # the key), PayFiP's return and notification (checked with PayFiP itself), the animator pages'
-    # service worker script (no data, only code that must be fetchable to install).
-    r"PrivacyView\.|AccessibilityView\.|InvitationClaimView\.|payfip\.|AnimatorPagesView\.service_worker$)")
+    # service worker script (no data, only code that must be fetchable to install), the household's
+    # calendar feed (phones' calendar apps cannot log in: its secret token is the key).
+    r"PrivacyView\.|AccessibilityView\.|InvitationClaimView\.|payfip\.|AnimatorPagesView\.service_worker$|"
+    r"CalendarFeedView\.)")
 SELF_SERVICE_ENDPOINTS = re.compile(r"^(ResetMyPasswordView|UserInfoEditView|UserDBModelView\.userinfo)")
 
 

@@ -24,6 +24,7 @@ from .attendance import (  # noqa: E402,F401
 )
 from .audit import AuditLog, MailLog  # noqa: E402,F401
 from .booking import Basket, BasketStatus, Reservation, ReservationStatus, TransportMode  # noqa: E402,F401
+from .calendar import CalendarFeed  # noqa: E402,F401
 from .catalog import Circuit, Establishment, Period, Stop, TariffBracket, Week  # noqa: E402,F401
 from .credit import (  # noqa: E402,F401
     CancellationOutcome,

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 def register_views(appbuilder) -> None:
     from app.api import attendance as attendance_api
+    from app.api import calendar as calendar_api
     from app.api import checkout as checkout_api
     from app.api import credits as credits_api
+    from app.api import dossier as dossier_api
     from app.api import invoices as invoices_api
     from app.api import portal as portal_api
     from app.api import privacy as privacy_api
@@ -21,6 +23,7 @@ def register_views(appbuilder) -> None:
     from app.views.admin import organiser as admin_organiser
     from app.views.animator import pages as animator_pages
     from app.views.parent import booking as parent_booking
+    from app.views.parent import calendar as parent_calendar
     from app.views.parent import cancellation as parent_cancellation
     from app.views.parent import dossier as parent_dossier
     from app.views.parent import home as parent_home
@@ -54,6 +57,7 @@ def register_views(appbuilder) -> None:
         parent_home,
         parent_dossier,
         parent_booking,
+        parent_calendar,  # issue 20: « Mon agenda », the household's ICS feed
         parent_receipts,
         parent_invoices,  # issue 16: « Mes factures », tax attestations
         parent_waitlist,
@@ -72,6 +76,8 @@ def register_views(appbuilder) -> None:
         credits_api,  # issue 14: cancellation and the credit account
         invoices_api,  # issue 16: invoices, credit notes, tax attestations
         waitlist_api,
+        calendar_api,  # issue 20: the ICS feed's address
+        dossier_api,  # issue 20: the household file, stop change, receipts in the API
         wishes_api,  # issue 15: wishes and allocation result
         attendance_api,  # issue 18: the animators' sync API
         animator_pages,  # issue 18: the animators' phone pages
