@@ -72,7 +72,8 @@ class PortalApi(PortalBaseApi):
           description: >-
             Chaque établissement, période et semaine avec les places restantes et soit « disponible »,
             soit un code de raison (household_not_validated, child_not_validated, age, not_open_yet,
-            closed, full, already_booked, already_in_basket) et un message en français. Pour chaque
+            closed, full, already_booked, already_in_basket, wishes_period : période sur vœux, voir
+            /children/{id}/wishes/{period_id}) et un message en français. Pour chaque
             période, les options de transport : circuits avec leurs arrêts (horaires) et les places
             restantes par semaine. La réponse porte un ETag : renvoyé dans `If-None-Match`, il vaut
             304 sans corps tant que rien n'a changé (les places restantes peuvent dater de quelques

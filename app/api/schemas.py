@@ -205,7 +205,8 @@ class PortalReason(Schema):
 
     code = fields.String(required=True, metadata={
         "description": "household_not_validated, child_not_validated, age, not_open_yet, closed, full, "
-                       "already_booked, already_in_basket, invalid, transport_required, invalid_transport, "
+                       "already_booked, already_in_basket, wishes_period, invalid, transport_required, "
+                       "invalid_transport, "
                        "stop_required, invalid_stop, not_found, not_in_basket, basket_in_checkout, basket_empty, "
                        "basket_expired, price_changed, busy…"})
     message = fields.String(required=True, metadata={"description": "Explication en français."})
