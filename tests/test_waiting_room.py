@@ -97,6 +97,7 @@ def test_admitted_get_in_without_a_second_wait_until_their_time_runs_out(app, cl
             assert not waiting_room.enter(user, None).admitted
         again = waiting_room.enter(7, pass_token)
         assert again.admitted and again.token is None  # the pass alone lets them in
+        assert waiting_room.enter(7, None).admitted  # and without it (another tab, the API): remembered
         clock.now = T0 + 21 * 60  # the pass has run out: back in the queue, behind those who wait
         # (21 minutes at 1/s released everybody: make a new crowd first)
         for user in range(200, 260):
@@ -253,9 +254,31 @@ def test_api_answers_429_with_position_retry_after_and_ticket(app, factory, cloc
     again = client_2.get(f"{API}/children/{second.child_ids[0]}/offers",
                          headers={**headers_2, "X-Waiting-Room-Ticket": pass_token})
     assert again.status_code == 200
-    forged = client_2.get(f"{API}/children/{second.child_ids[0]}/offers",
-                          headers={**headers_2, "X-Waiting-Room-Ticket": pass_token + "x"})
+    # A forged ticket does not jump the queue: a waiting parent keeps its own place.
+    third = factory.household()
+    client_3 = app.test_client()
+    headers_3 = jwt_headers(client_3, third.email)
+    first_try = client_3.get(f"{API}/children/{third.child_ids[0]}/offers", headers=headers_3)
+    assert first_try.status_code == 429 and first_try.get_json()["details"]["position"] == 4
+    forged = client_3.get(f"{API}/children/{third.child_ids[0]}/offers",
+                          headers={**headers_3, "X-Waiting-Room-Ticket": pass_token})  # someone else's pass
     assert forged.status_code == 429 and forged.get_json()["details"]["position"] == 4
+
+
+def test_admitted_on_the_pages_get_in_on_the_api_without_a_second_wait(app, factory, login, clock):
+    factory.catalog()
+    family = factory.household()
+    assert "Choisissez l'enfant" in login(app.test_client(), family.email).get(PAGE).get_data(as_text=True)
+    for _ in range(3):  # a queue forms behind
+        login(app.test_client(), factory.household().email).get(PAGE)
+    client = app.test_client()
+    headers = jwt_headers(client, family.email)  # the app, without any ticket yet
+    answer = client.get(f"{API}/children/{family.child_ids[0]}/offers", headers=headers)
+    assert answer.status_code == 200 and answer.headers["X-Waiting-Room-Ticket"]
+    clock.now += 21 * 60  # after WAITING_ROOM_ADMITTED_MINUTES, a new crowd: queued like anyone
+    for _ in range(2):
+        login(app.test_client(), factory.household().email).get(PAGE)
+    assert client.get(f"{API}/children/{family.child_ids[0]}/offers", headers=headers).status_code == 429
 
 
 def test_api_still_asks_for_a_token_first(app, clock):

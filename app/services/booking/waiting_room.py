@@ -17,6 +17,8 @@ default). ONE Lua script per arrival or check, atomic, so every worker sees one 
   (`released` is the highest admitted position: position n gets in only after n-1);
 - an arrival with a token to spare and nobody ahead goes straight in; otherwise it takes the next
   position (`seq`), kept per user, so a second tab or the API share the same place;
+- the admitted are remembered per user for WAITING_ROOM_ADMITTED_MINUTES, so a parent let in on
+  the pages is let in on the API too (and the other way round) without a second wait;
 - the arrival times of the waiting positions are kept in a list, head first (staff's screen).
 
 The parent holds a ticket signed with the app's SECRET_KEY (itsdangerous): while waiting it names
@@ -57,11 +59,11 @@ _TICKET_MAX_AGE_SECONDS = 12 * 3600
 # How often the queue page refreshes itself, in seconds (closer to the head: sooner).
 MIN_REFRESH_SECONDS, MAX_REFRESH_SECONDS = 5, 30
 
-# KEYS: 1 state hash, 2 user -> position hash, 3 arrival times of the waiting (head first),
-#       4 this bucket's admissions counter.
+# KEYS: 1 state hash, 2 user -> position hash (the waiting), 3 arrival times of the waiting (head
+#       first), 4 this bucket's admissions counter, 5 user -> "admitted at,position" (the admitted).
 # ARGV: 1 now (s), 2 rate (/s), 3 burst, 4 user id ("" for a peek), 5 ticket position ("" if none),
 #       6 ticket generation, 7 a new generation (used if the queue does not exist), 8 idle TTL (s),
-#       9 bucket TTL (s).
+#       9 bucket TTL (s), 10 how long the admitted are let in again (s).
 # Returns {generation, position (0 for a peek), released, seq, tokens (string), head arrival ("" if none)}.
 _SCRIPT = """
 local now = tonumber(ARGV[1])
@@ -92,11 +94,22 @@ tokens = math.min(burst, tokens)
 local position = 0
 local user = ARGV[4]
 if user ~= '' then
+  -- Admitted a moment ago (through the pages or the API, whatever ticket this request holds)?
+  local recent, seen_n = false, nil
+  local seen = redis.call('HGET', KEYS[5], user)
+  if seen then
+    local seen_at
+    seen_at, seen_n = string.match(seen, '^([^,]+),(%d+)$')
+    recent = seen_at ~= nil and now - tonumber(seen_at) <= tonumber(ARGV[10]) and tonumber(seen_n) <= released
+  end
   local ticket = tonumber(ARGV[5])
   if ticket and ARGV[6] == gen and ticket >= 1 and ticket <= seq then
     position = ticket
   else
     position = tonumber(redis.call('HGET', KEYS[2], user)) or 0
+  end
+  if position == 0 and recent then
+    position = tonumber(seen_n)
   end
   if position == 0 then
     seq = seq + 1
@@ -112,6 +125,9 @@ if user ~= '' then
   end
   if position <= released then
     redis.call('HDEL', KEYS[2], user)
+    if not recent then
+      redis.call('HSET', KEYS[5], user, ARGV[1] .. ',' .. position)
+    end
   end
 end
 if admitted > 0 then
@@ -124,6 +140,7 @@ local ttl = tonumber(ARGV[8])
 redis.call('EXPIRE', KEYS[1], ttl)
 redis.call('EXPIRE', KEYS[2], ttl)
 redis.call('EXPIRE', KEYS[3], ttl)
+redis.call('EXPIRE', KEYS[5], ttl)
 local head = redis.call('LINDEX', KEYS[3], 0)
 return {gen, position, released, seq, tostring(tokens), head or ''}
 """
@@ -270,7 +287,7 @@ class Status:
 
 def _keys(now: float) -> list[str]:
     bucket = int(now // _BUCKET_SECONDS)
-    return [f"{_KEY}:etat", f"{_KEY}:parents", f"{_KEY}:arrivees", f"{_KEY}:admis:{bucket}"]
+    return [f"{_KEY}:etat", f"{_KEY}:parents", f"{_KEY}:arrivees", f"{_KEY}:admis:{bucket}", f"{_KEY}:entres"]
 
 
 def _run(user_id: int | None, ticket: dict | None, now: float):
@@ -278,7 +295,7 @@ def _run(user_id: int | None, ticket: dict | None, now: float):
     script = connection.register_script(_SCRIPT)
     args = [repr(now), repr(rate()), repr(burst()), "" if user_id is None else str(user_id),
             str(ticket["n"]) if ticket else "", ticket["g"] if ticket else "", secrets.token_hex(6),
-            _IDLE_TTL_SECONDS, _BUCKET_SECONDS * 7]
+            _IDLE_TTL_SECONDS, _BUCKET_SECONDS * 7, admitted_seconds()]
     generation, position, released, seq, tokens, head = script(keys=_keys(now), args=args)
     return (generation.decode() if isinstance(generation, bytes) else generation, int(position), int(released),
             int(seq), float(tokens), float(head) if head not in (b"", "", None) else None)
