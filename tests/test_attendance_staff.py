@@ -271,11 +271,14 @@ def test_the_scheme_is_set_on_the_parent_and_the_staff_household_forms(app, fact
     assert parent.post("/famille/dossier/foyer", data={**form, "benefit_scheme": "msa"}).status_code == 302
     with app.app_context():
         assert db.session.get(Household, family.id).benefit_scheme == "msa"
+    assert "Régime : MSA" in parent.get("/famille/dossier/").get_data(as_text=True)
     # A form that does not send the field (an older page) keeps it.
     assert parent.post("/famille/dossier/foyer", data={**form, "phone": "0611223355"}).status_code == 302
     with app.app_context():
         assert db.session.get(Household, family.id).benefit_scheme == "msa"
     staff = login(make_client(), factory.staff().email)
+    review = staff.get(f"/revue-dossiers/dossier/{family.id}")
+    assert review.status_code == 200 and "<td>MSA</td>" in review.get_data(as_text=True)
     staff_page = staff.get(f"/dossiers-famille/{family.id}/foyer").get_data(as_text=True)
     assert "Régime (CAF, MSA, autre)" in staff_page and 'value="msa" selected' in staff_page
     assert staff.post(f"/dossiers-famille/{family.id}/foyer",
