@@ -90,6 +90,10 @@ def test_a_justified_absence_gives_the_days_share_of_the_week_once(app, s, facto
     assert "/famille/avoirs/" in sent[0][3]
     listed = call(app, justified_absences, s.cat.establishment_id, data.MONDAY, data.MONDAY + timedelta(days=6))
     assert listed[0].granted and not listed[0].eligible and listed[0].credit_note_number.startswith("AV-")
+    # A later tick saying Tom was there after all: the avoir stays listed, with a warning for staff.
+    _sync(app, [data.tick(s, s.tom, data.MONDAY, client_id="a3", at="2026-05-11T18:00:00+02:00")], s.animator.id)
+    listed = call(app, justified_absences, s.cat.establishment_id, data.MONDAY, data.MONDAY + timedelta(days=6))
+    assert [(a.child_id, a.granted) for a in listed] == [(s.tom, True)] and "pointé présent" in listed[0].why_not
 
 
 @pytest.mark.parametrize("rules", [dict(outcome="refund", late_with_justification=True),

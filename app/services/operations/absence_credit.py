@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from datetime import date
 
 from flask_babel import gettext as _
-from sqlalchemy import select
+from sqlalchemy import and_, or_, select
 
 from app.models import (
     AbsenceReason,
@@ -89,20 +89,25 @@ def _assess(row: Attendance) -> tuple[int, str]:
 
 
 def justified_absences(establishment_id: int, first: date, last: date) -> list[AbsenceCredit]:
-    """Every justified absence of an establishment between two dates, with what it may give."""
+    """Every justified absence of an establishment between two dates, with what it may give (and
+    every day that already gave an avoir, even if a later tick changed it)."""
     rows = db.session.execute(
         select(Attendance, Child).join(Child, Child.id == Attendance.child_id)
         .where(Attendance.establishment_id == establishment_id, Attendance.day >= first, Attendance.day <= last,
-               Attendance.status == AttendanceStatus.ABSENT, Attendance.absence_reason == AbsenceReason.JUSTIFIED)
+               or_(and_(Attendance.status == AttendanceStatus.ABSENT,
+                        Attendance.absence_reason == AbsenceReason.JUSTIFIED),
+                   Attendance.credit_note_id.is_not(None)))
         .order_by(Attendance.day, Child.last_name, Child.first_name, Child.id)
     ).all()
     result = []
     for row, child in rows:
         household_id = row.reservation.household_id if row.reservation else None
         if row.credit_note is not None:
+            # Still listed if a later tick changed the day (the avoir stands: staff decide what to do).
+            why = (_("Avoir déjà accordé.") if row.status == AttendanceStatus.ABSENT
+                   else _("Avoir déjà accordé, mais l'enfant a depuis été pointé présent ce jour-là."))
             result.append(AbsenceCredit(row.id, child.id, child.first_name, child.last_name, row.day, household_id,
-                                        row.credit_note.amount_cents, False, _("Avoir déjà accordé."),
-                                        row.credit_note.number))
+                                        row.credit_note.amount_cents, False, why, row.credit_note.number))
             continue
         amount, why_not = _assess(row)
         result.append(AbsenceCredit(row.id, child.id, child.first_name, child.last_name, row.day, household_id,
