@@ -77,6 +77,10 @@ def test_export_reconciles_with_the_takings(app, factory):
     # The numbered documents tell the same money: invoices − their credit part − refunds.
     assert ledger.invoices_credit_cents == 4500 and ledger.credit_notes_cents >= 4500
     assert ledger.documents_net_cents == net
+    # The issue's identity: every credit note here was spent (the 45 € credit) or refunded to the card
+    # (the 10 € refund and the cancelled week each have one), so Σ invoices − Σ credit notes = net.
+    assert ledger.credit_notes_cents == 4500 + 1000 + 4500 and ledger.credit_gap_cents == 0
+    assert ledger.invoices_cents - ledger.credit_notes_cents == net
     assert sum(v.get("paid", 0) - v.get("refunded", 0) for v in ledger.by_month.values()) == net
 
     text = data.decode("utf-8")
@@ -87,10 +91,29 @@ def test_export_reconciles_with_the_takings(app, factory):
     assert {"Facture", "Avoir", "Encaissement", "Remboursement", "Total", "Contrôle"} <= kinds
     net_line = next(row for row in table if row[:3] == ["Total", "", "Net encaissé"])
     assert net_line[6] == f"{net // 100},{net % 100:02d}"
-    control = next(row for row in table if row and row[0] == "Contrôle")
-    assert control[6] == net_line[6] and control[8] == "égal au net encaissé"
+    controls = [row for row in table if row and row[0] == "Contrôle"]
+    assert len(controls) == 2
+    assert all(row[6] == net_line[6] and row[8] == "égal au net encaissé" for row in controls)
     numbers = [row[2] for row in table if row and row[0] == "Facture"]
     assert sorted(int(number.rsplit("-", 1)[1]) for number in numbers) == [1, 2, 3, 4, 5, 6]  # gapless
+
+
+def test_credit_left_on_an_account_is_the_gap_of_the_issue_identity(app, factory):
+    from app.services.operations import accounting
+    from app.services.operations.reports import takings
+    from app.services.payments.cancellations import cancel_by_parent
+
+    cat = factory.catalog(capacities=(5,), tariffs=((0, None, 4500),))
+    fam = factory.household(last_name="Solde", children=[("Zoé", 8)])
+    line = book_and_pay(app, fam.id, fam.child_ids[0], cat.week_ids[0])
+    with app.app_context():
+        cancel_by_parent(fam.id, line)  # 45 € of credit, not spent yet
+        ledger = accounting.ledger(date(2000, 1, 1), date.today() + timedelta(days=1))
+        net = sum(row.net_cents for row in takings())
+        text = accounting.ledger_csv(ledger).decode("utf-8")
+    assert ledger.net_cents == net == 4500 and ledger.documents_net_cents == net
+    assert ledger.credit_gap_cents == -4500  # the family's credit: money kept, no invoice yet
+    assert "écart : avoirs pas encore utilisés" in text
 
 
 def test_range_keeps_what_falls_in_it(app, factory):

@@ -16,6 +16,11 @@ numbered documents; money taken without an invoice is a payment that arrived aft
 gone and was refunded in full (it never confirmed a basket). Credit notes are listed and totalled
 apart: a credit note is money kept for the family, not money in or out, until it is spent on an
 invoice (the invoice's « payé par avoir » part) or refunded (a refund row).
+
+The issue's own identity, Σ invoices − Σ credit notes = net takings, is printed too, with its gap:
+it holds once every credit note is spent or refunded to the card (a card refund of a sale has its
+own credit note, app/services/payments/invoices.py `document_refund`); what separates the two is the
+credit still on the families' accounts, paid back by the régie or withdrawn (`credit_gap_cents`).
 """
 from __future__ import annotations
 
@@ -72,6 +77,11 @@ class Ledger:
     @property
     def net_cents(self) -> int:
         return self.paid_cents - self.refunded_cents
+
+    @property
+    def credit_gap_cents(self) -> int:
+        """(Σ invoices − Σ credit notes) − net takings: credit not (yet) spent on an invoice or refunded."""
+        return self.invoices_cents - self.credit_notes_cents - self.net_cents
 
     @property
     def documents_net_cents(self) -> int:
@@ -174,6 +184,10 @@ def ledger_csv(data: Ledger) -> bytes:
         rows.append(["Mois", month, "Factures", "", "", "", Amount(values.get("invoices", 0))])
         rows.append(["Mois", month, "Avoirs émis", "", "", "", Amount(-values.get("credit_notes", 0))])
         rows.append(["Mois", month, "Net encaissé", "", "", "", Amount(net)])
+    rows.append(["Contrôle", "", "Factures − avoirs émis", "", "", "",
+                 Amount(data.invoices_cents - data.credit_notes_cents), None,
+                 "égal au net encaissé" if data.credit_gap_cents == 0
+                 else "écart : avoirs pas encore utilisés, remboursés par la régie ou retirés"])
     rows.append(["Contrôle", "", "Factures − payé par avoir + encaissé sans facture − remboursé", "", "", "",
                  Amount(data.documents_net_cents), None, "égal au net encaissé" if data.documents_net_cents ==
                  data.net_cents else "écart à vérifier"])
