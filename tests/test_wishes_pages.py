@@ -57,6 +57,10 @@ def test_wishes_page_ranks_weeks_and_keeps_them_changeable(app, factory, login):
 
         assert [w.week_id for w in db.session.execute(select(Wish).where(
             Wish.child_id == family.child_ids[0])).scalars()] == [week1]
+    # « ensemble ou pas du tout » is offered only when another child of the family may wish this period
+    lone = factory.household(children=[("Léo", 8), ("Jade", 15)])
+    lone_page = _parent(app, login, lone).get(f"/famille/voeux/{lone.child_ids[0]}/{cat.period_id}")
+    assert lone_page.status_code == 200 and "Ensemble ou pas du tout" not in lone_page.get_data(as_text=True)
     # another household's child: 404
     stranger = factory.household()
     assert client.get(f"/famille/voeux/{stranger.child_ids[0]}/{cat.period_id}").status_code == 404

@@ -18,7 +18,7 @@ from flask_babel import gettext as _
 from flask_babel import ngettext
 
 from app.models import WaitlistTransport
-from app.services.booking import allocation_reads, eligibility, wishes
+from app.services.booking import allocation_reads, wishes
 from app.services.errors import NotFound, ServiceError
 from app.services.household.links import household_for_user
 from app.views.helpers import household_required, parse_id, service_errors
@@ -94,7 +94,9 @@ class ParentWishesView(BaseView):
     def child(self, household, child_id: int, period_id: int):
         data = wishes.child_wishes(household.id, child_id, period_id)
         period = wishes.wishes_period(period_id)
-        siblings = len(eligibility.household_children(household.id)) > 1
+        # « Ensemble ou pas du tout » only makes sense with another child who may wish this period too.
+        campaign = next((c for c in wishes.household_campaigns(household.id) if c["period"].id == period.id), None)
+        siblings = campaign is not None and sum(1 for item in campaign["children"] if item["reason"] is None) > 1
         form = None
         errors: dict[int, str] = {}
         form_error = None
