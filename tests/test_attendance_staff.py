@@ -130,6 +130,9 @@ def test_staff_grant_the_avoir_from_the_attendance_screen(app, s, factory, make_
     done = client.post(target, data={"csrf_token": _token(text), "certificat": "1"}, follow_redirects=True)
     assert done.status_code == 200 and "accordé au foyer" in done.get_data(as_text=True)
     assert _balance(app, _household_of(app, s.r_tom)) == 1500
+    unknown = client.post("/presences/avoir/999999", data={"csrf_token": _token(text), "certificat": "1"},
+                          follow_redirects=True)
+    assert unknown.status_code == 200 and "Ce pointage n" in unknown.get_data(as_text=True)
     again = client.post(target, data={"csrf_token": _token(text), "certificat": "1"}, follow_redirects=True)
     assert "été accordé pour cette absence" in again.get_data(as_text=True)
     assert _balance(app, _household_of(app, s.r_tom)) == 1500
@@ -253,6 +256,7 @@ def test_the_boarding_list_csv_in_route_order_with_the_ticks(app, s, factory, ma
     zoe = next(line for line in body if "PETIT" in line)
     assert body.index(ines) < body.index(zoe)
     assert ines.endswith(";oui;non") and zoe.endswith(";non;non") and ";1;" in ines and ";2;" in zoe
+    assert client.get("/presences/car?circuit_id=999999&jour=zzz&trajet=lune").status_code == 200
     evening = client.get(f"/presences/car?circuit_id={s.cat.circuit_id}&jour={data.MONDAY.isoformat()}"
                          "&trajet=evening&format=csv").get_data().decode("utf-8-sig").splitlines()
     assert next(i for i, line in enumerate(evening) if "PETIT" in line) < next(
