@@ -40,6 +40,13 @@ STAFF_DAILY_PAGES = (
     ("presences par enfant", "/presences/enfants"),
     ("listes du car", "/presences/car?circuit_id={circuit}"),
     ("animateurs", "/animateurs/"),
+    ("un paiement", "/paiements/{payment}"),
+    ("guichet recherche", "/guichet/?q=Lefebvre"),
+    ("guichet foyer", "/guichet/foyer/{booked}"),
+    ("listes d'attente", "/listes-attente/"),
+    ("annulations", "/annulations/"),
+    ("journal des mails", "/journal/"),
+    ("foyers", "/householdview/list/"),
 )
 TABLET = {"width": 1024, "height": 768}
 
@@ -57,10 +64,24 @@ def test_staff_daily_pages_pass_axe_and_fit_a_tablet(live_server_factory, new_pa
     family = factory.household(email="famille.revue@exemple.test", status="draft", children=[("Emma", 9)])
     dossier_helpers.fill_household(server.app, family.id)
     dossier_helpers.set_status(server.app, family.id, "submitted")
+    # Lists with rows: a family who booked and paid, by bus and on site (long names, long stops).
+    from app.models import Payment, db
+    from tests.credit_helpers import book_and_pay
+
+    helpers.name_catalogue(server.app, catalogue, "Accueil de loisirs Les Cigales de Carnoules", "Circuit Nord",
+                           ("Église Saint-Martin-de-la-Vallée", "Stade municipal Jean-Bouin", "Gare routière"),
+                           period="Vacances de Noël")
+    booked = factory.household(email="famille.lefebvre@exemple.test", last_name="Lefebvre-Duchâteau",
+                               children=[("Marie-Charlotte", 9), ("Jean-Baptiste", 7)])
+    book_and_pay(server.app, booked.id, booked.child_ids[0], catalogue.week_ids[0], stop_id=catalogue.stop_ids[0])
+    book_and_pay(server.app, booked.id, booked.child_ids[1], catalogue.week_ids[0])
+    with server.app.app_context():
+        payment = db.session.query(Payment.id).filter_by(household_id=booked.id).first()[0]
     staff = factory.staff("agent.quotidien@e2e.test")
     desk = new_page(viewport=shots.desktop)
     helpers.login(desk, server.url, staff.email)
-    values = {"household": family.id, "week": catalogue.week_ids[0], "circuit": catalogue.circuit_id}
+    values = {"household": family.id, "week": catalogue.week_ids[0], "circuit": catalogue.circuit_id,
+              "booked": booked.id, "payment": payment}
     for step, path in STAFF_DAILY_PAGES:
         response = desk.goto(server.url + path.format(**values))
         assert response.status == 200, f"{path}: {response.status}"
