@@ -1,5 +1,6 @@
-"""The retention job (GDPR, issue 19): once a day, erase the households whose last activity is older
-than the retention period (app.services.operations.privacy.apply_retention).
+"""The household's daily job (issue 19): erase the households whose last activity is older than the
+retention period (GDPR, app.services.operations.privacy.apply_retention), then mail the families
+whose proofs expire soon (app.services.household.validity_reminders).
 
 Scheduled like the sweeper: it re-schedules itself with one unique job id per day (03:00 UTC), so
 there is at most one per day however many workers start it; a worker (re)start calls
@@ -39,5 +40,14 @@ def retention_job() -> None:
         result = apply_retention()
         log.info("retention: %d household(s) erased, %d waiting for a blocker to clear",
                  len(result["erased"]), len(result["blocked"]))
+    except Exception:
+        log.exception("retention failed")
+        from app.models import db
+
+        db.session.rollback()
+    try:
+        from app.services.household.validity_reminders import send_expiry_reminders
+
+        log.info("document expiry reminders: %d mail(s)", send_expiry_reminders())
     finally:
         ensure_retention_job(current_app._get_current_object())

@@ -36,6 +36,7 @@ def register_views(appbuilder) -> None:
     from app.views.staff import attendance as staff_attendance
     from app.views.staff import cancellations as staff_cancellations
     from app.views.staff import catalog, families, operations, payments, regie_refunds, review
+    from app.views.staff import document_types as staff_document_types
     from app.views.staff import household_edit as staff_household_edit
     from app.views.staff import invoices as staff_invoices
     from app.views.staff import waiting_room as staff_waiting_room
@@ -45,6 +46,7 @@ def register_views(appbuilder) -> None:
         review,  # issue: household file review queue
         families,
         staff_household_edit,  # issue 19: staff edit of a file, desk onboarding
+        staff_document_types,  # issue 19: document types' validity, expiring proofs
         catalog,
         payments,
         regie_refunds,

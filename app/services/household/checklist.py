@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from flask_babel import gettext as _
 
 from app.models import Document, DocumentKind, Household, HouseholdChild, LinkStatus
+from app.services.household import validity
 
 FILE_URL = "/famille/dossier"
 
@@ -51,7 +52,7 @@ def of_name(first_name: str) -> str:
 
 
 def document_label(kind: str, child=None) -> str:
-    label = _(DOCUMENT_LABELS.get(kind, kind))
+    label = validity.settings_for(kind).name or _(DOCUMENT_LABELS.get(kind, kind))
     if child is not None:
         return _("%(label)s %(of_child)s", label=label, of_child=of_name(child.first_name))
     return label
@@ -103,6 +104,10 @@ def _document_item(household: Household, kind: str, child=None) -> ChecklistItem
         return ChecklistItem(code, label, False, refused=True,
                              detail=document.refusal_reason or _("Pièce refusée par le Pôle Jeunesse."),
                              fix_url=fix_url, child_id=child_id)
+    # Valid today is not enough: it must still be valid at the end of every week booked or wished.
+    lapse = validity.lapse(document, household.id)
+    if lapse is not None:
+        return ChecklistItem(code, label, False, detail=lapse.message(), fix_url=fix_url, child_id=child_id)
     return ChecklistItem(code, label, True, fix_url=fix_url, child_id=child_id)
 
 
@@ -149,11 +154,16 @@ def evaluate(household: Household) -> list[ChecklistItem]:
                             of_child=of_name(child.first_name)),
                           bool(child.vaccinations_up_to_date), fix_url=f"{child_url}/sante", child_id=child.id))
 
-    if needs_qf_attestation(household):
+    def required(kind: str) -> bool:  # staff may require a proof for séjours only, say
+        return validity.is_required(kind, household.id)
+
+    if needs_qf_attestation(household) and required(DocumentKind.QF_ATTESTATION):
         add(_document_item(household, DocumentKind.QF_ATTESTATION))
-    add(_document_item(household, DocumentKind.INSURANCE))
-    for link in own_children(links):
-        add(_document_item(household, DocumentKind.VACCINATIONS, link.child))
+    if required(DocumentKind.INSURANCE):
+        add(_document_item(household, DocumentKind.INSURANCE))
+    if required(DocumentKind.VACCINATIONS):
+        for link in own_children(links):
+            add(_document_item(household, DocumentKind.VACCINATIONS, link.child))
     if needs_custody_judgement(household):
         add(_document_item(household, DocumentKind.CUSTODY_JUDGEMENT))
     return items

@@ -259,7 +259,7 @@ def erase(household_id: int, actor=None, reason: str = "request") -> Household:
     if found:
         db.session.rollback()
         raise Conflict(" ".join(b.message for b in found), code=found[0].code,
-                       details={"reasons": [b.code for b in found]})
+                       reasons=[b.code for b in found])
     hid = household.id
     emails = {e.lower() for e in [household.email, *(g.email for g in household.guardians)] if e}
     owner = household.owner

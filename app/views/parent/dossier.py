@@ -277,13 +277,13 @@ class ParentDossierView(BaseView):
 
     # --- documents -----------------------------------------------------------------------
     def _documents_page(self, household, status=200, errors=None, values=None):
-        kinds = [(kind, documents.KIND_LABELS[kind]) for kind in DocumentKind.ALL]
+        kinds = [(kind, checklist.document_label(kind)) for kind in DocumentKind.ALL]  # staff's names
         items = checklist.evaluate(household)
         required = [item for item in items if item.code.startswith("doc:")]
         return self._page("documents.html", status, household=household, kinds=kinds, required=required,
                           missing=[item for item in items if not item.done],
                           links=[link for link in checklist.active_links(household)],
-                          kind_labels=documents.KIND_LABELS, document_status=DOCUMENT_STATUS_LABELS,
+                          kind_labels={**documents.KIND_LABELS, **dict(kinds)}, document_status=DOCUMENT_STATUS_LABELS,
                           errors=errors or {}, values=values or {})
 
     @expose("/pieces")
