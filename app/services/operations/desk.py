@@ -314,9 +314,10 @@ def _mail_moved(line: Reservation, old_week: Week, new_week: Week, stop: Stop | 
 
 # --- cancel --------------------------------------------------------------------------------
 
-def cancel_reservation(reservation_id: int, *, reason: str, refund: bool, actor) -> Reservation:
-    """Staff cancel a confirmed week with a reason, optionally refunding it: the payments service
-    owns the rule (place released, refund through the provider, mail, audit)."""
+def cancel_reservation(reservation_id: int, *, reason: str, refund: bool = False, outcome: str | None = None,
+                       actor) -> Reservation:
+    """Staff cancel a confirmed week with a reason and an outcome (refund, credit or none): the
+    payments service owns the rule (place released, credit note or refund, mail, audit)."""
     reason = (reason or "").strip()
     if not reason:
         raise ValidationFailed(_("Indiquez le motif de l'annulation."), code="reason_required", field="reason")
@@ -325,7 +326,7 @@ def cancel_reservation(reservation_id: int, *, reason: str, refund: bool, actor)
                                field="reason")
     from app.services.payments import cancel_reservation as cancel
 
-    return cancel(reservation_id, reason=reason, refund=refund, actor=actor)
+    return cancel(reservation_id, reason=reason, refund=refund, outcome=outcome, actor=actor)
 
 
 def validated_link(links: list[HouseholdChild]) -> list[HouseholdChild]:

@@ -1,11 +1,13 @@
 """Payments: the provider interface, its implementations and the domain functions.
 
 Import the domain functions from here (``from app.services.payments import fulfil``); the modules
-are split by responsibility: common (results, locks, labels, mails), refunds (refunds and staff
-cancellations), fulfilment (confirming a paid basket, closing a payment page), checkout (opening a
-page, return pages, desk payments), notifications (provider webhooks), receipts (reads), staff
-(the staff screens' reads and flags). Every transaction goes through app.services.transactions."""
+are split by responsibility: common (results, locks, labels, mails), refunds, cancellations (the
+parents' and staff's, one rule), credits (avoirs), fulfilment (confirming a paid basket, closing a
+payment page), checkout (opening a page, return pages, desk payments), notifications (provider
+webhooks), receipts (reads), staff (the staff screens' reads and flags).
+Every transaction goes through app.services.transactions."""
 from app.services.booking.basket import register_settle_hook
+from app.services.payments.cancellations import cancel_reservation  # noqa: F401
 from app.services.payments.checkout import (  # noqa: F401
     abandon_checkout,
     confirm_return,
@@ -33,7 +35,6 @@ from app.services.payments.provider import (  # noqa: F401
 )
 from app.services.payments.receipts import event_summary, paid_baskets, payment_events, receipt  # noqa: F401
 from app.services.payments.refunds import (  # noqa: F401
-    cancel_reservation,
     refund,
     refundable_cents,
     register_refund_documenter,

@@ -220,7 +220,7 @@ def quote_rule_outcome(line: Reservation) -> str:
 def cancel_for_family(reservation_id, *, outcome: str, reason: str, actor) -> CancelResult:
     """Staff cancel on a family's behalf, whatever the deadline, choosing the outcome (credit,
     refund, or none: the money is kept, e.g. a no-show the rules do not excuse)."""
-    reason = (reason or "").strip()[:500]
+    reason = (reason or "").strip()[:1000]
     if not reason:
         raise ValidationFailed(_("Indiquez le motif de l'annulation."), code="reason_required")
     if outcome not in STAFF_OUTCOMES:
@@ -241,3 +241,15 @@ def cancel_for_family(reservation_id, *, outcome: str, reason: str, actor) -> Ca
                               credit_cents=credited, refund_cents=refunded)
     _send_refunds(refund_ids)
     return result
+
+
+def cancel_reservation(reservation_id, *, reason: str, refund: bool = False, outcome: str | None = None,
+                       actor) -> Reservation:
+    """Staff's « Annuler » on the payment and desk screens: the same rule as every cancellation
+    (`cancel_for_family`), with the outcome chosen on the form; the older `refund` flag means a
+    refund to the card (else nothing). A week paid partly by credit gets that part back as credit;
+    a refund asked where no card payment can take it becomes credit too: money is conserved."""
+    if outcome is None:
+        outcome = CancellationOutcome.REFUND if refund else "none"
+    result = cancel_for_family(reservation_id, outcome=outcome, reason=reason, actor=actor)
+    return db.session.get(Reservation, result.reservation_id)

@@ -270,7 +270,8 @@ def sandbox_checkout(token: str) -> tuple[Payment, list[CheckoutLine]]:
 
 def record_desk_payment(basket_id: int, method: str, *, actor) -> FulfilResult:
     """Staff took the money at the desk (cash, cheque, chèques-vacances, card terminal): confirm the
-    basket through the same fulfilment as card payments."""
+    basket through the same fulfilment as card payments. The household's avoirs pay first, as
+    online: staff take only the rest (the desk page says how much)."""
     if method not in DESK_METHODS:
         raise ValidationFailed(_("Mode de paiement inconnu."), code="invalid_method")
     with unit_of_work():
@@ -289,11 +290,14 @@ def record_desk_payment(basket_id: int, method: str, *, actor) -> FulfilResult:
         if not lines:
             raise Conflict(_("Le panier est vide."), code="basket_empty")
         _reprice(basket, lines, actor)
+        total = sum(line.total_cents for line in lines)
+        credit = credits.credit_to_take(basket.household_id, total)
         payment = Payment(basket_id=basket.id, household_id=basket.household_id, provider="desk", method=method,
-                          attempt=_next_attempt(basket.id), amount_cents=sum(line.total_cents for line in lines),
+                          attempt=_next_attempt(basket.id), amount_cents=total - credit,
                           status=PaymentStatus.PENDING, created_by_id=_actor_id(actor))
         db.session.add(payment)
         db.session.flush()
+        credits.reserve_for_checkout(payment, credit, actor=actor)
         audit.record("payment.created", "payment", payment.id, actor=actor, household_id=basket.household_id,
                      after={**_payment_snapshot(payment), "method": method})
         outcome, refund_ids = _fulfil_locked(basket, payment, source="desk", actor=actor)

@@ -97,28 +97,27 @@ def issue_credit_note(household_id: int, amount_cents: int, kind: str, reason: s
 
 # --- balances -----------------------------------------------------------------------------------
 
-def _notes_total(household_id: int) -> int:
-    return db.session.execute(select(func.coalesce(func.sum(CreditNote.amount_cents), 0))
-                              .where(CreditNote.household_id == household_id)).scalar_one()
-
-
-def _uses_total(household_id: int, *, include_pending: bool) -> int:
+def _balance(household_id: int, *, include_pending: bool) -> int:
+    """Σ credit notes − Σ uses that count, in one statement (two scalar subqueries)."""
     counted = or_(CreditUse.kind != CreditUseKind.CHECKOUT, CreditUse.applied.is_(True))
     if include_pending:
         counted = or_(counted, CreditUse.payment_id.in_(
             select(Payment.id).where(Payment.status == PaymentStatus.PENDING)))
-    return db.session.execute(select(func.coalesce(func.sum(CreditUse.amount_cents), 0))
-                              .where(CreditUse.household_id == household_id, counted)).scalar_one()
+    notes = (select(func.coalesce(func.sum(CreditNote.amount_cents), 0))
+             .where(CreditNote.household_id == household_id).scalar_subquery())
+    uses = (select(func.coalesce(func.sum(CreditUse.amount_cents), 0))
+            .where(CreditUse.household_id == household_id, counted).scalar_subquery())
+    return int(db.session.execute(select(notes - uses)).scalar_one())
 
 
 def book_balance(household_id: int) -> int:
     """The household's credit as the books see it (DESIGN.md §3.9)."""
-    return _notes_total(household_id) - _uses_total(household_id, include_pending=False)
+    return _balance(household_id, include_pending=False)
 
 
 def available_credit(household_id: int) -> int:
     """What the household may spend now: the book balance less what pending payments hold."""
-    return _notes_total(household_id) - _uses_total(household_id, include_pending=True)
+    return _balance(household_id, include_pending=True)
 
 
 def lock_household(household_id: int) -> Household:

@@ -1,4 +1,5 @@
-"""Refunds: staff refunds, the automatic refund of a payment that cannot be kept, staff cancellations.
+"""Refunds: staff refunds, the automatic refund of a payment that cannot be kept (staff cancellations
+are app.services.payments.cancellations: one rule for parents and staff).
 
 Money is never lost and never paid back twice (DESIGN.md §3.4, §3.9): a refund is a row first
 (status pending, committed), then sent to the provider with an idempotency key derived from the
@@ -14,9 +15,8 @@ from datetime import datetime
 from flask_babel import gettext as _
 from sqlalchemy import select
 
-from app.models import Basket, Payment, PaymentStatus, Refund, Reservation, ReservationStatus, db, utcnow
+from app.models import Basket, Payment, PaymentStatus, Refund, Reservation, db
 from app.services import audit
-from app.services.booking.waitlist_offers import offer_freed_places
 from app.services.errors import Busy, Conflict, NotFound, ValidationFailed
 from app.services.payments.common import (
     PAID_STATES,
@@ -202,52 +202,3 @@ def _create_refund(payment: Payment, amount_cents: int, reason: str, *, actor, r
     return refund_row
 
 
-# --- staff cancellation -------------------------------------------------------------------------
-
-def cancel_reservation(reservation_id: int, *, reason: str, refund: bool, actor) -> Reservation:
-    """Staff cancel a confirmed week: the place returns to the pool at once (a cancelled line no
-    longer counts); with `refund`, that line's amount is refunded through the provider."""
-    reason = (reason or "").strip()
-    if not reason:
-        raise ValidationFailed(_("Indiquez le motif de l'annulation."), code="reason_required")
-    refund_id = None
-    with unit_of_work():
-        line = db.session.get(Reservation, reservation_id) if _db_id(reservation_id) else None
-        if line is None:
-            raise NotFound(_("Inscription introuvable."), code="reservation_not_found")
-        basket = _lock(Basket, line.basket_id)
-        line = _lock(Reservation, reservation_id)
-        if line.status != ReservationStatus.CONFIRMED:
-            raise Conflict(_("Seule une inscription confirmée peut être annulée."), code="not_confirmed")
-        payment = None
-        if refund and line.total_cents > 0:
-            payment_id = db.session.execute(
-                select(Payment.id).where(Payment.basket_id == basket.id,
-                                         Payment.status.in_((PaymentStatus.PAID, PaymentStatus.PARTIALLY_REFUNDED)),
-                                         Payment.amount_cents > 0).order_by(Payment.id.desc()).limit(1)
-            ).scalar_one_or_none()
-            if payment_id is None:
-                raise Conflict(_("Aucun paiement remboursable pour cette inscription."), code="nothing_to_refund")
-            payment = _lock(Payment, payment_id)
-        before = {"status": line.status}
-        line.status = ReservationStatus.CANCELLED
-        line.ended_at = utcnow()
-        line.cancel_reason = reason
-        audit.record("reservation.cancelled", "reservation", line.id, actor=actor, household_id=line.household_id,
-                     before=before, after={"status": line.status, "reason": reason, "refund": bool(refund)})
-        offer_freed_places([line.week_id], line.ended_at)  # the freed place goes to the waiting list at once
-        refund_amount = 0
-        if payment is not None:
-            refund_amount = min(line.total_cents, refundable_cents(payment))
-            if refund_amount > 0:
-                row = _create_refund(payment, refund_amount, _("Annulation : %(reason)s", reason=reason),
-                                     actor=actor, reservation_id=line.id)
-                _document_refund(row, actor=actor)
-                refund_id = row.id
-        _mail("reservation_cancelled", line.household,
-              _("Annulation d'une inscription — %(child)s", child=line.child.full_name), "payment_cancellation",
-              dedupe_key=f"reservation-{line.id}-cancelled", line=_lines_context([line])[0], reason=reason,
-              refund_cents=refund_amount)
-    if refund_id is not None:
-        _send_refund(refund_id)
-    return db.session.get(Reservation, reservation_id)

@@ -39,6 +39,19 @@ CREDIT_ACTIONS = {
 }
 
 
+CANCEL_DONE = {"refund": "Inscription annulée : la place est libérée et le remboursement est lancé.",
+               "credit": "Inscription annulée : la place est libérée et un avoir est crédité à la famille.",
+               "none": "Inscription annulée : la place est libérée."}
+
+
+def cancel_outcome(form) -> str:
+    """The staff cancel forms' choice: « outcome » (refund, credit, none), or the older « refund » box."""
+    outcome = form.get("outcome")
+    if outcome in CANCEL_DONE:
+        return outcome
+    return "refund" if form.get("refund") in ("1", "on", "y") else "none"
+
+
 def _cents(text: str | None) -> int:
     """« 12,50 » or « 12.50 » euros → 1250 cents; anything else is a clear French refusal."""
     raw = (text or "").strip().replace("\u00a0", "").replace(" ", "").replace("€", "").replace(",", ".")

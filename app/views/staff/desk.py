@@ -12,8 +12,10 @@ from app.services.booking import basket as basket_service
 from app.services.errors import ServiceError
 from app.services.localize import RESERVATION_STATUS_LABELS
 from app.services.operations import desk as operations
+from app.services.payments import credits
 from app.views.helpers import service_errors
 
+from .cancellations import CANCEL_DONE, cancel_outcome
 from .ops_helpers import int_arg, today_paris
 
 CATEGORY = "Guichet"
@@ -57,7 +59,7 @@ class StaffDeskView(BaseView):
         return self.render_template(
             "staff/operations/desk_household.html", household=household, links=links, weeks=weeks,
             child_id=child_id, week_id=week_id, chosen_week=chosen_week, transports=transports, summary=summary,
-            booked=booked, methods=operations.desk_methods(),
+            booked=booked, methods=operations.desk_methods(), credit_cents=credits.available_credit(household_id),
             title=_("Guichet — %(name)s", name=household.name))
 
     @expose("/foyer/<int:household_id>/ajouter", methods=["POST"])
@@ -141,11 +143,10 @@ class StaffReservationView(BaseView):
     @has_access
     @service_errors(".show")
     def cancel(self, reservation_id: int):
-        refund = request.form.get("refund") in ("1", "on", "y")
-        operations.cancel_reservation(reservation_id, reason=request.form.get("reason") or "", refund=refund,
+        outcome = cancel_outcome(request.form)
+        operations.cancel_reservation(reservation_id, reason=request.form.get("reason") or "", outcome=outcome,
                                       actor=g.user)
-        flash(_("Inscription annulée : la place est libérée et le remboursement est lancé.") if refund
-              else _("Inscription annulée : la place est libérée."), "success")
+        flash(_(CANCEL_DONE[outcome]), "success")
         return redirect(url_for(".show", reservation_id=reservation_id))
 
 

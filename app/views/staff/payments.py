@@ -29,6 +29,7 @@ from app.services.payments.invoices import credit_notes_of_basket, invoices_of_p
 from app.views.filters import euros
 from app.views.helpers import parse_id, service_errors
 
+from .cancellations import CANCEL_DONE, cancel_outcome
 from .fields import FORMAT_DATETIME
 
 CATEGORY = "Paiements"
@@ -91,15 +92,14 @@ class StaffPaymentsView(BaseView):
     @has_access
     @service_errors(".show")
     def cancel(self, payment_id: int, reservation_id: int):
-        refund = request.form.get("refund") in ("1", "on", "y")
+        outcome = cancel_outcome(request.form)
         line = db.session.get(Reservation, reservation_id) if parse_id(reservation_id) else None
         payment = staff_payments.payment_detail(payment_id).payment
         if line is None or line.basket_id != payment.basket_id:
             abort(404)
-        payments.cancel_reservation(reservation_id, reason=request.form.get("reason") or "", refund=refund,
+        payments.cancel_reservation(reservation_id, reason=request.form.get("reason") or "", outcome=outcome,
                                     actor=g.user)
-        flash(_("Inscription annulée : la place est libérée et la semaine remboursée.") if refund
-              else _("Inscription annulée : la place est libérée."), "success")
+        flash(_(CANCEL_DONE[outcome]), "success")
         return redirect(url_for(".show", payment_id=payment_id))
 
     @expose("/<int:payment_id>/traite", methods=["POST"])
