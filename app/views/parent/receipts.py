@@ -23,6 +23,7 @@ from app.services import payments
 from app.services.booking import basket as basket_service
 from app.services.localize import PAYMENT_METHOD_LABELS
 from app.services.payments.invoices import invoice_of_basket
+from app.services.payments.organiser import get_organiser
 from app.views.helpers import household_required, service_errors
 
 log = logging.getLogger(__name__)
@@ -100,6 +101,7 @@ class ParentPaymentView(BaseView):
         return self.render_template(
             "parent/payment/receipt.html", basket=basket, household=household, payments_=paid, refunds=refunds,
             invoice=invoice_of_basket(basket.id),
+            organiser=get_organiser(),
             lines=[line for line in basket.lines if line.status in ("confirmed", "cancelled")],
             paid_cents=sum(p.amount_cents for p in paid), refunded_cents=sum(r.amount_cents for r in refunds),
             label=payments.line_label, methods=PAYMENT_METHOD_LABELS)
