@@ -61,6 +61,7 @@ def test_staff_refund_and_staff_cancellation_have_numbered_credit_notes(app, fac
         text = pdf_text(documents_pdf.credit_note_pdf(note))
     _i, second_number, _p = _invoice_of_reservation(app, second)
     assert f"Avoir {notes[1][0]}" in text and f"facture {second_number}" in text
+    assert "remboursé sur la carte bancaire" in text and "porté au crédit" not in text
     m = assert_money_conserved(app, fam.id, granted=1000)  # the 10 € goodwill refund: the service's money
     assert m["refunded"] == 5500 and m["balance"] == 0
 

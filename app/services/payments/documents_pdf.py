@@ -132,7 +132,7 @@ def invoice_pdf(invoice: Invoice) -> bytes:
 
 
 def credit_note_pdf(note: CreditNote) -> bytes:
-    from app.services.payments.invoices import invoice_of_reservation
+    from app.services.payments.invoices import invoice_of_reservation, settled_to_card
 
     pdf = _Document(f"Avoir {note.number}")
     pdf.para(f"Date : {date_fr(note.created_at)}")
@@ -147,8 +147,13 @@ def credit_note_pdf(note: CreditNote) -> bytes:
     pdf.para(f"Motif : {note.reason}")
     pdf.ln(2)
     pdf.para(f"Montant de l'avoir : {euros(note.amount_cents)}", size=11, bold=True)
-    pdf.para("Cet avoir est porté au crédit du compte du foyer : il s'impute sur les prochaines "
-             "inscriptions ou est remboursé sur demande.")
+    settled = settled_to_card(note)
+    if settled is not None:
+        pdf.para("Cet avoir est remboursé sur la carte bancaire qui a payé la facture, le "
+                 f"{date_fr(settled.created_at)}.")
+    else:
+        pdf.para("Cet avoir est porté au crédit du compte du foyer : il s'impute sur les prochaines "
+                 "inscriptions ou est remboursé sur demande.")
     return pdf.bytes()
 
 

@@ -197,6 +197,16 @@ def credit_notes_of_basket(basket_id: int) -> list[CreditNote]:
 
 # --- refunds to the card: a numbered credit note too ---------------------------------------------
 
+SETTLED_PREFIX = "Avoir"  # a settling use's reason starts « Avoir AV-2026-000012, … » (see settled_to_card)
+
+
+def settled_to_card(note: CreditNote) -> CreditUse | None:
+    """The card refund that settled a credit note issued by `document_refund`, if it was one."""
+    return db.session.execute(select(CreditUse).where(
+        CreditUse.household_id == note.household_id, CreditUse.kind == CreditUseKind.REFUND_CARD,
+        CreditUse.reason.like(f"{SETTLED_PREFIX} {note.number},%"))).scalars().first()
+
+
 def document_refund(refund: Refund, *, actor=None) -> CreditNote | None:
     """Inside the block that creates a card refund of an invoiced payment: the credit note (AV) that
     documents it, referring to the invoice, and at once its settlement to the card (a credit use
@@ -214,7 +224,7 @@ def document_refund(refund: Refund, *, actor=None) -> CreditNote | None:
         _("Remboursé sur votre carte (facture %(number)s) : %(reason)s", number=invoice.number, reason=refund.reason),
         reservation_id=refund.reservation_id, actor=actor)
     use = CreditUse(household_id=household_id, kind=CreditUseKind.REFUND_CARD, amount_cents=refund.amount_cents,
-                    reason=_("Avoir %(number)s, remboursement n° %(id)s", number=note.number, id=refund.id),
+                    reason=f"{SETTLED_PREFIX} {note.number}, " + _("remboursement n° %(id)s", id=refund.id),
                     created_by_id=_actor_id(actor))
     db.session.add(use)
     db.session.flush()
