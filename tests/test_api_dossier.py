@@ -147,6 +147,7 @@ API_TWINS = {
     "ParentWaitlistView.pay": ("POST", "/api/v1/portal/waitlist/<int:entry_id>/pay"),
     "ParentWishesView.child": ("PUT", "/api/v1/portal/children/<int:child_id>/wishes/<int:period_id>"),
     "ParentPrivacyView.erasure_request": ("POST", "/api/v1/portal/data/erasure-request"),
+    "ParentConsentsView.child": ("PUT", "/api/v1/portal/dossier/children/<int:child_id>/consents"),
     "ParentCalendarView.create": ("POST", "/api/v1/portal/calendar"),
     "ParentCalendarView.renew": ("POST", "/api/v1/portal/calendar/renew"),
     "ParentDossierView.household": ("PUT", "/api/v1/portal/dossier/household"),

@@ -6,6 +6,7 @@ def register_views(appbuilder) -> None:
     from app.api import attendance as attendance_api
     from app.api import calendar as calendar_api
     from app.api import checkout as checkout_api
+    from app.api import consents as consents_api
     from app.api import credits as credits_api
     from app.api import dossier as dossier_api
     from app.api import invoices as invoices_api
@@ -25,6 +26,7 @@ def register_views(appbuilder) -> None:
     from app.views.parent import booking as parent_booking
     from app.views.parent import calendar as parent_calendar
     from app.views.parent import cancellation as parent_cancellation
+    from app.views.parent import consents as parent_consents
     from app.views.parent import dossier as parent_dossier
     from app.views.parent import home as parent_home
     from app.views.parent import invoices as parent_invoices
@@ -36,6 +38,7 @@ def register_views(appbuilder) -> None:
     from app.views.staff import attendance as staff_attendance
     from app.views.staff import cancellations as staff_cancellations
     from app.views.staff import catalog, families, operations, payments, regie_refunds, review
+    from app.views.staff import consents as staff_consents
     from app.views.staff import document_types as staff_document_types
     from app.views.staff import household_edit as staff_household_edit
     from app.views.staff import invoices as staff_invoices
@@ -47,6 +50,7 @@ def register_views(appbuilder) -> None:
         families,
         staff_household_edit,  # issue 19: staff edit of a file, desk onboarding
         staff_document_types,  # issue 19: document types' validity, expiring proofs
+        staff_consents,  # issue 19: the authorisation questions
         catalog,
         payments,
         regie_refunds,
@@ -68,12 +72,14 @@ def register_views(appbuilder) -> None:
         accessibility_views,  # issue 20: « Déclaration d'accessibilité » (public)
         privacy_views,  # issue 19: « Données personnelles » (public)
         parent_privacy,  # issue 19: « Mes données » (export, erasure request)
+        parent_consents,  # issue 19: a child's authorisations
         parent_wishes,  # issue 15: wishes per child, the family's allocation result
         allocation_rules_views,  # issue 15: « Règles d'attribution » (public)
         payment_views,
         payfip_views,
         portal_api,
         privacy_api,  # issue 19: the household's data export and erasure request
+        consents_api,  # issue 19: a child's authorisations
         checkout_api,
         credits_api,  # issue 14: cancellation and the credit account
         invoices_api,  # issue 16: invoices, credit notes, tax attestations

@@ -40,6 +40,7 @@ from app.models import (
     Basket,
     CancellationRequest,
     Child,
+    ChildConsent,
     CreditNote,
     CreditUse,
     Document,
@@ -143,6 +144,8 @@ def export_data(household_id: int) -> dict:
                                "refusal_reason", "uploaded_at", "child_id"]),
                     "fichier": _document_path(d)} for d in household.documents],
         "inscriptions": reservations,
+        "autorisations": [{"enfant_id": c.child_id, "question": c.question.label, "reponse": c.granted,
+                           "date": _iso(c.answered_at)} for c in rows(ChildConsent, ChildConsent.household_id == hid)],
         "voeux": [_row(w, ["period_id", "child_id", "week_id", "rank"]) for w in rows(Wish, Wish.household_id == hid)],
         "liste_attente": [_row(e, ["child_id", "week_id", "status", "joined_at", "ended_at"])
                           for e in rows(WaitlistEntry, WaitlistEntry.household_id == hid)],
@@ -277,6 +280,7 @@ def erase(household_id: int, actor=None, reason: str = "request") -> Household:
     db.session.execute(delete(QuotientRecord).where(QuotientRecord.household_id == hid))
     db.session.execute(delete(HouseholdInvitation).where(HouseholdInvitation.household_id == hid))
     db.session.execute(delete(Wish).where(Wish.household_id == hid))
+    db.session.execute(delete(ChildConsent).where(ChildConsent.household_id == hid))
     db.session.execute(delete(WaitlistEntry).where(WaitlistEntry.household_id == hid))
     db.session.execute(update(CancellationRequest).where(CancellationRequest.household_id == hid)
                        .values(reason=None, decision_note=None, document_id=None))

@@ -17,6 +17,7 @@ from app.models import DocumentKind, Household, db
 from app.services.errors import NotFound, ServiceError
 from app.services.household import (
     checklist,
+    consents,
     desk_onboarding,
     documents,
     dossier,
@@ -133,7 +134,8 @@ class HouseholdFileEditView(BaseView):
             source_labels=QUOTIENT_SOURCE_LABELS, invitation=desk_onboarding.pending_invitation(household.id),
             desk_only=desk_onboarding.is_desk_only(household), choices=CHOICES, today=quotients.paris_today(),
             action_labels=AUDIT_ACTION_LABELS,
-            erase_blockers=privacy.blockers(household.id) if household.erased_at is None else [])
+            erase_blockers=privacy.blockers(household.id) if household.erased_at is None else [],
+            consents_of=consents.for_children([link.child_id for link in household.child_links]))
 
     @expose("/<int:household_id>/foyer", methods=["GET", "POST"])
     @has_access
