@@ -88,6 +88,10 @@ def test_household_file_through_the_api(app, factory, client, make_client):
                            data={"kind": "insurance", "file": (BytesIO(dossier_helpers.PDF), "assurance.pdf")})
     assert uploaded.status_code == 201, uploaded.json
     document = uploaded.json["id"]
+    download = client.get(f"{API}/dossier/documents/{document}", headers=headers)
+    assert download.status_code == 200 and download.data == dossier_helpers.PDF
+    assert download.headers["Content-Type"] == "application/pdf"
+    assert client.get(f"{API}/dossier/documents/{document}", headers=other_headers).status_code == 404
     assert client.delete(f"{API}/dossier/documents/{document}", headers=other_headers).status_code == 404
     assert client.delete(f"{API}/dossier/documents/{document}", headers=headers).status_code == 200
     incomplete = client.post(f"{API}/dossier/submit", headers=headers)

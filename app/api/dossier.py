@@ -14,6 +14,7 @@ PUT    /api/v1/portal/dossier/children/<id>/health         the health form
 POST   /api/v1/portal/dossier/children/<id>/pickups        add an authorised pick-up person
 DELETE /api/v1/portal/dossier/pickups/<id>                 remove one
 POST   /api/v1/portal/dossier/documents                    upload a document (multipart)
+GET    /api/v1/portal/dossier/documents/<id>               download one of the household's documents
 DELETE /api/v1/portal/dossier/documents/<id>               take back a document not yet checked
 POST   /api/v1/portal/dossier/submit                       « Envoyer mon dossier »
 POST   /api/v1/portal/reservations/<id>/stop               change a confirmed week's bus stop
@@ -28,7 +29,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from flask import g, request
+from flask import g, request, send_file
 from flask_appbuilder.api import expose
 from flask_appbuilder.security.decorators import protect
 from flask_babel import gettext as _
@@ -428,6 +429,34 @@ class PortalDossierApi(PortalBaseApi):
                                           child_id=parse_id(request.form.get("child_id")), actor=g.user)
         return answer(201, created_answer, {"id": document.id,
                                             "message": _("Pièce envoyée : elle sera vérifiée par le Pôle Jeunesse.")})
+
+    @expose("/dossier/documents/<int:document_id>", methods=["GET"])
+    @protect()
+    @service_errors
+    def document_download(self, document_id: int):
+        """Télécharger une pièce du foyer.
+        ---
+        get:
+          summary: Télécharger une pièce
+          parameters:
+          - {in: path, name: document_id, required: true, schema: {type: integer}}
+          responses:
+            200:
+              description: Le fichier (PDF, JPEG ou PNG)
+              content:
+                application/octet-stream:
+                  schema: {type: string, format: binary}
+            401: {$ref: '#/components/responses/401'}
+            404: {$ref: '#/components/responses/PortalNotFound'}
+        """
+        household = require_household(g.user)
+        document = documents.household_document(household.id, _path_id("document_id", document_id))
+        stored = documents.stored_file(document)
+        response = send_file(stored.path, mimetype=stored.content_type, as_attachment=True,
+                             download_name=stored.download_name, max_age=0)
+        response.headers["X-Content-Type-Options"] = "nosniff"
+        response.headers["Cache-Control"] = "private, no-store"
+        return response
 
     @expose("/dossier/documents/<int:document_id>", methods=["DELETE"])
     @protect()
