@@ -74,7 +74,8 @@ def _period(establishment: Establishment, name: str, first_monday: date, n_weeks
                        defaults=dict(starts_on=monday, ends_on=monday + timedelta(days=4), capacity=capacities[i]))
     for label, qf_min, qf_max, price in TARIFFS:
         _get_or_create(TariffBracket, period_id=period.id, qf_min=qf_min,
-                       defaults=dict(label=label, qf_max=qf_max, price_cents=price))
+                       defaults=dict(label=label, qf_max=qf_max, price_cents=price,
+                                     meal_share_cents=min(price, 1500)))  # issue 16: outside the tax attestation
     return period
 
 
@@ -172,6 +173,13 @@ def seed_demo(appbuilder, today: date | None = None) -> dict:
         _period(establishment, f"Vacances passées {today.year}", _monday_after(today, 1), 1,
                 opens=today - timedelta(days=40), closes=today - timedelta(days=1), capacities=[20])
     _wishes_period(establishments[0], today, season_year)
+    # Issue 16: the identity printed on invoices, credit notes and attestations (Admin edits it).
+    from app.models import Organiser
+
+    _get_or_create(Organiser, id=1, defaults=dict(
+        name="Communauté de communes Cœur du Var — Pôle Jeunesse", address="Quartier Précoumin\n83340 Le Luc",
+        siret="24830039400019", regie_name="Régie enfance-jeunesse", regie_number="R-0042",
+        contact="04 94 00 00 00 — jeunesse@demo.test"))
 
     _user(sm, "admin@demo.test", "Alice", "Admin", ADMIN)
     _user(sm, "agent@demo.test", "Agnès", "Agent", STAFF)
