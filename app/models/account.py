@@ -28,7 +28,10 @@ class SecurityVersion(db.Model):
     active flag (app/services/security_version.py, a flush listener: FAB's screens and
     `flask sync-roles` alike). The parent API's gate (app/api/gate.py) caches role and permission
     answers per process and reads this one row per request: a change applies to the very next
-    request in every process, with no stale window."""
+    request in every process, with no stale window. ``catalog`` is bumped the same way by every
+    write to an establishment, period, week, tariff, circuit or stop
+    (app/services/booking/catalogue_snapshot.py): the offers' per-process catalogue snapshot is
+    trusted for exactly as long as it stands."""
 
     __tablename__ = "security_version"
 

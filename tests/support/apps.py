@@ -71,6 +71,9 @@ def truncate_all(app) -> None:
             for table in tables:
                 db.session.execute(table.delete())
         db.session.commit()
+    # TRUNCATE bypasses the session, so the catalogue version does not see it: drop the snapshot.
+    from app.services.booking import catalogue_snapshot
+    catalogue_snapshot.forget(app)
 
 
 def flush_jobs(app) -> None:

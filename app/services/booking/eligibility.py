@@ -12,14 +12,16 @@ other household is reported as `already_booked` without saying which household m
 Whether a week or a bus is full is the capacity primitive's answer (`capacity.availability`), with its
 message: this module only places it in the order of the reasons.
 
-`offers()` runs a constant number of queries whatever the catalogue size: the catalogue in four
-(selectin loads), one grouped count of weeks and buses, and the child's live lines.
+`offers()` runs a constant number of queries whatever the catalogue size: the household, the child
+and the catalogue version in one, one grouped count of weeks and buses, and the child's live lines;
+the catalogue itself is a per-process snapshot, re-read only when its version moved
+(catalogue_snapshot.py).
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from typing import Any
+from typing import Any, Sequence
 from zoneinfo import ZoneInfo
 
 from flask_babel import gettext as _
@@ -41,6 +43,7 @@ from app.models import (
     db,
     utcnow,
 )
+from app.services.booking import catalogue_snapshot
 from app.services.booking.capacity import WEEK_FULL, Demand, Shortage, availability, live_condition
 from app.services.errors import NotFound
 
@@ -238,18 +241,31 @@ def load_person(household_id: int, child_id: int, *, for_update: bool = False
                 ) -> tuple[Household, HouseholdChild, Child]:
     """The household, the child's link to it and the child, in one query; NotFound when the child is
     not linked to this household (whatever its other households)."""
-    if isinstance(child_id, bool) or not isinstance(child_id, int) or not 0 < child_id < 2**31:
-        raise NotFound(_("Cet enfant n'est pas rattaché à votre dossier."), code="not_found")
-    query = (select(Household, HouseholdChild, Child)
-             .join(HouseholdChild, HouseholdChild.household_id == Household.id)
-             .join(Child, Child.id == HouseholdChild.child_id)
-             .where(Household.id == household_id, HouseholdChild.child_id == child_id))
+    query = _person_query(household_id, child_id)
     if for_update:
         query = query.with_for_update(of=Household)
     row = db.session.execute(query).first()
     if row is None:
         raise NotFound(_("Cet enfant n'est pas rattaché à votre dossier."), code="not_found")
     return row[0], row[1], row[2]
+
+
+def _person_query(household_id: int, child_id: int, *columns):
+    if isinstance(child_id, bool) or not isinstance(child_id, int) or not 0 < child_id < 2**31:
+        raise NotFound(_("Cet enfant n'est pas rattaché à votre dossier."), code="not_found")
+    return (select(Household, HouseholdChild, Child, *columns)
+            .join(HouseholdChild, HouseholdChild.household_id == Household.id)
+            .join(Child, Child.id == HouseholdChild.child_id)
+            .where(Household.id == household_id, HouseholdChild.child_id == child_id))
+
+
+def _load_person_and_catalogue_version(household_id: int, child_id: int
+                                       ) -> tuple[Household, HouseholdChild, Child, int]:
+    """load_person with the catalogue version in the same statement (the offers' one extra read)."""
+    row = db.session.execute(_person_query(household_id, child_id, catalogue_snapshot.version_column())).first()
+    if row is None:
+        raise NotFound(_("Cet enfant n'est pas rattaché à votre dossier."), code="not_found")
+    return row[0], row[1], row[2], row[3] or 0
 
 
 def check_week(household: Household, link: HouseholdChild, child: Child, week: Week, period: Period,
@@ -392,27 +408,39 @@ def _pick(reasons: list[Reason], priority: tuple[str, ...]) -> Reason:
     return reasons[0]
 
 
-def offers(household_id: int, child_id: int, now: datetime | None = None) -> ChildOffers:
+def offers(household_id: int, child_id: int, now: datetime | None = None, *, cached: bool = True) -> ChildOffers:
     """Every active establishment with its current and coming periods and their weeks, each with
     places left and either available or the reason why not. NotFound when the child is not
-    linked to this household."""
+    linked to this household.
+
+    The catalogue comes from the per-process snapshot (app/services/booking/catalogue_snapshot.py),
+    valid for exactly as long as the catalogue version read with the household and the child;
+    places left and the child's own lines are counted live. `cached=False` reads the catalogue as
+    ORM rows instead (the reference the snapshot is tested against)."""
     now = now or utcnow()
-    household, link, child = load_person(household_id, child_id)
-    establishments = db.session.execute(
-        select(Establishment).where(Establishment.active.is_(True)).order_by(Establishment.name)
-    ).scalars().all()
-    periods = db.session.execute(
-        select(Period)
-        .where(Period.establishment_id.in_([e.id for e in establishments]), Period.ends_on >= paris_today(now))
-        .options(selectinload(Period.weeks), selectinload(Period.circuits).selectinload(Circuit.stops))
-        .order_by(Period.starts_on, Period.id)
-    ).scalars().all() if establishments else []
+    today = paris_today(now)
+    household, link, child, version = _load_person_and_catalogue_version(household_id, child_id)
+    establishments: Sequence[Any]
+    periods: Sequence[Any]
+    if cached:
+        catalogue = catalogue_snapshot.catalogue_at(version)
+        establishments = catalogue.establishments
+        periods = [p for p in catalogue.periods if p.ends_on >= today]
+    else:
+        establishments = db.session.execute(
+            select(Establishment).where(Establishment.active.is_(True)).order_by(Establishment.name)
+        ).scalars().all()
+        periods = db.session.execute(
+            select(Period)
+            .where(Period.establishment_id.in_([e.id for e in establishments]), Period.ends_on >= today)
+            .options(selectinload(Period.weeks), selectinload(Period.circuits).selectinload(Circuit.stops))
+            .order_by(Period.starts_on, Period.id)
+        ).scalars().all() if establishments else []
     week_ids = [w.id for p in periods for w in p.weeks]
     left = availability(week_ids, now)
     lines = child_lines(child.id, week_ids, now)
 
     blocking = person_reason(household, link, child)
-    today = paris_today(now)
     by_establishment: dict[int, list[PeriodOffer]] = {e.id: [] for e in establishments}
     establishments_by_id = {e.id: e for e in establishments}
     for period in periods:

@@ -5,6 +5,8 @@ The staff screens are Flask-AppBuilder ModelViews: the form fills the row, then 
 flush the change and add the audit row to the same session, so FAB's single commit writes both or
 neither: an audit entry never describes a change that did not happen, and no change goes unaudited
 (DESIGN.md §3.7). A refusal raises a ServiceError before anything is flushed; the caller rolls back.
+The same flush bumps the catalogue version (a flush listener, app/services/booking/catalogue_snapshot.py),
+so the parents' offers show the change on their very next call.
 
 Audit entries name the entity by its table (« week », « tariff_bracket »…), like every other audit
 entry, and keep every column; an edit records only the columns that really changed.
