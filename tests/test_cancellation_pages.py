@@ -187,3 +187,18 @@ def test_the_basket_states_the_rules_and_the_credit_before_paying(app, booked, l
     assert "un avoir sur votre compte" in page and "aucune annulation une fois la semaine commencée" in page
     assert "Votre avoir de <strong>45,00\u00a0€</strong> sera déduit automatiquement" in page
     assert 'id="to-pay">45,00\u00a0€<' in page
+
+
+def test_a_too_large_certificate_is_refused_in_french_back_on_the_cancel_form(app, booked, login):
+    import io
+
+    cat, fam, line = booked
+    _late_rules(app, cat)
+    client = login(app.test_client(), fam.email)
+    big = io.BytesIO(PDF + b"0" * (6 * 1024 * 1024))
+    response = client.post(f"/famille/annulation/{line}", content_type="multipart/form-data",
+                           data={"file": (big, "certificat.pdf")})
+    assert response.status_code == 303 and response.headers["Location"].endswith(f"/famille/annulation/{line}")
+    page = _text(client.get(f"/famille/annulation/{line}"))
+    assert "5 Mo" in page and 'type="file"' in page
+    assert status(app, line) == "confirmed"

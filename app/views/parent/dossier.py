@@ -348,7 +348,9 @@ def _request_too_large(error):
     French and send the parent back to the upload form; nothing was stored."""
     if request.path.startswith(url_for("ParentHomeView.index")):
         flash(documents.too_large_message(), "danger")
-        return redirect(url_for(DOCUMENTS), code=303)
+        # A cancellation's certificate goes back to its own form (issue 14), any other upload to the documents.
+        cancelling = request.path.startswith("/famille/annulation/") and request.path.count("/") == 3
+        return redirect(request.path if cancelling else url_for(DOCUMENTS), code=303)
     return error
 
 
