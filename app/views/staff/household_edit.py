@@ -17,6 +17,7 @@ from app.models import DocumentKind, Household, db
 from app.services.errors import NotFound, ServiceError
 from app.services.household import (
     checklist,
+    child_merge,
     consents,
     desk_onboarding,
     documents,
@@ -135,7 +136,8 @@ class HouseholdFileEditView(BaseView):
             desk_only=desk_onboarding.is_desk_only(household), choices=CHOICES, today=quotients.paris_today(),
             action_labels=AUDIT_ACTION_LABELS,
             erase_blockers=privacy.blockers(household.id) if household.erased_at is None else [],
-            consents_of=consents.for_children([link.child_id for link in household.child_links]))
+            consents_of=consents.for_children([link.child_id for link in household.child_links]),
+            duplicates={link.child_id: child_merge.possible_duplicates(link.child) for link in household.child_links})
 
     @expose("/<int:household_id>/foyer", methods=["GET", "POST"])
     @has_access
@@ -222,6 +224,22 @@ class HouseholdFileEditView(BaseView):
     def reopen(self, household_id):
         staff_edit.reopen(household_id, g.user, request.form.get("note"))
         flash(_("Dossier rouvert : il est de nouveau dans la file des dossiers à vérifier."), "success")
+        return redirect(_back_to_file(household_id))
+
+    @expose("/<int:household_id>/enfants/<int:child_id>/fusionner", methods=["POST"])
+    @has_access
+    @service_errors(_back_to_file, not_found=False)
+    def merge_child(self, household_id, child_id):
+        """Two records of the same child: this household's one is kept, the duplicate's rows move to it."""
+        household = self._household(household_id)
+        child_link(household.id, child_id)
+        duplicate_id = parse_id(request.form.get("duplicate_id"))
+        if duplicate_id is None:
+            flash(_("Indiquez le numéro de la fiche en double (un nombre)."), "danger")
+            return redirect(_back_to_file(household_id))
+        kept = child_merge.merge(child_id, duplicate_id, g.user)
+        flash(_("Fiches fusionnées : %(name)s garde ses inscriptions et celles de la fiche n° %(id)s.",
+                name=kept.full_name, id=duplicate_id), "success")
         return redirect(_back_to_file(household_id))
 
     # --- data rights (GDPR) ----------------------------------------------------------------
