@@ -99,3 +99,28 @@ def test_refund_rule_cancellation_has_its_credit_note_and_credit_paid_back_has_n
     assert len(_notes(app, fam.id)) == 2
     m = assert_money_conserved(app, fam.id)
     assert m["refunded"] == 9000 and m["balance"] == 0
+
+
+def test_a_payfip_refund_credit_note_says_the_regie_pays_it_back(app, factory, client, monkeypatch):
+    from app.models import CreditNote, db
+    from app.services import payments
+    from app.services.payments import credits, documents_pdf
+    from tests.support.payfip_fake import use_payfip
+    from tests.support.payments import call, make_basket, state
+
+    fake = use_payfip(app, monkeypatch)
+    b = make_basket(app, factory)
+    payment_id = call(app, payments.start_checkout, b.household.id).payment_id
+    idop = state(app, b.basket_id).payments[0].provider_ref
+    fake.pay(idop)
+    assert client.post("/payments/payfip/notification", data={"idOp": idop}).status_code == 200
+    staff = factory.staff()
+    _staff(app, staff.id, payments.refund, payment_id, 1500, "Journée absente")
+    [(number, amount, _reservation, reason)] = _notes(app, b.household.id)
+    assert amount == 1500 and reason.startswith("Remboursé par la régie (facture FA-")
+    with app.app_context():
+        assert credits.book_balance(b.household.id) == 0
+        note = db.session.execute(select(CreditNote).where(CreditNote.number == number)).scalar_one()
+        text = pdf_text(documents_pdf.credit_note_pdf(note))
+    assert "remboursé par virement de la régie" in text and "carte bancaire" not in text
+    assert "Se rapporte à la facture FA-" in text  # no week named: the invoice of the refunded payment

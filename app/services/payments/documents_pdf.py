@@ -132,13 +132,16 @@ def invoice_pdf(invoice: Invoice) -> bytes:
 
 
 def credit_note_pdf(note: CreditNote) -> bytes:
-    from app.services.payments.invoices import invoice_of_reservation, settled_to_card
+    from app.services.payments.invoices import invoice_of_reservation, invoices_of_payment, settling_refund
 
     pdf = _Document(f"Avoir {note.number}")
     pdf.para(f"Date : {date_fr(note.created_at)}")
     household = note.household
     pdf.para(f"Au bénéfice de : {household.name}", bold=True)
     invoice = invoice_of_reservation(note.reservation_id)
+    refund = settling_refund(note)
+    if invoice is None and refund is not None:  # a refund of part of a payment, no week named
+        invoice = next(iter(invoices_of_payment(refund.payment_id)), None)
     if invoice is not None:
         pdf.para(f"Se rapporte à la facture {invoice.number} du {date_fr(invoice.issued_at)}.")
         line = next((ln for ln in invoice.lines if ln.reservation_id == note.reservation_id), None)
@@ -147,10 +150,12 @@ def credit_note_pdf(note: CreditNote) -> bytes:
     pdf.para(f"Motif : {note.reason}")
     pdf.ln(2)
     pdf.para(f"Montant de l'avoir : {euros(note.amount_cents)}", size=11, bold=True)
-    settled = settled_to_card(note)
-    if settled is not None:
+    if refund is not None and refund.payment.provider == "payfip":
+        pdf.para(f"Cet avoir est remboursé par virement de la régie (remboursement demandé le "
+                 f"{date_fr(refund.created_at)}).")
+    elif refund is not None:
         pdf.para("Cet avoir est remboursé sur la carte bancaire qui a payé la facture, le "
-                 f"{date_fr(settled.created_at)}.")
+                 f"{date_fr(refund.created_at)}.")
     else:
         pdf.para("Cet avoir est porté au crédit du compte du foyer : il s'impute sur les prochaines "
                  "inscriptions ou est remboursé sur demande.")

@@ -10,6 +10,7 @@
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -201,10 +202,17 @@ SETTLED_PREFIX = "Avoir"  # a settling use's reason starts « Avoir AV-2026-0000
 
 
 def settled_to_card(note: CreditNote) -> CreditUse | None:
-    """The card refund that settled a credit note issued by `document_refund`, if it was one."""
+    """The credit use that settled a credit note issued by `document_refund`, if it was one."""
     return db.session.execute(select(CreditUse).where(
         CreditUse.household_id == note.household_id, CreditUse.kind == CreditUseKind.REFUND_CARD,
         CreditUse.reason.like(f"{SETTLED_PREFIX} {note.number},%"))).scalars().first()
+
+
+def settling_refund(note: CreditNote) -> Refund | None:
+    """The refund a credit note documents (its settling use names it: « …, remboursement n° 12 »)."""
+    use = settled_to_card(note)
+    match = re.search(r"n° ([0-9]{1,9})$", use.reason or "") if use is not None else None
+    return db.session.get(Refund, int(match.group(1))) if match else None
 
 
 def document_refund(refund: Refund, *, actor=None) -> CreditNote | None:
@@ -219,10 +227,14 @@ def document_refund(refund: Refund, *, actor=None) -> CreditNote | None:
         return None
     household_id = invoice.household_id
     kind = CreditNoteKind.CANCELLATION if refund.reservation_id else CreditNoteKind.GRANT
-    note = issue_credit_note(
-        household_id, refund.amount_cents, kind,
-        _("Remboursé sur votre carte (facture %(number)s) : %(reason)s", number=invoice.number, reason=refund.reason),
-        reservation_id=refund.reservation_id, actor=actor)
+    if refund.payment.provider == "payfip":  # no refund call at PayFiP: the régie pays it back by transfer
+        text = _("Remboursé par la régie (facture %(number)s) : %(reason)s", number=invoice.number,
+                 reason=refund.reason)
+    else:
+        text = _("Remboursé sur votre carte (facture %(number)s) : %(reason)s", number=invoice.number,
+                 reason=refund.reason)
+    note = issue_credit_note(household_id, refund.amount_cents, kind, text, reservation_id=refund.reservation_id,
+                             actor=actor)
     use = CreditUse(household_id=household_id, kind=CreditUseKind.REFUND_CARD, amount_cents=refund.amount_cents,
                     reason=f"{SETTLED_PREFIX} {note.number}, " + _("remboursement n° %(id)s", id=refund.id),
                     created_by_id=_actor_id(actor))
