@@ -124,6 +124,7 @@ def test_staff_grant_withdraw_and_refund_a_credit_with_a_reason(app, factory, lo
     assert staff.get(f"/annulations/avoirs?famille={fam.id}").headers["Location"].endswith(base)
     assert "Aucun dossier famille" in _text(staff.get("/annulations/avoirs?famille=99999999", follow_redirects=True))
     assert staff.get("/annulations/avoirs/99999999").status_code == 404
+    assert f'href="{base}"' in _text(staff.get(f"/dossiers-famille/{fam.id}"))  # from the family's file
     assert staff.post(f"{base}/inconnu", data={"amount": "1", "reason": "x"}).status_code == 404
     with app.app_context():
         actions = [a for a in db.session.execute(select(AuditLog.action).where(
