@@ -50,6 +50,7 @@ from .household import (  # noqa: E402,F401
 )
 from .consents import ChildConsent, ConsentQuestion  # noqa: E402,F401
 from .document_types import DocumentType, RequiredFor, ValidityRule  # noqa: E402,F401
+from .qf_campaign import QfCampaign  # noqa: E402,F401
 from .household_records import HouseholdInvitation, QuotientRecord, QuotientSource  # noqa: E402,F401
 from .invoice import Invoice, InvoiceLine, Organiser  # noqa: E402,F401
 from .payment import Payment, PaymentStatus, ProviderEvent, Refund  # noqa: E402,F401

@@ -42,6 +42,7 @@ def register_views(appbuilder) -> None:
     from app.views.staff import document_types as staff_document_types
     from app.views.staff import household_edit as staff_household_edit
     from app.views.staff import invoices as staff_invoices
+    from app.views.staff import qf_campaign as staff_qf_campaign
     from app.views.staff import waiting_room as staff_waiting_room
     from app.views.staff import waitlist as staff_waitlist
 
@@ -51,6 +52,7 @@ def register_views(appbuilder) -> None:
         staff_household_edit,  # issue 19: staff edit of a file, desk onboarding
         staff_document_types,  # issue 19: document types' validity, expiring proofs
         staff_consents,  # issue 19: the authorisation questions
+        staff_qf_campaign,  # issue 19: the yearly QF renewal campaign
         catalog,
         payments,
         regie_refunds,

@@ -14,7 +14,8 @@ from dataclasses import dataclass
 from flask_babel import gettext as _
 
 from app.models import Document, DocumentKind, Household, HouseholdChild, LinkStatus
-from app.services.household import validity
+from app.services.household import qf_campaign, validity
+from app.services.localize import date_fr
 
 FILE_URL = "/famille/dossier"
 
@@ -159,6 +160,12 @@ def evaluate(household: Household) -> list[ChecklistItem]:
 
     if needs_qf_attestation(household) and required(DocumentKind.QF_ATTESTATION):
         add(_document_item(household, DocumentKind.QF_ATTESTATION))
+        campaign = qf_campaign.current()
+        if campaign is not None and household.status != "draft":  # the yearly renewal
+            add(ChecklistItem("qf_renewal", _("Nouvelle attestation de quotient familial (%(label)s), à envoyer "
+                                              "avant le %(day)s", label=campaign.label, day=date_fr(campaign.deadline)),
+                              qf_campaign.answered(household, campaign),
+                              fix_url=f"{FILE_URL}/pieces?kind={DocumentKind.QF_ATTESTATION}#envoyer"))
     if required(DocumentKind.INSURANCE):
         add(_document_item(household, DocumentKind.INSURANCE))
     if required(DocumentKind.VACCINATIONS):
