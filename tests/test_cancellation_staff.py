@@ -96,7 +96,7 @@ def test_staff_set_a_period_rules_and_parents_read_them(app, factory, login):
 def test_staff_grant_withdraw_and_refund_a_credit_with_a_reason(app, factory, login):
     from sqlalchemy import select
 
-    from app.models import AuditLog, db
+    from app.models import AuditLog, MailLog, db
 
     cat = factory.catalog(capacities=(10,))
     fam = factory.household(last_name="Morel", children=[("Léa", 8)])
@@ -130,6 +130,13 @@ def test_staff_grant_withdraw_and_refund_a_credit_with_a_reason(app, factory, lo
         actions = [a for a in db.session.execute(select(AuditLog.action).where(
             AuditLog.household_id == fam.id)).scalars() if a.startswith("credit")]
         assert {"credit_note.issued", "credit.withdrawal", "credit.refund_card", "credit.refund_regie"} <= set(actions)
+        mails = [m.body_text for m in db.session.execute(select(MailLog).where(
+            MailLog.kind == "credit_changed").order_by(MailLog.id)).scalars()]
+    assert len(mails) == 4  # the refused attempts mailed nothing
+    assert "accordé un avoir de 20,50\u00a0€" in mails[0] and "Geste commercial" in mails[0]
+    assert "maintenant de 20,50\u00a0€" in mails[0] and "AV-" in mails[0]
+    assert "a retiré 0,50\u00a0€" in mails[1] and "maintenant de 20,00\u00a0€" in mails[1]
+    assert "rembourse 10,00\u00a0€" in mails[2] and "par virement" in mails[3] and "maintenant de 5,00\u00a0€" in mails[3]
 
     parent = login(app.test_client(), fam.email)
     assert parent.post(f"{base}/accorder", data={"amount": "100", "reason": "moi"}).status_code in (302, 403, 404)

@@ -146,6 +146,7 @@ MAIL_KIND_LABELS = {
     "reservation_cancelled": "Inscription annulée",
     "cancellation_requested": "Demande d'annulation reçue",
     "cancellation_refused": "Demande d'annulation refusée",
+    "credit_changed": "Avoir modifié par le Pôle Jeunesse",
     "waitlist_offer": "Place proposée (liste d'attente)",
     "allocation_result": "Résultat de l'attribution sur vœux",
     "allocation_offer": "Place attribuée sur vœux (à payer)",

@@ -39,7 +39,7 @@ from app.models import (
 from app.services import audit
 from app.services.errors import NotFound, ValidationFailed
 from app.services.localize import euros, to_paris
-from app.services.payments.common import _actor_id, _db_id, _lock
+from app.services.payments.common import _actor_id, _db_id, _lock, _mail
 from app.services.transactions import unit_of_work
 
 log = logging.getLogger(__name__)
@@ -259,13 +259,23 @@ def grant(household_id: int, amount_cents, reason: str, *, actor) -> CreditNote:
     """Staff grant a credit (a goodwill gesture, a correction) with a reason: an avoir like any other."""
     amount, reason = _amount_and_reason(amount_cents, reason)
     with unit_of_work():
-        lock_household(household_id)
-        return issue_credit_note(household_id, amount, CreditNoteKind.GRANT, reason, actor=actor)
+        household = lock_household(household_id)
+        note = issue_credit_note(household_id, amount, CreditNoteKind.GRANT, reason, actor=actor)
+        _mail_change(household, amount, CreditNoteKind.GRANT, reason, f"credit-note-{note.id}", number=note.number)
+        return note
+
+
+def _mail_change(household: Household, change: int, kind: str, reason: str, dedupe_key: str,
+                 number: str | None = None) -> None:
+    """Staff's grant, withdrawal or refund of a credit is mailed to the family with its new balance."""
+    _mail("credit_changed", household, _("Votre avoir au Pôle Jeunesse a changé"), "credit_changed",
+          dedupe_key=dedupe_key, change=change, change_kind=kind, reason=reason, number=number,
+          balance=available_credit(household.id))
 
 
 def _take(household_id: int, amount: int, kind: str, reason: str, actor) -> CreditUse:
     """Inside a block: money out of the account, never more than is available."""
-    lock_household(household_id)
+    household = lock_household(household_id)
     available = available_credit(household_id)
     if amount > available:
         raise ValidationFailed(_("Montant trop élevé : le solde disponible est de %(left)s.", left=euros(available)),
@@ -276,6 +286,7 @@ def _take(household_id: int, amount: int, kind: str, reason: str, actor) -> Cred
     db.session.flush()
     audit.record(f"credit.{kind}", "credit_use", use.id, actor=actor, household_id=household_id,
                  after={"amount_cents": amount, "reason": reason})
+    _mail_change(household, -amount, kind, reason, f"credit-use-{use.id}")
     return use
 
 
