@@ -93,9 +93,13 @@ def test_complete_preselects_the_document_type_and_names_match(app, factory, log
     page = _text(client.get(f"/famille/dossier/pieces?kind=vaccinations&child_id={child}"))
     assert '<option value="vaccinations" selected>' in page
     assert f'<option value="{child}" selected>' in page
-    # The checklist and the type list name each document the same way.
-    for label in DOCUMENT_LABELS.values():
-        assert f">{label}</option>" in page
+    # The checklist and the type list name each document the same way (the type list offers the file's
+    # documents; a cancellation's medical certificate is sent from the cancellation page instead).
+    from app.models import DocumentKind
+
+    for kind in DocumentKind.ALL:
+        assert f">{DOCUMENT_LABELS[kind]}</option>" in page
+    assert f">{DOCUMENT_LABELS[DocumentKind.MEDICAL_CERTIFICATE]}</option>" not in page
 
 
 # --- (3) plurals ----------------------------------------------------------------------------
