@@ -91,3 +91,26 @@ def test_calendar_routes_are_in_the_openapi_document(app, factory, client):
     assert {"get", "post"} <= set(spec["paths"]["/api/v1/portal/calendar"])
     assert "post" in spec["paths"]["/api/v1/portal/calendar/renew"]
     assert "PortalCalendar" in spec["components"]["schemas"]
+
+
+def test_an_erased_household_has_no_feed(app, factory, make_client):
+    """Erasing a family's data (issue 19) deletes its feed address; a feed whose household was
+    erased by any other path answers 404 as well."""
+    from app.models import CalendarFeed, Household, db, utcnow
+    from app.services.booking import calendar
+    from app.services.operations import privacy
+
+    family = factory.household(children=[("Léa", 8)])
+    other = factory.household(children=[("Tom", 8)])
+    with app.app_context():
+        token = calendar.ensure_feed_token(family.id)
+        other_token = calendar.ensure_feed_token(other.id)
+    assert make_client().get(f"/agenda/{token}.ics").status_code == 200
+    with app.app_context():
+        privacy.erase(family.id, None)
+        assert db.session.get(CalendarFeed, family.id) is None
+    assert make_client().get(f"/agenda/{token}.ics").status_code == 404
+    with app.app_context():
+        db.session.get(Household, other.id).erased_at = utcnow()
+        db.session.commit()
+    assert make_client().get(f"/agenda/{other_token}.ics").status_code == 404

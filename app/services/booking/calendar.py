@@ -14,7 +14,7 @@ from flask_babel import gettext as _
 from icalendar import Calendar, Event
 from sqlalchemy import select
 
-from app.models import CalendarFeed, db, utcnow
+from app.models import CalendarFeed, Household, db, utcnow
 from app.services import audit
 from app.services.booking.basket import reservations
 from app.services.mail import public_url
@@ -69,8 +69,10 @@ def household_for_token(token: str) -> int | None:
     """The household whose feed this token opens; None for an unknown or renewed-away token."""
     if not token or len(token) > 64:
         return None
+    # An erased household's feed is gone too (its past weeks stay only for the accounts).
     return db.session.execute(
-        select(CalendarFeed.household_id).where(CalendarFeed.token == token)).scalar_one_or_none()
+        select(CalendarFeed.household_id).join(Household, Household.id == CalendarFeed.household_id)
+        .where(CalendarFeed.token == token, Household.erased_at.is_(None))).scalar_one_or_none()
 
 
 def household_calendar(household_id: int) -> bytes:

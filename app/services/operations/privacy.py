@@ -38,6 +38,7 @@ from sqlalchemy import delete, func, or_, select, update
 from app.models import (
     AuditLog,
     Basket,
+    CalendarFeed,
     CancellationRequest,
     Child,
     ChildConsent,
@@ -280,6 +281,7 @@ def erase(household_id: int, actor=None, reason: str = "request") -> Household:
     db.session.execute(delete(QuotientRecord).where(QuotientRecord.household_id == hid))
     db.session.execute(delete(HouseholdInvitation).where(HouseholdInvitation.household_id == hid))
     db.session.execute(delete(Wish).where(Wish.household_id == hid))
+    db.session.execute(delete(CalendarFeed).where(CalendarFeed.household_id == hid))
     db.session.execute(delete(ChildConsent).where(ChildConsent.household_id == hid))
     db.session.execute(delete(WaitlistEntry).where(WaitlistEntry.household_id == hid))
     db.session.execute(update(CancellationRequest).where(CancellationRequest.household_id == hid)
