@@ -230,6 +230,31 @@ def availability(week_ids: Iterable[int], now: datetime, *,
     return Availability(count_live(week_ids, now, exclude_reservation_ids=exclude_reservation_ids))
 
 
+def availability_and_own_lines(week_ids: Iterable[int], now: datetime, child_id: int
+                               ) -> tuple[Availability, dict[int, tuple[str, int]]]:
+    """`availability` for the offer list, with the child's own live line per week (its status and
+    household, whichever household made it) read by the same grouped statement: a child has at most
+    one live line per week (uq_reservation_live_child_week), so it sits in one week × circuit group."""
+    ids = sorted(set(week_ids))
+    if not ids:
+        return Availability(Usage({}, {})), {}
+    own = Reservation.child_id == child_id
+    query = (select(Reservation.week_id, Reservation.circuit_id, func.count(),
+                    func.max(Reservation.status).filter(own), func.max(Reservation.household_id).filter(own))
+             .where(Reservation.week_id.in_(ids), live_condition(now))
+             .group_by(Reservation.week_id, Reservation.circuit_id))
+    places = dict.fromkeys(ids, 0)
+    seats: dict[tuple[int, int], int] = {}
+    lines: dict[int, tuple[str, int]] = {}
+    for week_id, circuit_id, count, status, household_id in db.session.execute(query):
+        places[week_id] += count
+        if circuit_id is not None:
+            seats[(circuit_id, week_id)] = count
+        if status is not None:
+            lines[week_id] = (status, household_id)
+    return Availability(Usage(places, seats)), lines
+
+
 def check_places(demands: Iterable[Demand], *, now: datetime, lock: bool,
                  exclude_reservation_ids: Iterable[int] = ()) -> list[Shortage]:
     """The buckets these demands do not fit in ([] when everything fits). `lock=True` locks the weeks

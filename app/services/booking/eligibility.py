@@ -12,8 +12,8 @@ other household is reported as `already_booked` without saying which household m
 Whether a week or a bus is full is the capacity primitive's answer (`capacity.availability`), with its
 message: this module only places it in the order of the reasons.
 
-`offers()` runs a constant number of queries whatever the catalogue size: the household, the child
-and the catalogue version in one, one grouped count of weeks and buses, and the child's live lines;
+`offers()` runs two queries whatever the catalogue size: the household, the child and the catalogue
+version in one; one grouped count of weeks and buses that also reads the child's own live lines;
 the catalogue itself is a per-process snapshot, re-read only when its version moved
 (catalogue_snapshot.py).
 """
@@ -44,7 +44,14 @@ from app.models import (
     utcnow,
 )
 from app.services.booking import catalogue_snapshot
-from app.services.booking.capacity import WEEK_FULL, Demand, Shortage, availability, live_condition
+from app.services.booking.capacity import (
+    WEEK_FULL,
+    Demand,
+    Shortage,
+    availability,
+    availability_and_own_lines,
+    live_condition,
+)
 from app.services.errors import NotFound
 
 PARIS = ZoneInfo("Europe/Paris")
@@ -437,8 +444,8 @@ def offers(household_id: int, child_id: int, now: datetime | None = None, *, cac
             .order_by(Period.starts_on, Period.id)
         ).scalars().all() if establishments else []
     week_ids = [w.id for p in periods for w in p.weeks]
-    left = availability(week_ids, now)
-    lines = child_lines(child.id, week_ids, now)
+    left, own_lines = availability_and_own_lines(week_ids, now, child.id)
+    lines = {week_id: ChildLine(status, line_household) for week_id, (status, line_household) in own_lines.items()}
 
     blocking = person_reason(household, link, child)
     by_establishment: dict[int, list[PeriodOffer]] = {e.id: [] for e in establishments}
