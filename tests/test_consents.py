@@ -115,3 +115,22 @@ def test_export_carries_the_answers_and_erasure_removes_them(app, setup):
                                                                      "Peut descendre seul à l'arrêt du car"}
         privacy.erase(family.id, None)
         assert db.session.query(ChildConsent).count() == 0
+
+
+def test_rosters_show_the_answers_and_bus_lists_the_bus_ones(app, setup, factory, login):
+    from app.models import Household, db
+    from app.services.household import consents
+
+    staff, family, alone, bus = setup
+    cat = factory.catalog()
+    from tests.credit_helpers import book_and_pay
+
+    book_and_pay(app, family.id, family.child_ids[0], cat.week_ids[0], cat.stop_ids[0])
+    with app.app_context():
+        consents.set_answers(db.session.get(Household, family.id), family.child_ids[0],
+                             {f"q{alone}": "non", f"q{bus}": "oui"})
+    client = login(app.test_client(), staff.email)
+    roster = client.get(f"/listes/appel?week_id={cat.week_ids[0]}").get_data(as_text=True)
+    assert "Peut rentrer seul à la maison : <strong>non</strong>" in roster
+    bus_list = client.get(f"/listes/bus?week_id={cat.week_ids[0]}").get_data(as_text=True)
+    assert "arrêt du car : <strong>oui</strong>" in bus_list and "rentrer seul" not in bus_list

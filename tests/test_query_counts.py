@@ -273,11 +273,11 @@ def test_roster_and_onsite_queries_do_not_grow_with_the_children(big):
     big_n, large = _count(app, engine, lambda: reports.rosters([data["big_week"]]))
     assert len(small[0].children) == SMALL and len(large[0].children) == BIG
     assert any(c.contacts and c.pickups for c in large[0].children)
-    assert small_n == big_n <= 6
+    assert small_n == big_n <= 7  # 7: the children's authorisations are one query by sub-query (issue 19)
     small_n, _ = _count(app, engine, lambda: reports.onsite_lists([data["small_week"]]))
     big_n, large = _count(app, engine, lambda: reports.onsite_lists([data["big_week"]]))
     assert len(large[0].children) == BIG // 3
-    assert small_n == big_n <= 6
+    assert small_n == big_n <= 7
     # A whole period (five weeks, thousands of children) costs the same as one week.
     period_n, period = _count(app, engine, lambda: reports.rosters(reports.resolve_weeks(period_id=3)))
     assert sum(len(r.children) for r in period) > 3000
@@ -291,7 +291,7 @@ def test_bus_list_queries_do_not_grow_with_the_children(big):
     small_n, small = _count(app, engine, lambda: reports.bus_lists([data["small_week"]]))
     big_n, large = _count(app, engine, lambda: reports.bus_lists([data["big_week"]]))
     assert sum(b.child_count for b in small) < 10 and sum(b.child_count for b in large) == BIG * 2 // 3
-    assert small_n == big_n <= 8
+    assert small_n == big_n <= 9  # 9: + the authorisations shown on bus lists, one query (issue 19)
     one_n, _ = _count(app, engine, lambda: reports.bus_list(data["big_circuit"], data["big_week"]))
     assert one_n == big_n
 
@@ -368,7 +368,7 @@ def test_list_pages_cost_the_same_for_10_and_600_children(big, staff_client, bas
     # around them grows with every menu, so the page sizes alone say little).
     assert _rows(big_body) > _rows(small_body) * 5, (_rows(big_body), _rows(small_body))
     assert small_n == big_n, (path, small_n, big_n)
-    assert big_n - baseline <= 12, (path, big_n, baseline)
+    assert big_n - baseline <= 13, (path, big_n, baseline)  # 13: + the authorisations (issue 19)
 
 
 def test_dashboard_costs_the_same_for_any_period(big, staff_client, baseline):

@@ -129,10 +129,11 @@ def set_answers(household: Household, child_id: int, data: Mapping[str, Any], ac
     return answers(household, child_id)
 
 
-def for_children(child_ids: list[int]) -> dict[int, list[tuple[str, bool, bool]]]:
+def for_children(child_ids) -> dict[int, list[tuple[str, bool, bool]]]:
     """{child id: [(question, granted, on bus list)]} over all the child's households (the latest
-    answer per question), for staff's lists. One query."""
-    if not child_ids:
+    answer per question), for staff's lists. One query; `child_ids` is a list or a sub-query (the
+    lists select by sub-query so that their cost does not depend on the number of children)."""
+    if isinstance(child_ids, (list, tuple, set)) and not child_ids:
         return {}
     rows = db.session.execute(
         select(ChildConsent, ConsentQuestion).join(ConsentQuestion, ConsentQuestion.id == ChildConsent.question_id)

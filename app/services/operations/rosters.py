@@ -36,6 +36,7 @@ from app.models import (
     db,
 )
 from app.services.errors import NotFound, ValidationFailed
+from app.services.household import consents
 
 # --- value objects -------------------------------------------------------------------------
 
@@ -82,6 +83,8 @@ class ListChild:
     household_name: str = ""
     contacts: list[Contact] = field(default_factory=list)
     pickups: list[Pickup] = field(default_factory=list)
+    # Authorisations (issue 19): (question, granted, shown on bus lists), latest answer per question.
+    consents: list[tuple[str, bool, bool]] = field(default_factory=list)
 
     @property
     def full_name(self) -> str:
@@ -220,6 +223,7 @@ def _list_children(conditions, week_starts: dict[int, date]) -> dict[int, list[L
     pickups = db.session.execute(
         select(AuthorizedPickup).where(AuthorizedPickup.link_id.in_(link_ids)).order_by(AuthorizedPickup.id)
     ).scalars().all()
+    consents_by_child = consents.for_children(child_ids)
 
     guardians_by_household: dict[int, list[Guardian]] = defaultdict(list)
     for guardian in guardians:
@@ -266,6 +270,7 @@ def _list_children(conditions, week_starts: dict[int, date]) -> dict[int, list[L
             stop_name=r.stop.name if r.stop else "",
             pickup_time=r.stop.pickup_time if r.stop else None, dropoff_time=r.stop.dropoff_time if r.stop else None,
             household_id=r.household_id, household_name=r.household.name, contacts=contacts, pickups=pickup_rows,
+            consents=consents_by_child.get(child.id, []),
         )
     return {
         week_id: sorted(children.values(), key=lambda c: (c.last_name.lower(), c.first_name.lower(), c.child_id))
