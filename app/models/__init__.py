@@ -26,6 +26,7 @@ from .audit import AuditLog, MailLog  # noqa: E402,F401
 from .booking import Basket, BasketStatus, Reservation, ReservationStatus, TransportMode  # noqa: E402,F401
 from .calendar import CalendarFeed  # noqa: E402,F401
 from .catalog import Circuit, Establishment, Period, Stop, TariffBracket, Week  # noqa: E402,F401
+from .consents import ChildConsent, ConsentQuestion  # noqa: E402,F401
 from .credit import (  # noqa: E402,F401
     CancellationOutcome,
     CancellationRequest,
@@ -37,6 +38,7 @@ from .credit import (  # noqa: E402,F401
     CreditUseKind,
     DocumentCounter,
 )
+from .document_types import DocumentType, RequiredFor, ValidityRule  # noqa: E402,F401
 from .household import (  # noqa: E402,F401
     AuthorizedPickup,
     Child,
@@ -48,12 +50,10 @@ from .household import (  # noqa: E402,F401
     HouseholdStatus,
     LinkStatus,
 )
-from .consents import ChildConsent, ConsentQuestion  # noqa: E402,F401
-from .document_types import DocumentType, RequiredFor, ValidityRule  # noqa: E402,F401
-from .qf_campaign import QfCampaign  # noqa: E402,F401
 from .household_records import HouseholdInvitation, QuotientRecord, QuotientSource  # noqa: E402,F401
 from .invoice import Invoice, InvoiceLine, Organiser  # noqa: E402,F401
 from .payment import Payment, PaymentStatus, ProviderEvent, Refund  # noqa: E402,F401
+from .qf_campaign import QfCampaign  # noqa: E402,F401
 from .regie import RegieRefund, RegieRefundStatus  # noqa: E402,F401
 from .types import UTCDateTime, utcnow  # noqa: E402,F401
 from .waitlist import OfferOutcome, WaitlistEntry, WaitlistOffer, WaitlistSettings, WaitlistStatus, WaitlistTransport  # noqa: E402,F401,E501
