@@ -209,3 +209,25 @@ def test_staff_screens(app, family, login):
     parent = login(app.test_client(), fam.email)
     assert parent.get("/types-de-pieces/").status_code in (302, 403)
     assert parent.post("/types-de-pieces/insurance", data={"name": "x"}).status_code in (302, 403)
+
+
+def test_before_a_period_opens_families_with_a_proof_lapsing_in_it_are_told_once(app, factory):
+    from app.models import MailLog, db
+    from app.services.household.validity_reminders import send_opening_reminders
+
+    staff = factory.staff()
+    soon = factory.catalog(opens_in=timedelta(days=5), closes_in=timedelta(days=20), name="ALSH Printemps")
+    factory.catalog(opens_in=timedelta(days=40), closes_in=timedelta(days=60))  # opens later: not yet
+    lapsing, lasting = factory.household(), factory.household()
+    for family in (lapsing, lasting):
+        fill_household(app, family.id)
+    period_end = soon.starts_on + timedelta(weeks=1, days=4)  # two weeks, Monday to Friday
+    settings(app, "insurance", staff.id, validity_rule="months", validity_months="1")
+    uploaded_on(app, lapsing.id, "insurance", date.today() - timedelta(days=10))  # ends before the period does
+    uploaded_on(app, lasting.id, "insurance", period_end)  # uploaded "later": valid past the period's end
+    with app.app_context():
+        assert send_opening_reminders() == 1
+        assert send_opening_reminders() == 0  # once per family and period
+        [mail] = db.session.query(MailLog).filter_by(kind="document_before_opening").all()
+        assert mail.to_address == lapsing.email and "Vacances" in mail.subject
+        assert "Attestation d'assurance" in mail.body_text and "valable jusqu'au" in mail.body_text

@@ -46,8 +46,9 @@ def retention_job() -> None:
 
         db.session.rollback()
     try:
-        from app.services.household.validity_reminders import send_expiry_reminders
+        from app.services.household.validity_reminders import send_expiry_reminders, send_opening_reminders
 
         log.info("document expiry reminders: %d mail(s)", send_expiry_reminders())
+        log.info("reminders before a period opens: %d mail(s)", send_opening_reminders())
     finally:
         ensure_retention_job(current_app._get_current_object())
