@@ -229,9 +229,9 @@ def test_an_offer_shows_on_the_basket_page(app, factory, login):
         entry = waitlist.join(family.id, family.child_ids[0], catalog.week_ids[0], {"mode": "onsite"})
         basket.remove_line(holder.id, line)
     page = _parent(app, login, family).get("/famille/panier").get_data(as_text=True)
-    assert "Une place s'est libérée" in page and 'class="deadline"' in page
+    assert "Une place vous est proposée" in page and 'class="deadline"' in page
     assert f'action="/famille/liste-attente/{entry["id"]}/payer"' in page
-    assert "Une place s'est libérée" not in _parent(app, login, holder).get("/famille/panier").get_data(as_text=True)
+    assert "Une place vous est proposée" not in _parent(app, login, holder).get("/famille/panier").get_data(as_text=True)
 
 
 def test_the_occupancy_screen_counts_each_weeks_waiting_list(app, factory, login):
