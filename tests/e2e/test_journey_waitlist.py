@@ -82,7 +82,7 @@ def test_full_week_join_offer_mail_pay_confirmed(live_server_factory, new_page, 
     expect(offer.locator(".deadline")).to_contain_text(re.compile(r"\d{4} à \d{2}:\d{2}"))
     shots(page, "place proposee")
     page.goto(f"{server.url}/famille/")
-    expect(page.locator(".waitlist-block")).to_contain_text("Une place s'est libérée pour Inès")
+    expect(page.locator(".waitlist-block")).to_contain_text("Une place vous est proposée pour Inès")
     shots(page, "accueil avec la place proposee")
     page.get_by_role("button", name="Payer la place de Inès").click()
     expect(page).to_have_url(re.compile(r"/payments/sandbox/"))
