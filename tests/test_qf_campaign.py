@@ -71,3 +71,22 @@ def test_campaign_form_refuses_bad_values_in_french_and_is_staff_only(app, facto
         assert db.session.query(QfCampaign).count() == 1
     parent = factory.household()
     assert login(app.test_client(), parent.email).post("/campagne-qf/", data={"label": "x"}).status_code in (302, 403)
+
+
+def test_a_week_before_the_deadline_families_who_did_not_answer_are_reminded_once(app, factory):
+    from datetime import datetime, timezone
+
+    from app.models import DocumentKind, Household, MailLog, db
+    from app.services.household import documents, qf_campaign
+
+    staff = factory.staff()
+    late, done = factory.household(), factory.household()
+    start(app, staff.id, deadline=(date.today() + timedelta(days=20)).isoformat())
+    with app.app_context():
+        documents.add_document(db.session.get(Household, done.id), DocumentKind.QF_ATTESTATION, "qf.pdf", PDF)
+        assert qf_campaign.send_deadline_reminders() == 0  # too early
+        in_two_weeks = datetime.now(timezone.utc) + timedelta(days=14)
+        assert qf_campaign.send_deadline_reminders(in_two_weeks) == 1
+        assert qf_campaign.send_deadline_reminders(in_two_weeks) == 0
+        [mail] = db.session.query(MailLog).filter_by(kind="qf_campaign_reminder").all()
+        assert mail.to_address == late.email and "Rappel" in mail.subject

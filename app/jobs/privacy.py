@@ -50,5 +50,8 @@ def retention_job() -> None:
 
         log.info("document expiry reminders: %d mail(s)", send_expiry_reminders())
         log.info("reminders before a period opens: %d mail(s)", send_opening_reminders())
+        from app.services.household.qf_campaign import send_deadline_reminders
+
+        log.info("QF campaign reminders: %d mail(s)", send_deadline_reminders())
     finally:
         ensure_retention_job(current_app._get_current_object())

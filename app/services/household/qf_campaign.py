@@ -6,14 +6,14 @@ it sends a QF proof dated after the campaign's start. Staff follow how many answ
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime, timedelta
 from typing import Any, Mapping
 
 from flask_babel import gettext as _
 from sqlalchemy import event, func, select
 from sqlalchemy.orm import Session
 
-from app.models import Document, DocumentKind, Household, HouseholdStatus, QfCampaign, db, utcnow
+from app.models import Document, DocumentKind, Household, HouseholdStatus, MailLog, QfCampaign, db, utcnow
 from app.services import audit
 from app.services.errors import ValidationFailed
 from app.services.household.workdays import PARIS
@@ -100,3 +100,30 @@ def progress() -> list[Progress]:
                 Document.uploaded_at >= campaign.started_at)).scalar_one()
         result.append(Progress(campaign, received))
     return result
+
+
+REMINDER_DAYS = 7
+
+
+def send_deadline_reminders(now: datetime | None = None) -> int:
+    """A week before the current campaign's deadline, mail once the concerned families (with an
+    e-mail) that have not sent their new QF proof yet. Returns how many mails were queued."""
+    campaign = current()
+    today = (now or utcnow()).astimezone(PARIS).date()
+    if campaign is None or not (today <= campaign.deadline <= today + timedelta(days=REMINDER_DAYS)):
+        return 0
+    sent = 0
+    for household in db.session.execute(concerned()).scalars():
+        if not household.email or answered(household, campaign):
+            continue
+        key = f"qf-campaign-reminder:{campaign.id}:{household.id}"
+        if db.session.execute(select(MailLog.id).where(MailLog.dedupe_key == key)).first():
+            continue
+        queue_mail("qf_campaign_reminder", household.email,
+                   _("Rappel : votre attestation de quotient familial avant le %(day)s",
+                     day=campaign.deadline.strftime("%d/%m/%Y")),
+                   "qf_campaign", household_id=household.id, dedupe_key=key, household=household, campaign=campaign,
+                   upload_url=public_url("/famille/dossier/pieces?kind=qf_attestation#envoyer"))
+        sent += 1
+    db.session.commit()
+    return sent
