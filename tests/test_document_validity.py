@@ -231,3 +231,38 @@ def test_before_a_period_opens_families_with_a_proof_lapsing_in_it_are_told_once
         [mail] = db.session.query(MailLog).filter_by(kind="document_before_opening").all()
         assert mail.to_address == lapsing.email and "Vacances" in mail.subject
         assert "Attestation d'assurance" in mail.body_text and "valable jusqu'au" in mail.body_text
+
+
+def test_staff_add_a_kind_of_proof_asked_per_child_then_withdraw_it(app, family, login):
+    from app.models import DocumentType, Household, db
+    from app.services.errors import ValidationFailed
+    from app.services.household import documents
+
+    cat, fam, staff = family
+    client = login(app.test_client(), staff.email)
+    assert client.post("/types-de-pieces/ajouter", data={"name": ""}).status_code == 400
+    added = client.post("/types-de-pieces/ajouter", data={"name": "Test d'aisance aquatique", "per_child": "on",
+                                                          "required_for": "all", "validity_rule": "none",
+                                                          "remind_days": "0"})
+    assert added.status_code == 302
+    with app.app_context():
+        kind = db.session.query(DocumentType).filter_by(custom=True).one().kind
+    assert kind.startswith("custom_")
+    code = f"doc:{kind}:{fam.child_ids[0]}"
+    missing = item(app, fam.id, code)
+    assert not missing.done and missing.label.startswith("Test d'aisance aquatique")
+    parent = login(app.test_client(), fam.email)
+    assert f'<option value="{kind}"' in parent.get("/famille/dossier/pieces").get_data(as_text=True)
+    with app.app_context():
+        with pytest.raises(ValidationFailed, match="enfant concerné"):
+            documents.add_document(db.session.get(Household, fam.id), kind, "test.jpg", JPEG)
+        db.session.rollback()
+        documents.add_document(db.session.get(Household, fam.id), kind, "test.jpg", JPEG, child_id=fam.child_ids[0])
+    assert item(app, fam.id, code).done
+    # Withdrawn: no longer asked, no longer offered.
+    client.post(f"/types-de-pieces/{kind}", data={"name": "Test d'aisance aquatique", "required_for": "all",
+                                                   "validity_rule": "none", "remind_days": "0"})
+    assert code not in [i.code for i in _items(app, fam.id)]
+    with app.app_context():
+        with pytest.raises(ValidationFailed, match="type de pièce"):
+            documents.add_document(db.session.get(Household, fam.id), kind, "t.jpg", JPEG, child_id=fam.child_ids[0])

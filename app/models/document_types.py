@@ -1,7 +1,8 @@
 """Staff's settings of each kind of proof document (issue 19): its name, whether it is per child,
 which establishments require it, and how long a proof stays valid.
 
-One row per kind (`Document.kind`); a kind without a row has the defaults of
+One row per kind (`Document.kind`); staff may add their own kinds (« custom_<n> »). A built-in kind
+without a row has the defaults of
 app.services.household.validity. The validity is judged from the upload date: « none » (valid until
 replaced), « months » (N months), « school_year » (until the 31 August that ends the school year of
 the upload) or « calendar_year » (until the 31 December of the upload's year).
@@ -47,4 +48,7 @@ class DocumentType(db.Model):
     validity_rule = Column(String(20), nullable=False, default=ValidityRule.NONE)
     validity_months = Column(Integer)
     remind_days = Column(Integer, nullable=False, default=30)  # mail the family this many days before expiry
+    # A type staff added (kind « custom_<n> »); a built-in kind is always asked, a custom one while active.
+    custom = Column(Boolean, nullable=False, default=False, server_default="0")
+    active = Column(Boolean, nullable=False, default=True, server_default="1")
     updated_at = Column(UTCDateTime, nullable=False, default=utcnow, onupdate=utcnow)

@@ -201,7 +201,8 @@ class AuthorizedPickup(db.Model):
 class Document(db.Model):
     __tablename__ = "document"
     __table_args__ = (
-        CheckConstraint(f"kind IN {DocumentKind.STORED}", name="ck_document_kind"),
+        # The built-in kinds, or a kind staff added (app.models.document_types, « custom_<n> »).
+        CheckConstraint(f"kind IN {DocumentKind.STORED} OR kind LIKE 'custom_%'", name="ck_document_kind"),
         CheckConstraint("status IN ('pending', 'accepted', 'refused')", name="ck_document_status"),
         CheckConstraint("size_bytes > 0", name="ck_document_size"),
     )

@@ -173,6 +173,14 @@ def evaluate(household: Household) -> list[ChecklistItem]:
             add(_document_item(household, DocumentKind.VACCINATIONS, link.child))
     if needs_custody_judgement(household):
         add(_document_item(household, DocumentKind.CUSTODY_JUDGEMENT))
+    for kind in validity.custom_kinds():  # the kinds of proof staff added
+        if not required(kind):
+            continue
+        if validity.is_per_child(kind):
+            for link in own_children(links):
+                add(_document_item(household, kind, link.child))
+        else:
+            add(_document_item(household, kind))
     return items
 
 

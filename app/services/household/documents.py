@@ -21,6 +21,7 @@ from flask_babel import gettext as _
 from app.models import Document, DocumentKind, Household, db, utcnow
 from app.services import audit
 from app.services.errors import NotFound, ValidationFailed
+from app.services.household import validity
 from app.services.household.checklist import DOCUMENT_LABELS
 from app.services.household.links import child_link
 from app.services.household.resubmission import after_parent_change
@@ -137,11 +138,13 @@ def add_document(household: Household, kind: str, file_name: str | None, data: b
 
     Everything is checked before anything is written; if the database refuses the row, the file
     just written is removed again."""
-    if kind not in DocumentKind.ALL:
+    if kind not in validity.upload_kinds():  # the built-in kinds and those staff added
         raise ValidationFailed(_("Choisissez le type de pièce."), code="bad_kind", field="kind")
-    if kind == DocumentKind.VACCINATIONS:
+    if kind == DocumentKind.VACCINATIONS or (kind not in DocumentKind.ALL and validity.is_per_child(kind)):
         if not child_id:
-            raise ValidationFailed(_("Choisissez l'enfant concerné par les pages de vaccination."),
+            raise ValidationFailed(_("Choisissez l'enfant concerné par les pages de vaccination.")
+                                   if kind == DocumentKind.VACCINATIONS else
+                                   _("Choisissez l'enfant concerné par cette pièce."),
                                    code="no_child", field="child_id")
         child_link(household.id, child_id)  # another household's child: NotFound
     else:

@@ -67,10 +67,26 @@ class TypeSettings:
     validity_rule: str
     validity_months: int | None
     remind_days: int
+    custom: bool = False  # a kind staff added
+    active: bool = True  # a custom kind staff withdrew is no longer asked
 
 
 def _default(kind: str) -> TypeSettings:
     return TypeSettings(kind, None, kind in PER_CHILD, RequiredFor.ALL_KINDS, ValidityRule.NONE, None, 30)
+
+
+def custom_kinds() -> list[str]:
+    """The kinds staff added and still ask for, in creation order."""
+    return [k for k, s in settings().items() if s.custom and s.active]
+
+
+def upload_kinds() -> list[str]:
+    """What a family or the desk may upload as a proof: the built-in kinds and the active custom ones."""
+    return list(DocumentKind.ALL) + custom_kinds()
+
+
+def is_per_child(kind: str) -> bool:
+    return settings_for(kind).per_child
 
 
 _CACHE = "document_type_settings"
@@ -81,9 +97,10 @@ def settings() -> dict[str, TypeSettings]:
     cache = db.session.info.get(_CACHE)
     if cache is None:
         cache = {kind: _default(kind) for kind in DocumentKind.ALL}
-        for row in db.session.execute(select(DocumentType)).scalars():
+        for row in db.session.execute(select(DocumentType).order_by(DocumentType.id)).scalars():
             cache[row.kind] = TypeSettings(row.kind, row.name, bool(row.per_child), row.required_for,
-                                           row.validity_rule, row.validity_months, row.remind_days)
+                                           row.validity_rule, row.validity_months, row.remind_days,
+                                           bool(row.custom), bool(row.active))
         db.session.info[_CACHE] = cache
     return cache
 
@@ -198,8 +215,46 @@ def lapse(document: Document, household_id: int, today: date | None = None) -> L
 
 def save_settings(kind: str, data: Mapping[str, Any], staff) -> DocumentType:
     """Staff change a kind's settings (audited before/after). Refusals name the field in French."""
-    if kind not in DocumentKind.ALL:
+    if kind not in DocumentKind.ALL and not settings_for(kind).custom:
         raise ValidationFailed(_("Type de pièce inconnu."), code="bad_kind")
+    values = _read(data)
+    row = db.session.execute(select(DocumentType).where(DocumentType.kind == kind)).scalar_one_or_none()
+    fields = list(values)
+    if row is None:
+        row = DocumentType(kind=kind, per_child=kind in PER_CHILD)
+        db.session.add(row)
+        before: dict | None = None
+    else:
+        before = {f: getattr(row, f) for f in fields}
+        if row.custom:
+            values["active"] = str(data.get("active") or "").strip().lower() in ("on", "1", "true", "oui")
+            before["active"] = row.active
+    for field, value in values.items():
+        setattr(row, field, value)
+    db.session.flush()
+    audit.record("document_type.saved", "document_type", row.id, actor=staff, before=before, after=values)
+    db.session.commit()
+    return row
+
+
+def add_custom_type(data: Mapping[str, Any], staff) -> DocumentType:
+    """A kind of proof staff add (an attestation of swimming, a medical certificate for sport…):
+    asked per household or per child, with the same settings as a built-in kind."""
+    values = _read(data)
+    per_child = str(data.get("per_child") or "").strip().lower() in ("on", "1", "true", "oui")
+    row = DocumentType(kind=f"pending_{utcnow().timestamp()}"[:30], per_child=per_child, custom=True, active=True,
+                       **values)
+    db.session.add(row)
+    db.session.flush()
+    row.kind = f"custom_{row.id}"
+    db.session.flush()
+    audit.record("document_type.added", "document_type", row.id, actor=staff,
+                 after={**values, "kind": row.kind, "per_child": per_child})
+    db.session.commit()
+    return row
+
+
+def _read(data: Mapping[str, Any]) -> dict:
     errors: dict[str, str] = {}
     name = (data.get("name") or "").strip()
     if not name or len(name) > 200:
@@ -221,22 +276,8 @@ def save_settings(kind: str, data: Mapping[str, Any], staff) -> DocumentType:
     if errors:
         raise ValidationFailed(_("Certaines valeurs ne conviennent pas : corrigez les champs signalés."),
                                code="invalid", errors=errors)
-    row = db.session.execute(select(DocumentType).where(DocumentType.kind == kind)).scalar_one_or_none()
-    fields = ["name", "required_for", "validity_rule", "validity_months", "remind_days"]
-    if row is None:
-        row = DocumentType(kind=kind, per_child=kind in PER_CHILD)
-        db.session.add(row)
-        before: dict | None = None
-    else:
-        before = {f: getattr(row, f) for f in fields}
-    values = {"name": name, "required_for": required_for, "validity_rule": rule, "validity_months": months,
-              "remind_days": remind}
-    for field, value in values.items():
-        setattr(row, field, value)
-    db.session.flush()
-    audit.record("document_type.saved", "document_type", row.id, actor=staff, before=before, after=values)
-    db.session.commit()
-    return row
+    return {"name": name, "required_for": required_for, "validity_rule": rule, "validity_months": months,
+            "remind_days": remind}
 
 
 def _int(raw, low: int, high: int) -> int | None:

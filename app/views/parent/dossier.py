@@ -15,9 +15,8 @@ from flask_appbuilder import BaseView, expose, has_access
 from flask_babel import gettext as _
 from werkzeug.exceptions import RequestEntityTooLarge
 
-from app.models import DocumentKind
 from app.services.errors import ServiceError
-from app.services.household import checklist, documents, dossier
+from app.services.household import checklist, documents, dossier, validity
 from app.services.localize import DOCUMENT_STATUS_LABELS
 from app.views.helpers import household_required, parse_id, service_errors
 
@@ -277,7 +276,7 @@ class ParentDossierView(BaseView):
 
     # --- documents -----------------------------------------------------------------------
     def _documents_page(self, household, status=200, errors=None, values=None):
-        kinds = [(kind, checklist.document_label(kind)) for kind in DocumentKind.ALL]  # staff's names
+        kinds = [(kind, checklist.document_label(kind)) for kind in validity.upload_kinds()]  # staff's names
         items = checklist.evaluate(household)
         required = [item for item in items if item.code.startswith("doc:")]
         return self._page("documents.html", status, household=household, kinds=kinds, required=required,

@@ -24,7 +24,12 @@ CHOICES = {"required_for": list(validity.REQUIRED_FOR_LABELS.items()), "rules": 
 
 def _rows():
     settings = validity.settings()
-    return [(kind, checklist.document_label(kind), settings[kind]) for kind in DocumentKind.ALL]
+    kinds = list(DocumentKind.ALL) + [kind for kind, s in settings.items() if s.custom]
+    return [(kind, checklist.document_label(kind), settings[kind]) for kind in kinds]
+
+
+def _known(kind: str) -> bool:
+    return kind in DocumentKind.ALL or validity.settings_for(kind).custom
 
 
 class DocumentTypesView(BaseView):
@@ -37,15 +42,37 @@ class DocumentTypesView(BaseView):
         return self.render_template("staff/document_types/index.html", rows=_rows(), rules=validity.RULE_LABELS,
                                     required_for=validity.REQUIRED_FOR_LABELS)
 
+    @expose("/ajouter", methods=["GET", "POST"])
+    @has_access
+    def add(self):
+        """A kind of proof staff add: asked of every family (or per child) like the built-in ones."""
+        values: dict = {"required_for": "all", "validity_rule": "none", "remind_days": 30}
+        errors: dict = {}
+        if request.method == "POST":
+            values = {key: value for key, value in request.form.items() if key != "csrf_token"}
+            try:
+                validity.add_custom_type(values, g.user)
+            except ServiceError as exc:
+                flash(exc.message, "danger")
+                errors = exc.details.get("errors") or {}
+            else:
+                flash(_("Type de pièce ajouté : les familles concernées le verront dans leur dossier."), "success")
+                return redirect(url_for("DocumentTypesView.index"))
+        return self.render_template("staff/household_edit/form.html", title=_("Nouveau type de pièce"),
+                                    fields=FIELDS[:1] + [("per_child", "Une pièce par enfant", "check")] + FIELDS[1:],
+                                    values=values, errors=errors, household=None, choices=CHOICES,
+                                    note=None), 400 if errors else 200
+
     @expose("/<string:kind>", methods=["GET", "POST"])
     @has_access
     def edit(self, kind):
-        if kind not in DocumentKind.ALL:
+        if not _known(kind):
             abort(404)
         current = validity.settings_for(kind)
         values = {"name": checklist.document_label(kind), "required_for": current.required_for,
                   "validity_rule": current.validity_rule, "validity_months": current.validity_months or "",
-                  "remind_days": current.remind_days}
+                  "remind_days": current.remind_days, "active": current.active}
+        fields = FIELDS + ([("active", "Pièce demandée aux familles", "check")] if current.custom else [])
         errors: dict = {}
         if request.method == "POST":
             values = {key: value for key, value in request.form.items() if key != "csrf_token"}
@@ -58,7 +85,7 @@ class DocumentTypesView(BaseView):
                 flash(_("Réglages de la pièce enregistrés."), "success")
                 return redirect(url_for("DocumentTypesView.index"))
         return self.render_template("staff/household_edit/form.html", title=_("Pièce : %(name)s",
-                                    name=checklist.document_label(kind)), fields=FIELDS, values=values,
+                                    name=checklist.document_label(kind)), fields=fields, values=values,
                                     errors=errors, household=None, choices=CHOICES,
                                     note=_("La validité compte à partir de l'envoi de la pièce. Une pièce qui expire "
                                            "avant la fin d'une semaine réservée ou demandée par la famille est "

@@ -24,6 +24,7 @@ from app.services.household import (
     dossier,
     quotients,
     staff_edit,
+    validity,
 )
 from app.services.household.links import child_link
 from app.services.localize import AUDIT_ACTION_LABELS, BENEFIT_SCHEME_LABELS, QUOTIENT_SOURCE_LABELS
@@ -135,6 +136,7 @@ class HouseholdFileEditView(BaseView):
             source_labels=QUOTIENT_SOURCE_LABELS, invitation=desk_onboarding.pending_invitation(household.id),
             desk_only=desk_onboarding.is_desk_only(household), choices=CHOICES, today=quotients.paris_today(),
             action_labels=AUDIT_ACTION_LABELS,
+            upload_kinds=[(kind, checklist.document_label(kind)) for kind in validity.upload_kinds()],
             erase_blockers=privacy.blockers(household.id) if household.erased_at is None else [],
             consents_of=consents.for_children([link.child_id for link in household.child_links]),
             duplicates={link.child_id: child_merge.possible_duplicates(link.child) for link in household.child_links})
