@@ -209,6 +209,19 @@ def seed_demo(appbuilder, today: date | None = None) -> dict:
     ines = _child(new, "Inès", "Nouveau", age_day.replace(year=age_day.year - 7) - timedelta(days=30),
                   LinkStatus.PENDING, sex="F", school="École Jean Moulin", school_level="CE1", doctor_name="Dr Roux",
                   doctor_phone="04 94 00 00 00", health_updated_at=utcnow())
+    # Issue 19: the authorisations families answer per child, and the insurance valid for a school year.
+    from app.models import ConsentQuestion, DocumentType
+
+    for position, (label, kind, on_bus) in enumerate((
+            ("Mon enfant peut rentrer seul à la maison après l'accueil", "alsh", False),
+            ("Mon enfant peut descendre seul à son arrêt de car", "all", True),
+            ("J'autorise la baignade surveillée", "all", False),
+            ("J'autorise une intervention médicale d'urgence", "all", False))):
+        _get_or_create(ConsentQuestion, label=label, defaults=dict(establishment_kind=kind, on_bus_list=on_bus,
+                                                                   position=position, active=True))
+    _get_or_create(DocumentType, kind="insurance", defaults=dict(
+        name="Attestation d'assurance responsabilité civile et extrascolaire", per_child=False, required_for="all",
+        validity_rule="school_year", remind_days=30))
     db.session.commit()
     if not new.documents:  # a complete file, so that staff can validate it in the demo
         from app.services.household import documents
