@@ -313,3 +313,24 @@ def test_the_staff_day_list_flags_an_unlisted_pick_up_and_the_absence_reason(app
     text = client.get(f"/presences/?establishment_id={s.cat.establishment_id}&mois=2026-05").get_data(as_text=True)
     assert "Récupéré par une personne non autorisée : Oncle Inconnu" in text
     assert "Absent (justifié, certificat)" in text
+
+
+def test_a_week_cancelled_after_an_absence_avoir_gives_back_only_the_rest(app, s, factory):
+    """The day already given back as an avoir is not given back again when staff cancel the week."""
+    from app.services.operations.absence_credit import credit_justified_absence
+    from app.services.payments.cancellations import cancel_for_family
+
+    _sync(app, [data.tick(s, s.tom, data.MONDAY, "absent", client_id="b1", absence_reason="justified")],
+          s.animator.id)
+    staff = factory.staff()
+    household = _household_of(app, s.r_tom)
+    tom_day = _attendance_id(app, s.tom, data.MONDAY)
+    with app.app_context():
+        actor = app.appbuilder.sm.get_user_by_id(staff.id)
+        credit_justified_absence(tom_day, certificate_received=True, actor=actor)
+    assert _balance(app, household) == 1500
+    with app.app_context():
+        actor = app.appbuilder.sm.get_user_by_id(staff.id)
+        result = cancel_for_family(s.r_tom, outcome="credit", reason="Départ de la commune", actor=actor)
+        assert result.amount_cents == 4500
+    assert _balance(app, household) == 6000  # the week's 60,00 €, once: 15,00 € + 45,00 €
