@@ -420,3 +420,18 @@ def test_the_public_privacy_page_is_in_the_footer(app, factory, login):
     family = factory.household()
     home = login(app.test_client(), family.email).get("/famille/dossier/")
     assert 'href="/donnees-personnelles/"' in home.get_data(as_text=True)
+
+
+def test_erasure_removes_every_row_that_belongs_to_the_household_alone(app, factory):
+    """The calendar feed's secret address (and any table whose rows go with the household) is gone;
+    bookings and links stay for the books and statistics."""
+    from app.models import CalendarFeed, HouseholdChild, db
+
+    family = zephyrin(app, factory)
+    with app.app_context():
+        db.session.add(CalendarFeed(household_id=family.id, token="x" * 43))
+        db.session.commit()
+    erase(app, family.id)
+    with app.app_context():
+        assert db.session.query(CalendarFeed).filter_by(household_id=family.id).count() == 0
+        assert db.session.query(HouseholdChild).filter_by(household_id=family.id).count() == 1

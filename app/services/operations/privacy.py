@@ -245,6 +245,21 @@ def blockers(household_id: int, today: date | None = None) -> list[Blocker]:
     return found
 
 
+# Tables whose rows go with the household (ON DELETE CASCADE) but stay, emptied, after an erasure:
+# what was booked (statistics, the books' lines) and the household's links to its children.
+KEPT_WITH_THE_HOUSEHOLD = {"basket", "reservation", "household_child", "cancellation_request"}
+
+
+def _household_owned():
+    household_table = Household.__table__
+    for table in db.metadata.sorted_tables:
+        if table.name in KEPT_WITH_THE_HOUSEHOLD:
+            continue
+        for fk in table.foreign_keys:
+            if fk.column.table is household_table and (fk.ondelete or "").upper() == "CASCADE":
+                yield table, fk.parent
+
+
 def _keeps_accounting(household_id: int) -> bool:
     for model in (Payment, Invoice, CreditNote, CreditUse, RegieRefund):
         if db.session.execute(select(model.id).where(model.household_id == household_id).limit(1)).first():
@@ -303,6 +318,11 @@ def erase(household_id: int, actor=None, reason: str = "request") -> Household:
             continue
         children += 1
         _empty_child(child)
+    # Whatever else belongs to the household alone (a table whose rows go with the household: the
+    # calendar feed's secret, and any such table a later issue adds) goes too; the rows kept above
+    # for the books and the statistics stay.
+    for table, column in _household_owned():
+        db.session.execute(delete(table).where(column == hid))
     # Mails: the copies the portal kept of what it sent the family.
     db.session.execute(delete(MailLog).where(or_(MailLog.household_id == hid,
                                                  func.lower(MailLog.to_address).in_(emails or {""}))))
