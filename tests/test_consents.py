@@ -96,7 +96,7 @@ def test_staff_manage_questions_and_a_withdrawn_one_is_not_asked(app, setup, log
                                                   "establishment_kind": "all", "position": "1"})  # active unchecked
     parent = login(app.test_client(), family.email)
     page = parent.get(f"/famille/autorisations/{family.child_ids[0]}").get_data(as_text=True)
-    assert "Baignade" in page and "Peut rentrer seul" not in page
+    assert "Baignade" in page and "Peut rentrer seul" not in page and "Pour les séjours." in page
     assert login(app.test_client(), family.email).get("/autorisations/").status_code in (302, 403)
 
 
