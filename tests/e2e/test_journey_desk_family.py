@@ -114,6 +114,20 @@ def test_desk_registers_a_paper_file_and_the_parent_claims_it_on_a_phone_and_boo
     expect(phone.locator(".flash-success")).to_contain_text("Votre accès est créé")
     shots(phone, "acces cree")
 
+    # The child's authorisations, answered on the phone (radio buttons, one question per fieldset).
+    from app.services.household import consents
+
+    with app.app_context():
+        consents.save_question({"label": "Mon enfant peut descendre seul à son arrêt de car", "on_bus_list": "on",
+                                "establishment_kind": "all", "position": "0"},
+                               app.appbuilder.sm.get_user_by_id(agent.id))
+    phone.goto(f"{server.url}/famille/dossier/")
+    phone.get_by_role("link", name="autorisations").click()
+    phone.get_by_label("Non").check()
+    shots(phone, "autorisations")
+    phone.get_by_role("button", name="Enregistrer les autorisations").click()
+    expect(phone.locator(".flash-success")).to_contain_text("Autorisations enregistrées")
+
     # --- 3. and books a week, paid in the sandbox -------------------------------------------------
     phone.goto(f"{server.url}/famille/inscrire")
     helpers.choose_weeks(phone, "Yanis Benali", "Vacances de Noël", {catalogue.week_ids[0]: "onsite"})
