@@ -68,3 +68,60 @@ def test_late_cancel_needs_a_justification(app, factory, client):
     pending = client.post(f"/api/v1/portal/reservations/{line}/cancel", headers=headers,
                           json={"reason": "Fracture du bras, certificat envoyé"})
     assert pending.status_code == 200 and pending.json["outcome"] == "pending_review"
+
+
+def test_basket_shows_each_lines_rule_and_the_credit_taken_at_checkout(app, factory, client, make_client):
+    """GET /basket: the published cancellation rule of each line, the avoir the checkout will
+    deduct and the rest to pay; another household's basket shows none of it."""
+    from tests.support.clients import jwt_headers
+
+    cat = factory.catalog(capacities=(10, 10))
+    fam = factory.household(last_name="Vert", children=[("Léo", 8)])
+    line = book_and_pay(app, fam.id, fam.child_ids[0], cat.week_ids[0])
+    headers = jwt_headers(client, fam.email)
+    assert client.post(f"/api/v1/portal/reservations/{line}/cancel", json={}, headers=headers).json[
+        "outcome"] == "credit"
+
+    empty = client.get("/api/v1/portal/basket", headers=headers).json
+    assert empty["cancellation_terms"] == [] and empty["credit_cents"] == 4500
+    assert empty["credit_applied_cents"] == 0 and empty["to_pay_cents"] == 0
+
+    for week_id in cat.week_ids:
+        assert client.post("/api/v1/portal/basket/lines", headers=headers, json={
+            "child_id": fam.child_ids[0], "week_id": week_id, "transport": {"mode": "onsite"}}).status_code == 201
+    basket = client.get("/api/v1/portal/basket", headers=headers).json
+    assert basket["total_cents"] == 9000
+    assert basket["credit_cents"] == 4500 and basket["credit_applied_cents"] == 4500
+    assert basket["to_pay_cents"] == 4500
+    terms = basket["cancellation_terms"]
+    assert [term["line_id"] for term in terms] == [item["id"] for item in basket["lines"]]
+    assert all(term["sentence"].startswith("Annulation gratuite jusqu'au ") and "avoir" in term["sentence"]
+               for term in terms)
+    assert terms[0]["label"].startswith("Léo — ")
+
+    # The same figures the checkout then takes.
+    paid = client.post("/api/v1/portal/basket/checkout", headers=headers).json
+    assert paid["credit_cents"] == basket["credit_applied_cents"] and paid["amount_cents"] == basket["to_pay_cents"]
+
+    other = factory.household(last_name="Autre", children=[("Zoé", 8)])
+    other_headers = jwt_headers(make_client(), other.email)
+    theirs = client.get("/api/v1/portal/basket", headers=other_headers).json
+    assert theirs["cancellation_terms"] == [] and theirs["lines"] == []
+    assert theirs["credit_cents"] == 0 and theirs["credit_applied_cents"] == 0 and theirs["to_pay_cents"] == 0
+
+
+def test_basket_fully_covered_by_credit_has_nothing_to_pay(app, factory, client):
+    from tests.support.clients import jwt_headers
+
+    cat = factory.catalog(capacities=(10, 10))
+    fam = factory.household(last_name="Rose", children=[("Ana", 8), ("Léo", 9)])
+    for child_id in fam.child_ids:
+        book_and_pay(app, fam.id, child_id, cat.week_ids[0])
+    headers = jwt_headers(client, fam.email)
+    reservations = client.get("/api/v1/portal/reservations", headers=headers).json["reservations"]
+    for item in reservations:
+        client.post(f"/api/v1/portal/reservations/{item['id']}/cancel", json={}, headers=headers)
+    client.post("/api/v1/portal/basket/lines", headers=headers, json={
+        "child_id": fam.child_ids[0], "week_id": cat.week_ids[1], "transport": {"mode": "onsite"}})
+    basket = client.get("/api/v1/portal/basket", headers=headers).json
+    assert basket["credit_cents"] == 9000 and basket["credit_applied_cents"] == 4500 and basket["to_pay_cents"] == 0

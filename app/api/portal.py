@@ -19,9 +19,12 @@ from app.api import schemas
 from app.api.common import PortalBaseApi, answer, conditional, service_errors
 from app.api.schemas import load_body, load_path_id
 from app.api.waiting_room import queued
+from app.models import BasketStatus
 from app.services.booking import basket as basket_service
 from app.services.booking import eligibility, waitlist
+from app.services.booking.cancellation import basket_terms
 from app.services.household.links import require_household
+from app.services.payments import credits
 
 log = logging.getLogger(__name__)
 
@@ -108,7 +111,10 @@ class PortalApi(PortalBaseApi):
             selon le quotient familial), le total en centimes et `expires_at` (UTC). Sans panier en
             cours, `lapsed` décrit le dernier panier expiré. `waitlist_offers` : les places que la
             liste d'attente réserve au foyer, chacune avec son échéance, à payer par
-            POST /waitlist/{entry_id}/pay.
+            POST /waitlist/{entry_id}/pay. `cancellation_terms` : la règle d'annulation publiée
+            de chaque ligne. `credit_cents` : l'avoir disponible du foyer ; `credit_applied_cents` :
+            la part déduite automatiquement de ce panier au paiement (panier ouvert) ;
+            `to_pay_cents` : le reste à payer par carte.
           responses:
             200:
               description: Panier
@@ -117,8 +123,15 @@ class PortalApi(PortalBaseApi):
             404: {$ref: '#/components/responses/PortalNotFound'}
         """
         household = require_household(g.user)
-        return answer(200, schemas.basket_answer, {**basket_service.basket_summary(household.id),
-                                                   "waitlist_offers": waitlist.household_offers(household.id)})
+        summary = basket_service.basket_summary(household.id)
+        credit = credits.available_credit(household.id)
+        # What the checkout will take (credits.credit_to_take, read here without its lock).
+        applied = (min(max(credit, 0), max(summary["total_cents"], 0))
+                   if summary["status"] == BasketStatus.OPEN else 0)
+        return answer(200, schemas.basket_answer, {
+            **summary, "waitlist_offers": waitlist.household_offers(household.id),
+            "cancellation_terms": basket_terms(summary["lines"]), "credit_cents": max(credit, 0),
+            "credit_applied_cents": applied, "to_pay_cents": summary["total_cents"] - applied})
 
     @expose("/basket/lines", methods=["POST"])
     @protect()

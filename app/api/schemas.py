@@ -405,6 +405,16 @@ class PortalBasketOffer(Schema):
                                metadata={"type": "string", "description": "POST sans corps : ouvre le paiement."})
 
 
+class PortalBasketTerm(Schema):
+    """A basket line's published cancellation rule, read before paying (issue 14)."""
+
+    line_id = fields.Integer(required=True)
+    label = fields.String(required=True, metadata={"description": "Enfant — semaine."})
+    sentence = fields.String(required=True, metadata={
+        "description": "La règle : annulation gratuite jusqu'à quelle date, avec un avoir ou un remboursement, "
+                       "puis avec un justificatif ou plus du tout."})
+
+
 class PortalBasket(Schema):
     basket_id = fields.Integer(allow_none=True, required=True)
     status = fields.String(allow_none=True, required=True, validate=OneOf(BasketStatus.ACTIVE))
@@ -418,6 +428,11 @@ class PortalBasket(Schema):
     waitlist_offers = fields.List(fields.Nested(PortalBasketOffer), metadata={
         "description": "Places proposées par la liste d'attente, à payer avant leur échéance par "
                        "POST /waitlist/{entry_id}/pay (chacune devient alors le panier)."})
+    cancellation_terms = fields.List(fields.Nested(PortalBasketTerm), metadata={
+        "description": "Conditions d'annulation de chaque ligne, à lire avant de payer."})
+    credit_cents = _cents("Avoir disponible du foyer.")
+    credit_applied_cents = _cents("Part de l'avoir qui sera déduite de ce panier au paiement.")
+    to_pay_cents = _cents("Reste à payer par carte (total_cents − credit_applied_cents).")
 
 
 class PortalAddedLine(Schema):
