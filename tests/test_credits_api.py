@@ -125,3 +125,41 @@ def test_basket_fully_covered_by_credit_has_nothing_to_pay(app, factory, client)
         "child_id": fam.child_ids[0], "week_id": cat.week_ids[1], "transport": {"mode": "onsite"}})
     basket = client.get("/api/v1/portal/basket", headers=headers).json
     assert basket["credit_cents"] == 9000 and basket["credit_applied_cents"] == 4500 and basket["to_pay_cents"] == 0
+
+
+def test_cancel_answer_splits_credit_and_refund_under_a_refund_rule(app, factory, client):
+    """A period whose rule refunds the card: a week paid half by an avoir comes back half on the card,
+    half as credit; the answer says both, and the free deadline, on GET and POST alike."""
+    from app.services.booking.cancellation import set_rules
+    from app.services.transactions import unit_of_work
+    from tests.credit_helpers import add, assert_money_conserved, checkout, pay
+    from tests.support.clients import jwt_headers
+
+    cat = factory.catalog(capacities=(10, 10, 10))
+    fam = factory.household(last_name="Brun", children=[("Léo", 8)])
+    first = book_and_pay(app, fam.id, fam.child_ids[0], cat.week_ids[0])
+    headers = jwt_headers(client, fam.email)
+    credited = client.post(f"/api/v1/portal/reservations/{first}/cancel", json={}, headers=headers).json
+    assert (credited["outcome"], credited["credit_cents"], credited["refund_cents"]) == ("credit", 4500, 0)
+
+    for week_id in cat.week_ids[1:]:
+        add(app, fam.id, fam.child_ids[0], week_id)
+    result = checkout(app, fam.id)
+    assert result.amount_cents == 4500  # the other half is the avoir
+    pay(app, result)
+    with app.app_context():
+        with unit_of_work():
+            set_rules(cat.period_id, free_days_before=7, late_with_justification=True, outcome="refund", actor=None)
+    line = next(item["id"] for item in client.get("/api/v1/portal/reservations", headers=headers).json[
+        "reservations"] if item["status"] == "confirmed")
+
+    preview = client.get(f"/api/v1/portal/reservations/{line}/cancel", headers=headers).json
+    assert preview["outcome"] == "refund" and preview["free_until"]
+    done = client.post(f"/api/v1/portal/reservations/{line}/cancel", json={}, headers=headers)
+    assert done.status_code == 200, done.json
+    assert done.json["outcome"] == "refund"
+    assert done.json["refund_cents"] == 2250 and done.json["credit_cents"] == 2250
+    assert done.json["free_until"] == preview["free_until"]
+    assert "2250" not in done.json["message"] and "22,50" in done.json["message"]
+    m = assert_money_conserved(app, fam.id)
+    assert m["refunded"] == 2250 and m["balance"] == 2250

@@ -59,6 +59,12 @@ class PortalCancellation(Schema):
                        "request_pending, not_confirmed."})
     free_until = fields.String(allow_none=True, metadata={"format": "date",
                                                            "description": "Dernier jour d'annulation gratuite."})
+    credit_cents = fields.Integer(metadata={
+        "description": "Réponse de POST seulement : la part créditée en avoir sur le compte du foyer (une "
+                       "semaine payée en partie avec un avoir revient en avoir pour cette part, même si la "
+                       "règle est le remboursement)."})
+    refund_cents = fields.Integer(metadata={
+        "description": "Réponse de POST seulement : la part remboursée sur la carte."})
 
 
 class PortalCreditLine(Schema):
@@ -134,7 +140,9 @@ class PortalAccountApi(PortalBaseApi):
             (refund) selon la période ; la place est proposée à la liste d'attente. Après : avec un
             justificatif (document_id d'une pièce du foyer) ou un motif, une demande que le Pôle
             Jeunesse examine (pending_review) ; sans, ou une fois la semaine commencée : refused
-            (HTTP 409, avec code et message). Montants en centimes d'euro.
+            (HTTP 409, avec code et message). Montants en centimes d'euro : amount_cents au total,
+            dont credit_cents en avoir et refund_cents sur la carte (la part d'une semaine payée
+            avec un avoir revient en avoir) ; free_until, le dernier jour d'annulation gratuite.
           parameters:
           - {in: path, name: reservation_id, required: true, schema: {type: integer}}
           requestBody:
@@ -158,9 +166,12 @@ class PortalAccountApi(PortalBaseApi):
         reservation = load_path_id("reservation_id", reservation_id, _path)
         result = cancel_by_parent(household.id, reservation, document_id=body.get("document_id"),
                                   reason=body.get("reason"), actor=g.user)
+        # The published deadline (a date of the rules, not of this reservation's state).
+        deadline = household_quote(household.id, result.reservation_id).free_until
         return answer(409 if result.outcome == "refused" else 200, cancellation_answer, {
             "outcome": result.outcome, "amount_cents": result.amount_cents, "message": result.message,
-            "code": result.code})
+            "code": result.code, "free_until": deadline.isoformat() if deadline else None,
+            "credit_cents": result.credit_cents, "refund_cents": result.refund_cents})
 
     @expose("/account", methods=["GET"])
     @protect()
