@@ -58,3 +58,88 @@ def test_got_off_on_the_evening_leg_sent_twice_is_applied_once_and_read_back(app
     morning_csv = client.get(f"/presences/car?circuit_id={s.cat.circuit_id}&jour={data.MONDAY.isoformat()}"
                              "&trajet=morning&format=csv").get_data().decode("utf-8-sig").splitlines()
     assert next(line for line in morning_csv if "MARTIN" in line).endswith(";non;non")
+
+
+# --- an animator reaches no document and no money ----------------------------------------------------
+
+def _paid_family_with_documents(app, factory):
+    """A household with its file's documents, a paid booking cancelled: an invoice and a credit note."""
+    from sqlalchemy import select
+
+    from app.models import Basket, CreditNote, Document, Invoice, db
+    from app.services.payments.cancellations import cancel_by_parent
+    from tests.credit_helpers import book_and_pay
+    from tests.dossier_helpers import fill_household
+
+    cat = factory.catalog(capacities=(10,))
+    fam = factory.household(last_name="Morel", children=[("Hugo", 8)])
+    line = book_and_pay(app, fam.id, fam.child_ids[0], cat.week_ids[0])
+    call(app, cancel_by_parent, fam.id, line)
+    fill_household(app, fam.id)
+    with app.app_context():
+        invoice = db.session.execute(select(Invoice).where(Invoice.household_id == fam.id)).scalar_one()
+        note = db.session.execute(select(CreditNote).where(CreditNote.household_id == fam.id)).scalar_one()
+        document_ids = list(db.session.execute(select(Document.id).where(Document.household_id == fam.id)).scalars())
+        basket_id = db.session.execute(select(Basket.id).where(Basket.household_id == fam.id)).scalars().first()
+        return dict(household_id=fam.id, invoice_id=invoice.id, note_id=note.id, payment_id=invoice.payment_id,
+                    document_ids=document_ids, basket_id=basket_id, year=invoice.issued_at.year)
+
+
+def _refused(response, login_path="/login"):
+    """403 / 404, or a redirect to the login page that serves nothing: never a file, never a page of money."""
+    body = response.get_data()
+    assert b"%PDF" not in body and b"PNG" not in body and b"JFIF" not in body, response.request.path
+    if response.status_code in (301, 302, 303):
+        assert login_path in response.headers["Location"], (response.request.path, response.headers["Location"])
+        return
+    assert response.status_code in (401, 403, 404), (response.request.path, response.status_code)
+
+
+def test_an_animator_reaches_no_document_invoice_credit_note_or_payment(app, s, factory, make_client, login):
+    from tests.support.clients import jwt_headers
+
+    fam = _paid_family_with_documents(app, factory)
+    assert fam["document_ids"] and fam["basket_id"]
+    animator = login(make_client(), s.animator.email)
+    assert animator.get("/animateur/").status_code in (200, 302)  # the animator's own pages still answer
+    invoice, note, payment, year = fam["invoice_id"], fam["note_id"], fam["payment_id"], fam["year"]
+    pages = [
+        # staff: the file's documents, the books, the payments
+        *[f"/revue-dossiers/document/{d}" for d in fam["document_ids"]],
+        *[f"/revue-dossiers/document/{d}?telecharger=1" for d in fam["document_ids"]],
+        f"/revue-dossiers/dossier/{fam['household_id']}",
+        f"/comptabilite/factures/{invoice}/pdf", f"/comptabilite/avoirs/{note}/pdf", "/comptabilite/",
+        "/comptabilite/export.csv", "/comptabilite/attestations",
+        f"/comptabilite/attestations/{year}/foyer/{fam['household_id']}/pdf", f"/comptabilite/attestations/{year}.zip",
+        "/paiements/", f"/paiements/{payment}",
+        # parent: the same through the family area
+        *[f"/famille/dossier/pieces/{d}" for d in fam["document_ids"]],
+        "/famille/factures", f"/famille/factures/{invoice}/pdf", f"/famille/avoirs/{note}/pdf",
+        f"/famille/attestation-fiscale/{year}/pdf", "/famille/recus", f"/famille/recu/{fam['basket_id']}",
+        "/famille/paiement/retour",
+    ]
+    for path in pages:
+        _refused(animator.get(path))
+    api = [*[f"/api/v1/portal/dossier/documents/{d}" for d in fam["document_ids"]],
+           f"/api/v1/portal/invoices/{invoice}/pdf", f"/api/v1/portal/credit-notes/{note}/pdf",
+           "/api/v1/portal/invoices", f"/api/v1/portal/tax-attestations/{year}/pdf"]
+    for path in api:
+        _refused(animator.get(path))
+    headers = jwt_headers(make_client(), s.animator.email)
+    token_client = make_client()
+    for path in api:
+        _refused(token_client.get(path, headers=headers))
+    # The household's own parent does get them: the paths above are the real ones.
+    parent = login(make_client(), factory_email(app, fam["household_id"]))
+    assert parent.get(f"/famille/factures/{invoice}/pdf").get_data().startswith(b"%PDF")
+    assert parent.get(f"/famille/dossier/pieces/{fam['document_ids'][0]}").status_code == 200
+    staff = login(make_client(), factory.staff().email)
+    assert staff.get(f"/revue-dossiers/document/{fam['document_ids'][0]}").status_code == 200
+    assert staff.get(f"/comptabilite/avoirs/{note}/pdf").get_data().startswith(b"%PDF")
+
+
+def factory_email(app, household_id):
+    from app.models import Household, db
+
+    with app.app_context():
+        return db.session.get(Household, household_id).email
