@@ -7,7 +7,7 @@ from datetime import date, datetime, timezone
 
 import pytest
 
-from tests.credit_helpers import book_and_pay
+from tests.credit_helpers import add, book_and_pay, checkout, pay
 from tests.test_invoices import pdf_text
 
 
@@ -123,3 +123,71 @@ def test_parents_ask_for_a_finished_year_and_the_pdf_says_it(app, factory):
     from app.services.localize import euros
 
     assert euros(_price(app, line)).replace("\u202f", " ").replace("\u00a0", " ") in text
+
+
+def _payment_of(app, line_id):
+    from app.models import Invoice, InvoiceLine, db
+
+    with app.app_context():
+        return db.session.execute(db.select(Invoice.payment_id).join(InvoiceLine).where(
+            InvoiceLine.reservation_id == line_id)).scalar_one()
+
+
+def _staff_refund(app, staff_id, payment_id, cents):
+    from flask_appbuilder.security.sqla.models import User
+
+    from app.models import db
+    from app.services import payments
+
+    with app.app_context():
+        payments.refund(payment_id, cents, "Geste commercial", actor=db.session.get(User, staff_id))
+
+
+def test_a_refund_of_the_payment_not_tied_to_a_week_is_netted(app, factory):
+    cat = factory.catalog(capacities=(10,), tariffs=((0, None, 4500),))
+    staff = factory.staff()
+    fam = factory.household(children=[("Hugo", 4)])
+    line = book_and_pay(app, fam.id, fam.child_ids[0], cat.week_ids[0])
+    _staff_refund(app, staff.id, _payment_of(app, line), 1000)  # its credit note has no week
+    _result, totals = _attestation(app, fam.id)
+    assert totals == {"Hugo": 4500 - 1000}
+
+
+def test_a_payment_refund_is_shared_pro_rata_and_only_eligible_shares_count(app, factory):
+    from app.models import Establishment
+    from app.services.payments.tax_attestation import pro_rata
+
+    cat = factory.catalog(capacities=(10,), tariffs=((0, None, 4500),))
+    stay = factory.catalog(capacities=(10,), tariffs=((0, None, 3000),))
+    _set(app, Establishment, stay.establishment_id, kind="sejour")
+    _meal_share(app, cat.period_id, 500)
+    staff = factory.staff()
+    fam = factory.household(children=[("Hugo", 4), ("Léa", 8)])
+    hugo, lea = fam.child_ids
+    add(app, fam.id, hugo, cat.week_ids[0])  # eligible: 45 € with 5 € of meals
+    add(app, fam.id, lea, cat.week_ids[0])  # 8 years old
+    add(app, fam.id, hugo, stay.week_ids[0])  # a séjour
+    pay(app, checkout(app, fam.id))
+    payment_id = _payment_of(app, _line_of(app, fam.id, hugo, cat.week_ids[0]))
+    _staff_refund(app, staff.id, payment_id, 1001)
+    shares = pro_rata(1001, [4500, 4500, 3000])  # the invoice's lines, in their order
+    assert shares == [376, 375, 250] and sum(shares) == 1001
+    _result, totals = _attestation(app, fam.id)
+    assert totals == {"Hugo": (4500 - 500) * (4500 - 376) // 4500}
+
+
+def test_pro_rata_is_exact_and_deterministic():
+    from app.services.payments.tax_attestation import pro_rata
+
+    assert pro_rata(100, [100, 100, 100]) == [34, 33, 33]
+    assert pro_rata(5000, [1000, 3000]) == [1000, 3000]  # never more than the lines
+    assert pro_rata(0, [10]) == [0] and pro_rata(10, []) == [] and pro_rata(7, [0, 0]) == [0, 0]
+
+
+def _line_of(app, household_id, child_id, week_id):
+    from app.models import Reservation, db
+
+    with app.app_context():
+        return db.session.execute(db.select(Reservation.id).where(
+            Reservation.household_id == household_id, Reservation.child_id == child_id,
+            Reservation.week_id == week_id)).scalar_one()

@@ -9,6 +9,9 @@ Rules, one place for the parent's page, the API and staff's bulk run:
   bus, which is transport, not care.
 * Net of what went back for that line (its credit notes: a card refund has one too): the eligible
   part shrinks in proportion to what was returned, so a week refunded in full counts nothing.
+  A refund of the payment not tied to a week (its credit note has no week) is shared among all the
+  lines the payment invoiced, pro rata of their totals (in cents, the odd cents to the largest
+  remainders, then the first line): only the eligible lines' shares lower the attestation.
   A week paid with credit counts: that credit came from money the family paid, netted on the line
   it came from.
 * Parents ask for year N from 1 January of N+1 (the year must be over); staff may print any past year.
@@ -78,11 +81,54 @@ def _returned_cents(reservation_id: int | None) -> int:
         CreditNote.reservation_id == reservation_id)).scalar_one()
 
 
-def eligible_cents(line: InvoiceLine) -> int:
+def pro_rata(amount_cents: int, weights: list[int]) -> list[int]:
+    """`amount_cents` shared in proportion to `weights`, in whole cents summing to the amount (never
+    more than the weights' total): floors first, then one cent each to the largest remainders, ties
+    to the earlier weight. Deterministic whatever the order of the database rows."""
+    total = sum(max(weight, 0) for weight in weights)
+    amount = min(max(amount_cents, 0), total)
+    if amount == 0:
+        return [0] * len(weights)
+    shares = [amount * max(weight, 0) // total for weight in weights]
+    order = sorted(range(len(weights)), key=lambda i: (-(amount * max(weights[i], 0) % total), i))
+    for index in order[:amount - sum(shares)]:
+        shares[index] += 1
+    return shares
+
+
+def _payment_refunds(household_id: int) -> dict[int, int]:
+    """{payment id: cents}: the household's credit notes not tied to a week that document a refund of
+    a payment (invoices.document_refund), by payment."""
+    from app.services.payments.invoices import settling_refund
+
+    notes = db.session.execute(select(CreditNote).where(
+        CreditNote.household_id == household_id, CreditNote.reservation_id.is_(None))).scalars()
+    totals: dict[int, int] = {}
+    for note in notes:
+        refund = settling_refund(note)
+        if refund is not None and refund.reservation_id is None:
+            totals[refund.payment_id] = totals.get(refund.payment_id, 0) + note.amount_cents
+    return totals
+
+
+def _shares_of_payments(payment_refunds: dict[int, int]) -> dict[int, int]:
+    """{invoice line id: cents}: each payment-level refund shared among the lines its payment invoiced."""
+    shares: dict[int, int] = {}
+    for payment_id, amount in sorted(payment_refunds.items()):
+        lines = db.session.execute(select(InvoiceLine.id, InvoiceLine.total_cents).join(Invoice).where(
+            Invoice.payment_id == payment_id).order_by(InvoiceLine.id)).all()
+        for (line_id, _total), share in zip(lines, pro_rata(amount, [total for _id, total in lines]), strict=True):
+            shares[line_id] = shares.get(line_id, 0) + share
+    return shares
+
+
+def eligible_cents(line: InvoiceLine, also_returned_cents: int = 0) -> int:
+    """The line's care share (price less meals, no bus) net of what went back for it: its week's
+    credit notes plus `also_returned_cents` (its share of refunds not tied to a week)."""
     care = max(line.price_cents - line.meal_share_cents, 0)
     if line.total_cents <= 0:
         return 0
-    kept = max(line.total_cents - _returned_cents(line.reservation_id), 0)
+    kept = max(line.total_cents - _returned_cents(line.reservation_id) - also_returned_cents, 0)
     return care * kept // line.total_cents
 
 
@@ -95,10 +141,11 @@ def attestation(household_id: int, year: int) -> Attestation:
             InvoiceLine.establishment_kind == CHILDCARE_KIND)
         .order_by(InvoiceLine.child_name, InvoiceLine.week_starts_on, InvoiceLine.id)).all()
     children: dict[tuple, ChildCosts] = {}
+    shares = _shares_of_payments(_payment_refunds(household_id)) if rows else {}
     for line, number in rows:
         if not under_six_on_first_january(line.child_birth_date, year):
             continue
-        amount = eligible_cents(line)
+        amount = eligible_cents(line, shares.get(line.id, 0))
         if amount <= 0:
             continue
         key = (line.child_id, line.child_name)
