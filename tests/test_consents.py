@@ -134,3 +134,46 @@ def test_rosters_show_the_answers_and_bus_lists_the_bus_ones(app, setup, factory
     assert "Peut rentrer seul à la maison : <strong>non</strong>" in roster
     bus_list = client.get(f"/listes/bus?week_id={cat.week_ids[0]}").get_data(as_text=True)
     assert "arrêt du car : <strong>oui</strong>" in bus_list and "rentrer seul" not in bus_list
+
+
+def test_staff_record_the_answers_of_a_paper_form_dated_and_audited(app, setup, factory, make_client, login):
+    """A desk-only family answers on paper: staff type the answers in on the household file."""
+    from app.models import AuditLog, ChildConsent, db
+    from app.services.localize import date_fr
+
+    staff, family, alone, bus = setup
+    child = family.child_ids[0]
+    url = f"/dossiers-famille/{family.id}/enfants/{child}/autorisations"
+    parent = login(make_client(), family.email)
+    assert parent.get(url).status_code in (302, 403)
+    assert parent.post(url, data={f"q{alone}": "oui", f"q{bus}": "oui"}).status_code in (302, 403)
+    agent = login(make_client(), staff.email)
+    file_page = agent.get(f"/dossiers-famille/{family.id}").get_data(as_text=True)
+    assert f'href="{url}"' in file_page and "aucune réponse" in file_page
+    form = agent.get(url).get_data(as_text=True)
+    assert "<legend>Peut rentrer seul à la maison</legend>" in form and 'name="csrf_token"' in form
+    partial = agent.post(url, data={f"q{alone}": "oui"})
+    assert partial.status_code == 400 and "Répondez oui ou non." in partial.get_data(as_text=True)
+    with app.app_context():
+        assert db.session.query(ChildConsent).count() == 0
+    done = agent.post(url, data={f"q{alone}": "non", f"q{bus}": "oui"})
+    assert done.status_code == 302 and done.headers["Location"].endswith(f"/dossiers-famille/{family.id}")
+    with app.app_context():
+        rows = {c.question_id: (c.granted, c.answered_by_id) for c in db.session.query(ChildConsent)}
+        assert rows == {alone: (False, staff.id), bus: (True, staff.id)}
+        [entry] = db.session.query(AuditLog).filter_by(action="consents.updated").all()
+        assert entry.actor_id == staff.id and entry.household_id == family.id
+        answered = date_fr(db.session.query(ChildConsent).first().answered_at)
+    file_page = agent.get(f"/dossiers-famille/{family.id}").get_data(as_text=True)
+    assert f"Peut rentrer seul à la maison : non (le {answered})" in file_page
+    assert f"arrêt du car : oui (le {answered})" in file_page
+    again = agent.get(url).get_data(as_text=True)
+    assert f'id="q{alone}-non" type="radio" name="q{alone}" value="non" checked' in again
+    assert f"Réponse donnée le {answered}." in again
+    other = factory.household(children=[("Léo", 8)])
+    foreign = f"/dossiers-famille/{family.id}/enfants/{other.child_ids[0]}/autorisations"
+    assert agent.get(foreign).status_code == 404
+    assert agent.post(foreign, data={f"q{alone}": "oui", f"q{bus}": "oui"}).status_code == 404
+    assert agent.get(f"/dossiers-famille/999999/enfants/{child}/autorisations").status_code == 404
+    with app.app_context():
+        assert db.session.query(ChildConsent).filter_by(child_id=other.child_ids[0]).count() == 0

@@ -4,6 +4,7 @@ and the public claim page of an invitation."""
 from __future__ import annotations
 
 import html
+import json
 import re
 
 from tests.dossier_helpers import fill_household, mails
@@ -112,3 +113,86 @@ def test_the_claim_page_creates_the_login_once_for_the_invited_address(app, fact
     assert "Yanis" in browser.get("/famille/").get_data(as_text=True)
     again = make_client().get(f"/compte/rejoindre/{token}")
     assert again.status_code == 400
+
+
+def _csrf(text: str) -> str:
+    return text.split('name="csrf_token" value="')[1].split('"')[0]
+
+
+def test_staff_add_and_remove_pickup_people_on_the_file_audited(app, factory, make_client, login):
+    from app.models import AuditLog, AuthorizedPickup, db
+
+    family = factory.household(children=[("Inès", 9)])
+    other = factory.household(children=[("Léo", 8)])
+    agent = factory.staff()
+    child = family.child_ids[0]
+    add_url = f"/dossiers-famille/{family.id}/enfants/{child}/personnes-autorisees"
+    parent = login(make_client(), family.email)
+    assert parent.get(add_url).status_code in (302, 403)
+    assert parent.post(add_url, data={"name": "Mamie", "phone": "0611223344"}).status_code in (302, 403)
+    staff = login(make_client(), agent.email)
+    assert f'href="{add_url}"' in staff.get(f"/dossiers-famille/{family.id}").get_data(as_text=True)
+    refused = staff.post(add_url, data={"name": "", "phone": "12"})
+    assert refused.status_code == 400 and set(_field_errors(refused)) == {"name", "phone"}
+    assert "Indiquez le nom et le prénom." in html.unescape(refused.get_data(as_text=True))
+    added = staff.post(add_url, data={"name": "Josette Martin", "phone": "06 11 22 33 44",
+                                      "relationship_label": "grand-mère"}, follow_redirects=True)
+    page = added.get_data(as_text=True)
+    assert "Personne autorisée ajoutée." in page and "Josette Martin (grand-mère)" in page
+    assert staff.get(f"/dossiers-famille/{family.id}/enfants/{other.child_ids[0]}/personnes-autorisees"
+                     ).status_code == 404
+    with app.app_context():
+        pickup_id = db.session.query(AuthorizedPickup).filter_by(name="Josette Martin").one().id
+        assert db.session.query(AuditLog).filter_by(action="pickup.added", actor_id=agent.id,
+                                                    household_id=family.id).count() == 1
+    # another household's file cannot remove it
+    wrong = staff.post(f"/dossiers-famille/{other.id}/personnes-autorisees/{pickup_id}/supprimer",
+                       follow_redirects=True)
+    assert "Personne autorisée introuvable." in html.unescape(wrong.get_data(as_text=True))
+    assert parent.post(f"/dossiers-famille/{family.id}/personnes-autorisees/{pickup_id}/supprimer"
+                       ).status_code in (302, 403)
+    app.config["WTF_CSRF_ENABLED"] = True
+    try:
+        remove = f"/dossiers-famille/{family.id}/personnes-autorisees/{pickup_id}/supprimer"
+        assert staff.post(remove).status_code == 400
+        with app.app_context():
+            assert db.session.get(AuthorizedPickup, pickup_id) is not None
+        token = _csrf(staff.get(f"/dossiers-famille/{family.id}").get_data(as_text=True))
+        removed = staff.post(remove, data={"csrf_token": token}, follow_redirects=True)
+    finally:
+        app.config["WTF_CSRF_ENABLED"] = False
+    assert "Personne autorisée retirée." in html.unescape(removed.get_data(as_text=True))
+    with app.app_context():
+        assert db.session.get(AuthorizedPickup, pickup_id) is None
+        [entry] = db.session.query(AuditLog).filter_by(action="pickup.removed").all()
+        assert entry.actor_id == agent.id and entry.household_id == family.id
+        assert "Josette Martin" in json.dumps(entry.before)
+
+
+def test_staff_remove_a_guardian_but_never_the_last_one(app, factory, make_client, login):
+    from app.models import AuditLog, Guardian, db
+
+    family = factory.household()
+    agent = factory.staff()
+    staff = login(make_client(), agent.email)
+    added = staff.post(f"/dossiers-famille/{family.id}/responsables/ajouter",
+                       data={"first_name": "Karim", "last_name": "Benali", "phone": "0611223344"})
+    assert added.status_code == 302
+    with app.app_context():
+        first, second = [g.id for g in db.session.query(Guardian).filter_by(household_id=family.id)
+                         .order_by(Guardian.id)]
+    page = staff.get(f"/dossiers-famille/{family.id}").get_data(as_text=True)
+    assert f"/dossiers-famille/{family.id}/responsables/{second}/supprimer" in page
+    parent = login(make_client(), family.email)
+    assert parent.post(f"/dossiers-famille/{family.id}/responsables/{second}/supprimer").status_code in (302, 403)
+    other = factory.household()
+    foreign = staff.post(f"/dossiers-famille/{other.id}/responsables/{second}/supprimer", follow_redirects=True)
+    assert "Responsable légal introuvable." in html.unescape(foreign.get_data(as_text=True))
+    removed = staff.post(f"/dossiers-famille/{family.id}/responsables/{second}/supprimer", follow_redirects=True)
+    assert "Responsable légal retiré du dossier." in html.unescape(removed.get_data(as_text=True))
+    last = staff.post(f"/dossiers-famille/{family.id}/responsables/{first}/supprimer", follow_redirects=True)
+    assert "au moins un responsable légal" in html.unescape(last.get_data(as_text=True))
+    with app.app_context():
+        assert [g.id for g in db.session.query(Guardian).filter_by(household_id=family.id)] == [first]
+        [entry] = db.session.query(AuditLog).filter_by(action="guardian.removed").all()
+        assert entry.actor_id == agent.id and entry.household_id == family.id

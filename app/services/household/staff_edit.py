@@ -73,6 +73,12 @@ def add_pickup(household_id: int, child_id: int, data: Mapping[str, Any], staff)
         return dossier.add_pickup(household, child_id, data, actor=staff)
 
 
+def remove_pickup(household_id: int, pickup_id: int, staff) -> None:
+    household = locked_household(household_id)
+    with staff_change():
+        dossier.remove_pickup(household, pickup_id, actor=staff)
+
+
 def reopen(household_id: int, staff, note: str | None = None) -> Household:
     """Put a validated file back in the review queue (a change staff learnt of by phone, a proof to
     check again). Reservations already made are kept; new bookings wait for the next validation."""

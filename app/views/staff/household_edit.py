@@ -60,6 +60,10 @@ HEALTH_FORM = [
     ("doctor_name", "Médecin traitant", "text"), ("doctor_phone", "Téléphone du médecin", "tel"),
     ("vaccinations_up_to_date", "Vaccinations obligatoires à jour", "check"),
 ]
+PICKUP_FORM = [
+    ("name", "Nom et prénom", "text"), ("phone", "Téléphone", "tel"),
+    ("relationship_label", "Lien avec l'enfant (grand-mère, voisin…)", "text"),
+]
 CHOICES = {"sexes": [("F", "Fille"), ("M", "Garçon")], "levels": [(v, v) for v in dossier.SCHOOL_LEVELS],
            "sources": list(QUOTIENT_SOURCE_LABELS.items()), "schemes": list(BENEFIT_SCHEME_LABELS.items()),
            "kinds": [(kind, checklist.DOCUMENT_LABELS[kind]) for kind in DocumentKind.ALL]}
@@ -138,7 +142,8 @@ class HouseholdFileEditView(BaseView):
             action_labels=AUDIT_ACTION_LABELS,
             upload_kinds=[(kind, checklist.document_label(kind)) for kind in validity.upload_kinds()],
             erase_blockers=privacy.blockers(household.id) if household.erased_at is None else [],
-            consents_of=consents.for_children([link.child_id for link in household.child_links]),
+            answers_of={link.child_id: [a for a in consents.answers(household, link.child_id)
+                                        if a.granted is not None] for link in household.child_links},
             duplicates={link.child_id: child_merge.possible_duplicates(link.child) for link in household.child_links})
 
     @expose("/<int:household_id>/foyer", methods=["GET", "POST"])
@@ -183,7 +188,59 @@ class HouseholdFileEditView(BaseView):
                           _values_of(child, HEALTH_FORM),
                           lambda values: staff_edit.update_health(household.id, child.id, values, g.user), household)
 
+    @expose("/<int:household_id>/enfants/<int:child_id>/autorisations", methods=["GET", "POST"])
+    @has_access
+    @service_errors(not_found=True)
+    def child_consents(self, household_id, child_id):
+        """The authorisations from the family's paper form (a desk-only family has no other way)."""
+        household = self._household(household_id)
+        child = child_link(household.id, child_id).child
+        errors: dict = {}
+        values = {consents.field_name(a.question): ("oui" if a.granted else "non")
+                  for a in consents.answers(household, child.id) if a.granted is not None}
+        if request.method == "POST":
+            values = _form_values()
+            try:
+                consents.set_answers(household, child.id, values, actor=g.user)
+            except ServiceError as exc:
+                if exc.http_status == 404:
+                    raise
+                flash(exc.message, "danger")
+                errors = exc.details.get("errors") or {}
+            else:
+                flash(_("Autorisations enregistrées."), "success")
+                return redirect(_back_to_file(household.id))
+        return self.render_template("staff/household_edit/consents.html", household=household, child=child,
+                                    answers=consents.answers(household, child.id), values=values,
+                                    errors=errors, field_name=consents.field_name), 400 if errors else 200
+
+    @expose("/<int:household_id>/enfants/<int:child_id>/personnes-autorisees", methods=["GET", "POST"])
+    @has_access
+    @service_errors(not_found=True)
+    def pickup(self, household_id, child_id):
+        household = self._household(household_id)
+        child = child_link(household.id, child_id).child
+        return self._edit(_("Personne autorisée à venir chercher %(name)s", name=child.full_name), PICKUP_FORM,
+                          {}, lambda values: staff_edit.add_pickup(household.id, child.id, values, g.user),
+                          household, done=_("Personne autorisée ajoutée."))
+
     # --- actions on the file ---------------------------------------------------------------
+    @expose("/<int:household_id>/personnes-autorisees/<int:pickup_id>/supprimer", methods=["POST"])
+    @has_access
+    @service_errors(_back_to_file, not_found=False)
+    def pickup_remove(self, household_id, pickup_id):
+        staff_edit.remove_pickup(household_id, pickup_id, g.user)
+        flash(_("Personne autorisée retirée."), "success")
+        return redirect(_back_to_file(household_id))
+
+    @expose("/<int:household_id>/responsables/<int:guardian_id>/supprimer", methods=["POST"])
+    @has_access
+    @service_errors(_back_to_file, not_found=False)
+    def guardian_remove(self, household_id, guardian_id):
+        staff_edit.remove_guardian(household_id, guardian_id, g.user)
+        flash(_("Responsable légal retiré du dossier."), "success")
+        return redirect(_back_to_file(household_id))
+
     @expose("/<int:household_id>/qf", methods=["POST"])
     @has_access
     @service_errors(_back_to_file, not_found=False)
