@@ -105,6 +105,31 @@ def test_a_proof_valid_today_but_expired_at_a_booked_week_counts_as_missing(app,
     assert item(app, fam.id, "doc:insurance").done
 
 
+def test_a_proof_valid_today_but_expired_at_a_wished_week_counts_as_missing(app, factory, family):
+    """A wishes period: nothing is booked before the allocation, yet the proof must cover the week
+    the family asked for."""
+    from app.models import Reservation, Week, Wish, db
+    from app.services.booking import wishes
+    from tests.test_allocation_service import _campaign
+
+    _cat, fam, staff = family
+    campaign = _campaign(app, factory, capacities=(5, 5))
+    with app.app_context():
+        week = db.session.get(Week, campaign.week_ids[1])
+        week_end, week_label = week.ends_on, week.label
+    settings(app, "insurance", staff.id, validity_rule="months", validity_months="1")
+    uploaded_on(app, fam.id, "insurance", week_end - timedelta(days=33))
+    assert item(app, fam.id, "doc:insurance").done  # valid today, nothing wished yet
+    with app.app_context():
+        wishes.save_wishes(fam.id, fam.child_ids[0], campaign.period_id,
+                           [{"week_id": campaign.week_ids[1], "transport": {"mode": "onsite"}}])
+        assert db.session.query(Wish).filter_by(household_id=fam.id).count() == 1
+        assert db.session.query(Reservation).filter_by(household_id=fam.id).count() == 0  # wished, not booked
+    found = item(app, fam.id, "doc:insurance")
+    assert not found.done and not found.refused
+    assert "avant la fin de « " + week_label in found.detail and "envoyez-en une nouvelle" in found.detail
+
+
 def test_an_expired_proof_blocks_validation(app, family):
     from app.models import Household, db
     from app.services.errors import ServiceError
