@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from tests.dossier_helpers import fill_household
+from tests.dossier_helpers import fill_household, set_status
 
 
 def _text(response) -> str:
@@ -62,3 +62,57 @@ def test_favicon_on_both_layouts(app, factory, login, client):
     assert icon in _text(staff.get("/revue-dossiers/"))
     served = client.get("/static/favicon.svg")
     assert served.status_code == 200 and b"<svg" in served.data
+
+
+def _history_text(page: str) -> str:
+    import re
+
+    history = page.split("<h2>Historique</h2>")[1]
+    text = re.sub(r"<[^>]+>", " ", history)
+    return re.sub(r"[\w.+-]+@[\w.-]+", " ", text)  # the actor column's e-mails
+
+
+def test_every_recorded_audit_action_has_a_french_label():
+    import pathlib
+    import re
+
+    from app.services.localize import AUDIT_ACTION_LABELS
+
+    root = pathlib.Path(__file__).resolve().parents[1] / "app"
+    names = set()
+    for source in root.rglob("*.py"):  # the first argument, « "a.b" if … else "a.c" » included
+        for first in re.findall(r"audit\.record\(([^,]*),", source.read_text(encoding="utf-8")):
+            names |= {name for name in re.findall(r'"([^"{}]+)"', first)}
+    assert len(names) > 90
+    assert sorted(name for name in names if name not in AUDIT_ACTION_LABELS) == []
+    # the f-string actions: catalogue screens, payment/credit/waitlist outcomes
+    assert "payment.paid" in names
+    for name in ("week.added", "stop.deleted", "payment.expired", "payment.failed", "credit.withdrawal",
+                 "credit.refund_regie", "waitlist.offer_lapsed", "waitlist.closed", "reservation.expired"):
+        assert name in AUDIT_ACTION_LABELS
+
+
+def test_booked_and_paid_family_history_has_no_code(app, factory, login):
+    import re
+
+    from tests.credit_helpers import book_and_pay
+
+    cat = factory.catalog(capacities=(20, 20, 20), tariffs=((0, None, 4500),))
+    family = factory.household(last_name="Histo", children=[("Ana", 8)])
+    fill_household(app, family.id)
+    set_status(app, family.id, "validated")
+    book_and_pay(app, family.id, family.child_ids[0], cat.week_ids[0], cat.stop_ids[0])
+    staff = login(app.test_client(), factory.staff().email)
+    page = _text(staff.get(f"/revue-dossiers/dossier/{family.id}"))
+    text = _history_text(page)
+    assert "Panier payé" in text and "Inscription confirmée" in text and "Paiement reçu" in text
+    assert re.findall(r"(?<![\w.-])[a-z]+(?:_[a-z]+)+(?![\w.-])", text) == []  # no word_word code
+    rows = page.split("<h2>Historique</h2>")[1].split("</table>")[0].split("<tr>")[2:]
+    actions = [re.findall(r"<td[^>]*>(.*?)</td>", row, re.S)[2].strip() for row in rows]
+    assert len(actions) >= 8 and [a for a in actions if re.fullmatch(r"[a-z_]+\.[a-z_]+", a)] == []
+    fields = re.findall(r"<strong>(.*?)</strong>", page.split("<h2>Historique</h2>")[1])
+    assert fields and [f for f in fields if not f[:1].isupper()] == []  # every field by its French label
+    assert "Statut : En attente → Payé" in re.sub(r"\s+", " ", text)  # a payment's pending, not a document's
+    assert "Type de pièce : Attestation d'assurance" in re.sub(r"\s+", " ", text)
+    for english in (": bus", ": insurance", ": desk", ": held", ": checkout", ": paid", ": confirmed", ": pending"):
+        assert english not in text

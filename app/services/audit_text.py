@@ -14,6 +14,8 @@ from typing import Any
 
 from app.services.localize import (
     AUDIT_FIELD_LABELS,
+    AUDIT_STATUS_LABELS,
+    AUDIT_VALUE_LABELS,
     DOCUMENT_STATUS_LABELS,
     HOUSEHOLD_STATUS_LABELS,
     date_fr,
@@ -44,8 +46,10 @@ def _load(raw: str | None) -> dict[str, Any] | None:
     return value if isinstance(value, dict) else {"value": value}
 
 
-def value_text(field: str, value: Any) -> str:
-    """One recorded value as a French reader expects it."""
+def value_text(field: str, value: Any, entity: str | None = None,
+               values: dict[str, dict[str, str]] | None = None) -> str:
+    """One recorded value as a French reader expects it. `entity` (AuditLog.entity) picks the status
+    table; `values` adds code tables the caller knows (a document's kind, from the household domain)."""
     if value is None or value == "" or value == []:
         return EMPTY
     if isinstance(value, bool):
@@ -53,7 +57,12 @@ def value_text(field: str, value: Any) -> str:
     if field.endswith("_cents") and isinstance(value, int):
         return euros(value)
     if field == "status" and isinstance(value, str):
+        if entity in AUDIT_STATUS_LABELS:
+            return label(AUDIT_STATUS_LABELS[entity], value)
         return label({**DOCUMENT_STATUS_LABELS, **HOUSEHOLD_STATUS_LABELS}, value)
+    table = (values or {}).get(field) or AUDIT_VALUE_LABELS.get(field)
+    if table is not None and isinstance(value, str) and value in table:
+        return table[value]
     if isinstance(value, str):
         if _ISO_DATE.match(value):
             return date_fr(date.fromisoformat(value))
@@ -65,13 +74,15 @@ def value_text(field: str, value: Any) -> str:
             return datetime_fr(parsed) if parsed.tzinfo else date_fr(parsed)
         return value
     if isinstance(value, list):
-        return " ; ".join(value_text(field, item) for item in value)
+        return " ; ".join(value_text(field, item, entity, values) for item in value)
     if isinstance(value, dict):
-        return " ; ".join(f"{label(AUDIT_FIELD_LABELS, key)} : {value_text(key, item)}" for key, item in value.items())
+        return " ; ".join(f"{label(AUDIT_FIELD_LABELS, key)} : {value_text(key, item, entity, values)}"
+                          for key, item in value.items())
     return str(value)
 
 
-def changes(before_json: str | None, after_json: str | None) -> list[Change]:
+def changes(before_json: str | None, after_json: str | None, entity: str | None = None,
+            values: dict[str, dict[str, str]] | None = None) -> list[Change]:
     before, after = _load(before_json), _load(after_json)
     fields = list(dict.fromkeys([*(before or {}), *(after or {})]))
     result = []
@@ -81,6 +92,6 @@ def changes(before_json: str | None, after_json: str | None) -> list[Change]:
         if before is not None and after is not None and field in before and field in after and old == new:
             continue
         result.append(Change(label(AUDIT_FIELD_LABELS, field),
-                             value_text(field, old) if before is not None and field in before else None,
-                             value_text(field, new) if after is not None and field in after else None))
+                             value_text(field, old, entity, values) if before is not None and field in before else None,
+                             value_text(field, new, entity, values) if after is not None and field in after else None))
     return result

@@ -124,6 +124,54 @@ AUDIT_FIELD_LABELS = {
     "original_name": "Fichier", "refusal_reason": "Motif du refus", "week_id": "Semaine (n°)",
     "stop_id": "Arrêt (n°)", "transport_mode": "Transport", "price_cents": "Prix", "bus_price_cents": "Prix du bus",
 }
+# The other fields audit entries record (bookings, payments, credits, catalogue, waiting lists…).
+AUDIT_FIELD_LABELS.update({
+    "accounting_kept": "Conservé pour la comptabilité", "active": "Actif", "address": "Adresse",
+    "age_max": "Âge maximum", "age_min": "Âge minimum", "amount_cents": "Montant", "applied": "Appliqué",
+    "attempt": "Tentative", "auth_stamp": "Jeton de connexion", "basket_id": "Panier (n°)",
+    "because": "Partie modifiée", "benefit_scheme": "Régime", "by_staff": "Par le Pôle Jeunesse",
+    "cancel_reason": "Motif de l'annulation", "capacity": "Places", "card_cents": "Payé par carte",
+    "checkout_expires_at": "Page de paiement valable jusqu'au", "checkout_url": "Adresse de la page de paiement",
+    "children_emptied": "Enfants retirés", "circuit_id": "Circuit (n°)", "closes_at": "Fermeture",
+    "commune": "Commune", "confirmed_at": "Confirmé le", "contact": "Contact", "content_type": "Format du fichier",
+    "created_at": "Créé le", "created_by_id": "Créé par (n°)", "credit_cents": "Payé par avoir",
+    "credit_note": "Avoir", "credit_notes": "Avoirs", "currency": "Devise", "cutoff_days": "Clôture (jours avant)",
+    "day": "Jour", "deadline": "Date limite", "decided_at": "Décidé le", "decided_by_id": "Décidé par (n°)",
+    "decision_note": "Motif de la décision", "description": "Description", "desk": "Au guichet",
+    "details_requested_at": "RIB demandé le", "document_id": "Pièce (n°)", "document_ids": "Pièces (n°)",
+    "documents": "Pièces", "done_at": "Fait le", "done_by_id": "Fait par (n°)", "dropoff_time": "Heure de dépose",
+    "duplicate_id": "Doublon (n°)", "end_reason": "Motif de fin", "ended_at": "Terminé le",
+    "ends_on": "Dernier jour", "entered_by_id": "Saisi par (n°)", "entry_id": "Inscription en liste (n°)",
+    "erased_at": "Effacé le", "error": "Erreur", "establishment_id": "Accueil (n°)", "event": "Événement",
+    "expired_at": "Expiré le", "expires_at": "Expire le", "filled": "Rempli", "flag_reason": "Alerte",
+    "flagged": "Alerte à traiter", "given": "Donné", "guardian": "Responsable",
+    "health_updated_at": "Fiche sanitaire modifiée le", "hold_expires_at": "Réservée jusqu'au",
+    "household_id": "Dossier (n°)", "households_asked": "Foyers sollicités", "incomplete_note": "Message (incomplet)",
+    "incomplete_reasons": "Motifs (incomplet)", "is_open": "Ouvert", "issued_at": "Émis le",
+    "joined_at": "Inscrit le", "kept_id": "Enfant conservé (n°)", "label": "Libellé", "lazy": "Différé",
+    "logo_bytes": "Logo (octets)", "manual": "Manuel", "max_weeks_per_child": "Semaines maximum par enfant",
+    "meal_share_cents": "Part repas", "method": "Moyen de paiement", "mode": "Transport", "moved": "Déplacé",
+    "number": "Numéro", "offer_hours": "Délai pour payer (heures)", "offer_id": "Proposition (n°)",
+    "offer_outcome": "Issue de la proposition", "opening_mode": "Mode d'ouverture", "opens_at": "Ouverture",
+    "outcome": "Issue", "owner_id": "Propriétaire (n°)", "paid_at": "Payé le", "payer_address": "Adresse du payeur",
+    "payer_name": "Payeur", "payfip_idop": "Référence PayFiP", "payment_id": "Paiement (n°)",
+    "payment_method": "Moyen de paiement", "payment_provider": "Prestataire de paiement", "per_child": "Par enfant",
+    "period_id": "Période (n°)", "pickup_time": "Heure de prise en charge", "position": "Rang",
+    "provider": "Prestataire de paiement", "provider_message": "Message du prestataire",
+    "provider_payment_ref": "Référence du paiement chez le prestataire",
+    "provider_ref": "Référence de la page de paiement", "public_value": "Valeur affichée", "qf_max": "QF maximum",
+    "qf_min": "QF minimum", "reason": "Motif", "refdet": "Référence de la dette", "refund_cents": "Remboursé",
+    "refund_id": "Remboursement (n°)", "refund_key": "Clé du remboursement", "refunded_cents": "Déjà remboursé",
+    "regie_name": "Nom de la régie", "regie_number": "N° de la régie", "released_lines": "Semaines libérées",
+    "replaced": "Remplacé", "reservation_id": "Inscription (n°)", "results_at": "Résultats le",
+    "rules": "Règles", "run_id": "Attribution (n°)", "seats": "Places dans le car", "seed": "Tirage",
+    "sequence": "Ordre", "shared_request": "Rattachement demandé", "siret": "SIRET", "size_bytes": "Taille (octets)",
+    "starts_on": "Premier jour", "stop_change_deadline": "Changement d'arrêt possible jusqu'au",
+    "storage_key": "Fichier stocké", "submitted_at": "Envoyé le", "total_cents": "Total", "updated_at": "Modifié le",
+    "uploaded_at": "Envoyée le", "user_id": "Compte (n°)", "validated_at": "Validé le",
+    "validated_by_id": "Validé par (n°)", "waitlist_offer": "Place de liste d'attente", "wish_id": "Vœu (n°)",
+    "wishes": "Vœux", "wishes_close_at": "Vœux jusqu'au", "wishes_open_at": "Vœux à partir du", "year": "Année",
+})
 
 # What a mail was about (MailLog.kind), for the staff's mail log.
 MAIL_KIND_LABELS = {
@@ -177,10 +225,37 @@ AUDIT_ACTION_LABELS = {
 
 # Where a QF was read (QuotientRecord.source).
 QUOTIENT_SOURCE_LABELS = {"caf": "Attestation CAF", "msa": "Attestation MSA", "tax_notice": "Avis d'imposition"}
+WAITLIST_STATUS_LABELS = {"waiting": "En attente", "offered": "Place proposée", "accepted": "Inscrit",
+                          "lapsed": "Proposition expirée", "withdrawn": "Retiré de la liste", "closed": "Close"}
+OFFER_OUTCOME_LABELS = {"pending": "En attente de paiement", "accepted": "Payée", "lapsed": "Expirée",
+                        "declined": "Refusée", "withdrawn": "Retirée"}
+CANCELLATION_STATUS_LABELS = {"pending": "À traiter", "accepted": "Acceptée", "refused": "Refusée"}
+REGIE_REFUND_STATUS_LABELS = {"todo": "À effectuer", "details_requested": "RIB demandé", "done": "Effectué"}
+# A status means something per entity (a payment's « pending » is not a document's « À vérifier »):
+# the history reads the entry's entity (AuditLog.entity) to pick the table.
+AUDIT_STATUS_LABELS = {
+    "household": HOUSEHOLD_STATUS_LABELS, "document": DOCUMENT_STATUS_LABELS, "payment": PAYMENT_STATUS_LABELS,
+    "basket": BASKET_STATUS_LABELS, "reservation": RESERVATION_STATUS_LABELS,
+    "household_child": CHILD_LINK_STATUS_LABELS, "refund": REFUND_STATUS_LABELS,
+    "waitlist_entry": WAITLIST_STATUS_LABELS, "cancellation_request": CANCELLATION_STATUS_LABELS,
+    "regie_refund": REGIE_REFUND_STATUS_LABELS,
+}
+# Coded values of other fields, whatever the entity.
+PAYMENT_SOURCE_LABELS = {"free": "Rien à payer", "return": "Retour de la page de paiement",
+                         "sandbox": "Paiement de test", "desk": "Guichet", "webhook": "Avis du prestataire"}
+RESUBMISSION_AREA_LABELS = {"address": "Adresse", "guardians": "Responsables", "documents": "Pièces",
+                            "caf": "Informations CAF", "children": "Enfants"}
+AUDIT_VALUE_LABELS = {
+    "transport_mode": TRANSPORT_MODE_LABELS, "mode": TRANSPORT_MODE_LABELS, "method": PAYMENT_METHOD_LABELS,
+    "payment_method": PAYMENT_METHOD_LABELS, "provider": PAYMENT_PROVIDER_LABELS,
+    "payment_provider": PAYMENT_PROVIDER_LABELS, "source": {**QUOTIENT_SOURCE_LABELS, **PAYMENT_SOURCE_LABELS},
+    "because": RESUBMISSION_AREA_LABELS, "offer_outcome": OFFER_OUTCOME_LABELS, "outcome": OFFER_OUTCOME_LABELS,
+}
 
 
 # A household's benefit scheme (Household.benefit_scheme), as the CAF export and the file show it.
 BENEFIT_SCHEME_LABELS = {"caf": "CAF", "msa": "MSA", "other": "Autre régime"}
+AUDIT_VALUE_LABELS["benefit_scheme"] = BENEFIT_SCHEME_LABELS
 # Issue 18's audit actions (attendance, boarding, open days), read with AUDIT_ACTION_LABELS.
 ATTENDANCE_AUDIT_LABELS = {
     "attendance.ticked": "Présence pointée", "attendance.corrected": "Heures réalisées corrigées",
@@ -190,6 +265,64 @@ ATTENDANCE_AUDIT_LABELS = {
     "animator.unassigned": "Affectation d'animateur retirée",
 }
 AUDIT_ACTION_LABELS.update(ATTENDANCE_AUDIT_LABELS)
+# Every other recorded action (accounts, bookings, payments, credits, catalogue, privacy…), same table.
+AUDIT_ACTION_LABELS.update({
+    "account.signup": "Compte créé", "account.signup_existing": "Création de compte sur une adresse déjà inscrite",
+    "account.password_changed": "Mot de passe modifié", "account.password_reset": "Mot de passe réinitialisé",
+    "account.password_reset_requested": "Réinitialisation du mot de passe demandée",
+    "allocation.published": "Attribution sur vœux publiée", "allocation.rules": "Règles d'attribution modifiées",
+    "wish.saved": "Vœux enregistrés",
+    "basket.opened": "Panier ouvert", "basket.checkout": "Panier en cours de paiement",
+    "basket.checkout_released": "Paiement abandonné : panier rouvert", "basket.emptied": "Panier vidé",
+    "basket.expired": "Panier expiré", "basket.paid": "Panier payé",
+    "basket.late_payment_refused": "Paiement arrivé trop tard : remboursé",
+    "reservation.held": "Semaine mise dans le panier", "reservation.confirmed": "Inscription confirmée",
+    "reservation.expired": "Semaine retirée (panier expiré)", "reservation.removed": "Semaine retirée du panier",
+    "reservation.cancelled": "Inscription annulée", "reservation.moved": "Inscription déplacée",
+    "reservation.repriced": "Prix de la semaine recalculé", "reservation.transport_changed": "Transport modifié",
+    "waitlist.joined": "Inscription sur liste d'attente", "waitlist.offered": "Place proposée (liste d'attente)",
+    "waitlist.offer_claimed": "Place proposée mise au panier", "waitlist.offer_accepted": "Place proposée payée",
+    "waitlist.offer_lapsed": "Place proposée non payée à temps", "waitlist.offer_declined": "Place proposée refusée",
+    "waitlist.offer_withdrawn": "Proposition retirée par le Pôle Jeunesse",
+    "waitlist.withdrawn": "Retrait de la liste d'attente", "waitlist.closed": "Liste d'attente close pour l'enfant",
+    "waitlist.lapsed": "Place proposée non payée à temps", "waitlist.accepted": "Place de liste d'attente payée",
+    "waitlist.settings": "Réglages de la liste d'attente modifiés",
+    "cancellation.requested": "Annulation demandée", "cancellation.accepted": "Annulation acceptée",
+    "cancellation.refused": "Annulation refusée", "cancellation_rules.updated": "Règles d'annulation modifiées",
+    "payment.created": "Paiement commencé", "payment.checkout_opened": "Page de paiement ouverte",
+    "payment.checkout_refused": "Page de paiement refusée par le prestataire",
+    "payment.checkout_closed": "Page de paiement fermée", "payment.processing": "Paiement en cours de traitement",
+    "payment.expired": "Paiement expiré", "payment.failed": "Paiement échoué",
+    "payment.paid": "Paiement reçu",
+    "payment.late_paid": "Paiement arrivé après l'expiration", "payment.late_refunded": "Paiement tardif remboursé",
+    "payment.duplicate_refunded": "Paiement en double remboursé", "payment.refunded": "Paiement remboursé",
+    "payment.refund_synced": "Remboursement constaté chez le prestataire",
+    "payment.flag_resolved": "Alerte de paiement traitée",
+    "refund.requested": "Remboursement demandé", "refund.succeeded": "Remboursement effectué",
+    "refund.failed": "Remboursement refusé", "refund.retry_scheduled": "Remboursement : nouvel essai prévu",
+    "regie_refund.created": "Remboursement à faire par la régie",
+    "regie_refund.details_requested": "Coordonnées bancaires demandées à la famille",
+    "regie_refund.done": "Remboursement fait par la régie",
+    "credit_note.issued": "Avoir créé", "credit.reserved": "Avoir réservé pour un paiement",
+    "credit.used": "Avoir utilisé", "credit.checkout": "Avoir utilisé pour un paiement",
+    "credit.withdrawal": "Avoir retiré", "credit.refund_card": "Avoir remboursé sur la carte",
+    "credit.refund_regie": "Avoir remboursé par la régie", "credit.refunded_card": "Avoir remboursé sur la carte",
+    "invoice.issued": "Facture émise", "organiser.updated": "Coordonnées de l'organisateur modifiées",
+    "calendar_feed_created": "Agenda en ligne créé", "calendar_feed_renewed": "Adresse de l'agenda renouvelée",
+    "child.merged": "Doublon d'enfant fusionné", "consent_question.saved": "Question d'autorisation enregistrée",
+    "consents.updated": "Autorisations modifiées", "document_type.added": "Type de pièce ajouté",
+    "document_type.saved": "Type de pièce modifié", "quotient.closed": "QF précédent clos",
+    "qf_campaign.started": "Campagne de mise à jour du QF lancée",
+    "privacy.exported": "Données de la famille exportées",
+    "privacy.erasure_requested": "Effacement des données demandé",
+    "privacy.erased": "Données de la famille effacées",
+})
+# The catalogue screens audit « <table>.added/updated/deleted » (app.services.catalog.writes).
+CATALOG_ENTITY_LABELS = {"establishment": "Accueil", "period": "Période", "week": "Semaine",
+                         "tariff_bracket": "Tranche de tarif", "circuit": "Circuit de bus", "stop": "Arrêt de bus"}
+for _entity, _noun in CATALOG_ENTITY_LABELS.items():
+    AUDIT_ACTION_LABELS.update({f"{_entity}.added": f"{_noun} : ajout", f"{_entity}.updated": f"{_noun} : modification",
+                                f"{_entity}.deleted": f"{_noun} : suppression"})
 
 
 def label(table: dict[str, str], code: str | None) -> str:

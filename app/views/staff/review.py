@@ -30,6 +30,11 @@ def _back_to_links(**_url_values) -> str:
     return _safe_back(request.form.get("next"))
 
 
+def _audit_changes(before: str | None, after: str | None, entity: str | None = None):
+    """The history's before/after in French; a document's kind by its label."""
+    return audit_text.changes(before, after, entity, {"kind": documents.KIND_LABELS} if entity == "document" else None)
+
+
 class DossierReviewView(BaseView):
     route_base = "/revue-dossiers"
     default_view = "queue"
@@ -72,7 +77,7 @@ class DossierReviewView(BaseView):
             kind_labels=documents.KIND_LABELS, history=history, errors=errors or {}, values=values or {},
             health_changed=dossier.health_changed_since_validation(household), waited=waited,
             threshold=dossier.DIGEST_THRESHOLD_HOURS, action_labels=AUDIT_ACTION_LABELS,
-            document_status=DOCUMENT_STATUS_LABELS, audit_changes=audit_text.changes)
+            document_status=DOCUMENT_STATUS_LABELS, audit_changes=_audit_changes)
 
     @expose("/dossier/<int:household_id>/valider", methods=["POST"])
     @has_access
