@@ -8,7 +8,13 @@
   var QUEUE_KEY = "pf-animateur-ticks";
   var CACHE = "pf-animateur-v1";
   var SYNC_URL = "/api/v1/animator/sync";
+  var LOGIN_URL = "/login/";
+  var SESSION_EXPIRED = "Votre session a expiré : reconnectez-vous pour envoyer les pointages.";
+  var REFUSED = "Le serveur a refusé l'envoi des pointages : ils restent sur ce téléphone.";
   var sending = false;
+  /* Why the server would not take the queue (session expired, request refused): shown until a
+     sync goes through; the queue itself is kept, nothing ticked is lost. */
+  var blocked = null;
 
   function queue() {
     try { return JSON.parse(localStorage.getItem(QUEUE_KEY) || "[]"); } catch (e) { return []; }
@@ -102,11 +108,33 @@
     var count = queue().length;
     var state = document.querySelector("[data-pending-count]");
     if (state) {
-      state.textContent = count === 0 ? "Tous les pointages sont envoyés."
-        : (count === 1 ? "1 pointage non envoyé" : count + " pointages non envoyés")
-          + (navigator.onLine ? " : envoi en cours…" : " : hors connexion, ils partiront au retour du réseau.");
+      var unsent = count === 1 ? "1 pointage non envoyé" : count + " pointages non envoyés";
+      if (count > 0 && blocked && navigator.onLine) {
+        state.textContent = unsent + ". " + blocked.message;
+        if (blocked.login) {
+          var link = document.createElement("a");
+          link.href = LOGIN_URL + "?next=" + encodeURIComponent(location.pathname);
+          link.textContent = "Se reconnecter";
+          state.appendChild(document.createTextNode(" "));
+          state.appendChild(link);
+        }
+      } else {
+        state.textContent = count === 0 ? "Tous les pointages sont envoyés."
+          : unsent + (navigator.onLine ? " : envoi en cours…" : " : hors connexion, ils partiront au retour du réseau.");
+      }
       state.classList.toggle("sync-pending", count > 0);
     }
+  }
+
+  /* A refusal of the whole batch: 401/403 (or a stale CSRF token: the session is gone) asks to log
+     in again; another 400 shows the server's reason. Either way the queue stays on the phone. */
+  function refusal(response) {
+    return response.json().catch(function () { return {}; }).then(function (body) {
+      if (response.status === 401 || response.status === 403 || body.code === "csrf") {
+        return { message: SESSION_EXPIRED, login: true };
+      }
+      return { message: body.message || REFUSED, login: false };
+    });
   }
 
   function showError(clientId, message) {
@@ -128,9 +156,14 @@
       headers: { "Content-Type": "application/json", "X-CSRFToken": csrfToken() },
       body: JSON.stringify({ ticks: items })
     }).then(function (response) {
+      if (response.status === 400 || response.status === 401 || response.status === 403) {
+        return refusal(response).then(function (reason) { blocked = reason; return null; });
+      }
       if (!response.ok) { throw new Error("sync " + response.status); }
       return response.json();
     }).then(function (body) {
+      if (body === null) { return; }
+      blocked = null;
       var done = {};
       body.results.forEach(function (result) {
         done[result.client_id] = true;
