@@ -108,3 +108,33 @@ def test_credit_note_pdf_refers_to_the_invoice(app, family):
         invoice = db.session.execute(db.select(Invoice).where(Invoice.household_id == fam.id)).scalar_one()
         text = pdf_text(documents_pdf.credit_note_pdf(note))
     assert f"Avoir {note.number}" in text and f"facture {invoice.number}" in text
+
+
+def test_invoice_names_the_credit_notes_spent_first_issued_first_used(app, factory):
+    from flask_appbuilder.security.sqla.models import User
+
+    from app.models import CreditNote, Invoice, db
+    from app.services.payments import credits, documents_pdf
+    from app.services.payments.cancellations import cancel_by_parent
+    from app.services.payments.invoices import spent_credit_notes
+
+    cat = factory.catalog(capacities=(10, 10, 10), tariffs=((0, None, 4500),))
+    staff = factory.staff()
+    fam = factory.household(children=[("Hugo", 5)])
+    first = book_and_pay(app, fam.id, fam.child_ids[0], cat.week_ids[0])
+    second = book_and_pay(app, fam.id, fam.child_ids[0], cat.week_ids[1])
+    with app.app_context():
+        cancel_by_parent(fam.id, first)  # AV n° 1: 45 €
+        cancel_by_parent(fam.id, second)  # AV n° 2: 45 €
+        credits.withdraw(fam.id, 1000, "Correction", actor=db.session.get(User, staff.id))  # from n° 1
+        older, newer = db.session.execute(db.select(CreditNote.number).where(CreditNote.household_id == fam.id)
+                                          .order_by(CreditNote.id)).scalars().all()
+    book_and_pay(app, fam.id, fam.child_ids[0], cat.week_ids[2])  # 45 €, all by credit
+    with app.app_context():
+        invoice = db.session.execute(db.select(Invoice).where(Invoice.household_id == fam.id)
+                                     .order_by(Invoice.id.desc())).scalars().first()
+        assert invoice.credit_cents == 4500 and invoice.card_cents == 0
+        assert spent_credit_notes(invoice) == [(older, 3500), (newer, 1000)]
+        text = pdf_text(documents_pdf.invoice_pdf(invoice))
+    assert f"Avoir n° {older} : 35,00 €" in text and f"Avoir n° {newer} : 10,00 €" in text
+    assert "Avoir du foyer" not in text

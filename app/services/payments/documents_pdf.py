@@ -126,7 +126,14 @@ def invoice_pdf(invoice: Invoice) -> bytes:
     if invoice.card_cents:
         pdf.para(f"{_method_label(invoice)} : {euros(invoice.card_cents)}")
     if invoice.credit_cents:
-        pdf.para(f"Avoir du foyer : {euros(invoice.credit_cents)}")
+        from app.services.payments.invoices import spent_credit_notes
+
+        spent = spent_credit_notes(invoice)
+        if spent:
+            for number, cents in spent:
+                pdf.para(f"Avoir n° {number} : {euros(cents)}" if cents else f"Avoir n° {number}")
+        else:
+            pdf.para(f"Avoir du foyer : {euros(invoice.credit_cents)}")
     pdf.para(f"Acquittée le {datetime_fr(invoice.issued_at)}.")
     return pdf.bytes()
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from flask_babel import gettext as _
-from sqlalchemy import select
+from sqlalchemy import or_, select
 
 from app.models import (
     Basket,
@@ -91,7 +91,7 @@ def issue_invoice(basket: Basket, payment: Payment, lines: list[Reservation], cr
         payer_name=basket.household.name, payer_address=_payer_address(basket),
         total_cents=sum(line.total_cents for line in lines), card_cents=payment.amount_cents,
         payment_method=payment.method or "card", payment_provider=payment.provider,
-        credit_cents=credit_cents, credit_notes="")
+        credit_cents=credit_cents, credit_notes=_spent_notes_text(payment, credit_cents))
     invoice.lines = [_line(line) for line in lines]
     db.session.add(invoice)
     db.session.flush()
@@ -100,6 +100,62 @@ def issue_invoice(basket: Basket, payment: Payment, lines: list[Reservation], cr
                         "total_cents": invoice.total_cents, "card_cents": invoice.card_cents,
                         "credit_cents": credit_cents})
     return invoice
+
+
+# --- « how paid »: which credit notes a checkout spent ------------------------------------------
+
+def notes_spent_by(use: CreditUse) -> list[tuple[CreditNote, int]]:
+    """The credit notes a checkout's use spent, with the cents taken from each: first issued, first
+    used. The household's other uses that count (applied checkouts, withdrawals, refunds of the
+    balance) took the oldest notes first, except the settlement of a documented card refund, which
+    takes its own note (`settled_to_card`); this use takes what the notes still hold, oldest first."""
+    notes = list(db.session.execute(select(CreditNote).where(CreditNote.household_id == use.household_id)
+                                    .order_by(CreditNote.id)).scalars())
+    left = {note.id: note.amount_cents for note in notes}
+    by_number = {note.number: note for note in notes}
+    others = db.session.execute(select(CreditUse).where(
+        CreditUse.household_id == use.household_id, CreditUse.id != use.id,
+        or_(CreditUse.kind != CreditUseKind.CHECKOUT, CreditUse.applied.is_(True))).order_by(CreditUse.id)).scalars()
+    fifo = 0
+    for other in others:
+        match = re.match(rf"{SETTLED_PREFIX} ([A-Z]{{2}}-[0-9]{{4}}-[0-9]{{6}}),", other.reason or "")
+        settled = by_number.get(match.group(1)) if match and other.kind == CreditUseKind.REFUND_CARD else None
+        if settled is not None:
+            left[settled.id] = max(left[settled.id] - other.amount_cents, 0)
+        else:
+            fifo += other.amount_cents
+    for note in notes:  # what the other uses took, oldest notes first
+        taken = min(fifo, left[note.id])
+        left[note.id] -= taken
+        fifo -= taken
+    spent, due = [], use.amount_cents
+    for note in notes:
+        taken = min(due, left[note.id])
+        if taken > 0:
+            spent.append((note, taken))
+            due -= taken
+    return spent
+
+
+def _spent_notes_text(payment: Payment, credit_cents: int) -> str:
+    """What Invoice.credit_notes keeps: « AV-2026-000001:4500,AV-2026-000004:500 » (number:cents)."""
+    from app.services.payments.credits import checkout_use
+
+    use = checkout_use(payment.id) if credit_cents > 0 else None
+    if use is None:
+        return ""
+    return ",".join(f"{note.number}:{cents}" for note, cents in notes_spent_by(use))
+
+
+def spent_credit_notes(invoice: Invoice) -> list[tuple[str, int]]:
+    """[(AV number, cents)] of the credit notes that paid part of `invoice` (an entry without cents:
+    0)."""
+    spent = []
+    for item in (invoice.credit_notes or "").split(","):
+        number, _sep, cents = item.strip().partition(":")
+        if number:
+            spent.append((number, int(cents) if cents.isdigit() else 0))
+    return spent
 
 
 def invoice_of_basket(basket_id: int) -> Invoice | None:
