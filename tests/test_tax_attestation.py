@@ -191,3 +191,27 @@ def _line_of(app, household_id, child_id, week_id):
         return db.session.execute(db.select(Reservation.id).where(
             Reservation.household_id == household_id, Reservation.child_id == child_id,
             Reservation.week_id == week_id)).scalar_one()
+
+
+def test_credit_staff_granted_is_left_out_but_credit_from_a_cancelled_week_counts(app, factory):
+    from flask_appbuilder.security.sqla.models import User
+
+    from app.models import Invoice, db
+    from app.services.payments import credits
+    from app.services.payments.cancellations import cancel_by_parent
+
+    cat = factory.catalog(capacities=(10, 10), tariffs=((0, None, 4500),))
+    staff = factory.staff()
+    fam = factory.household(children=[("Hugo", 4)])
+    first = book_and_pay(app, fam.id, fam.child_ids[0], cat.week_ids[0])  # 45 € by card
+    with app.app_context():
+        credits.grant(fam.id, 1000, "Geste commercial", actor=db.session.get(User, staff.id))  # issued first
+        cancel_by_parent(fam.id, first)  # 45 € of credit the family paid
+    book_and_pay(app, fam.id, fam.child_ids[0], cat.week_ids[1])  # 10 € granted + 35 € of the family's
+    with app.app_context():
+        last = db.session.execute(db.select(Invoice).where(Invoice.household_id == fam.id)
+                                  .order_by(Invoice.id.desc())).scalars().first()
+        assert (last.credit_cents, last.card_cents) == (4500, 0)
+    result, totals = _attestation(app, fam.id)
+    assert totals == {"Hugo": 4500 - 1000}
+    assert [line.invoice_number for line in result.children[0].lines] == [last.number]

@@ -70,7 +70,7 @@ class Invoice(db.Model):
     payment_method = Column(String(30), nullable=False)  # card, cash, cheque… (Payment.method)
     payment_provider = Column(String(20), nullable=False)  # stripe, payfip, sandbox, desk, credit
     credit_cents = Column(Integer, nullable=False, default=0)  # paid by the household's avoirs
-    credit_notes = Column(Text, nullable=False, default="")  # the avoirs' numbers, comma-separated
+    credit_notes = Column(Text, nullable=False, default="")  # avoirs spent: "AV-…:cents", comma-separated
 
     lines = relationship("InvoiceLine", back_populates="invoice", order_by="InvoiceLine.id",
                          cascade="all, delete-orphan")

@@ -13,7 +13,9 @@ Rules, one place for the parent's page, the API and staff's bulk run:
   lines the payment invoiced, pro rata of their totals (in cents, the odd cents to the largest
   remainders, then the first line): only the eligible lines' shares lower the attestation.
   A week paid with credit counts: that credit came from money the family paid, netted on the line
-  it came from.
+  it came from. Except a credit staff granted (a goodwill gesture, a credit note of the grant kind):
+  the family never paid it, so what the invoice names as spent from such notes (Invoice.credit_notes)
+  is shared among its lines the same way and left out.
 * Parents ask for year N from 1 January of N+1 (the year must be over); staff may print any past year.
 Aids received directly by the organiser (e.g. CAF aid paid to the organiser) are already outside the
 invoiced price, so nothing else is deducted here.
@@ -26,7 +28,7 @@ from datetime import date, datetime
 from flask_babel import gettext as _
 from sqlalchemy import func, select
 
-from app.models import CreditNote, Household, Invoice, InvoiceLine, db, utcnow
+from app.models import CreditNote, CreditNoteKind, Household, Invoice, InvoiceLine, db, utcnow
 from app.services.errors import NotFound, ValidationFailed
 from app.services.localize import PARIS, to_paris
 from app.services.payments.common import _db_id
@@ -122,9 +124,30 @@ def _shares_of_payments(payment_refunds: dict[int, int]) -> dict[int, int]:
     return shares
 
 
+def _shares_of_grants(invoice_ids: set[int]) -> dict[int, int]:
+    """{invoice line id: cents}: the credit staff granted that paid each invoice, shared among its lines."""
+    from app.services.payments.invoices import spent_credit_notes
+
+    shares: dict[int, int] = {}
+    invoices = db.session.execute(select(Invoice).where(Invoice.id.in_(invoice_ids), Invoice.credit_cents > 0)
+                                  .order_by(Invoice.id)).scalars()
+    for invoice in invoices:
+        spent = spent_credit_notes(invoice)
+        grants = set(db.session.execute(select(CreditNote.number).where(
+            CreditNote.number.in_([number for number, _cents in spent]),
+            CreditNote.kind == CreditNoteKind.GRANT)).scalars()) if spent else set()
+        granted = sum(cents for number, cents in spent if number in grants)
+        if granted:
+            lines = sorted(invoice.lines, key=lambda line: line.id)
+            for line, share in zip(lines, pro_rata(granted, [line.total_cents for line in lines]), strict=True):
+                shares[line.id] = shares.get(line.id, 0) + share
+    return shares
+
+
 def eligible_cents(line: InvoiceLine, also_returned_cents: int = 0) -> int:
     """The line's care share (price less meals, no bus) net of what went back for it: its week's
-    credit notes plus `also_returned_cents` (its share of refunds not tied to a week)."""
+    credit notes plus `also_returned_cents` (its share of refunds not tied to a week and of
+    granted credit that paid it)."""
     care = max(line.price_cents - line.meal_share_cents, 0)
     if line.total_cents <= 0:
         return 0
@@ -142,10 +165,11 @@ def attestation(household_id: int, year: int) -> Attestation:
         .order_by(InvoiceLine.child_name, InvoiceLine.week_starts_on, InvoiceLine.id)).all()
     children: dict[tuple, ChildCosts] = {}
     shares = _shares_of_payments(_payment_refunds(household_id)) if rows else {}
+    granted = _shares_of_grants({line.invoice_id for line, _number in rows}) if rows else {}
     for line, number in rows:
         if not under_six_on_first_january(line.child_birth_date, year):
             continue
-        amount = eligible_cents(line, shares.get(line.id, 0))
+        amount = eligible_cents(line, shares.get(line.id, 0) + granted.get(line.id, 0))
         if amount <= 0:
             continue
         key = (line.child_id, line.child_name)
