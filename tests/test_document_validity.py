@@ -291,3 +291,32 @@ def test_staff_add_a_kind_of_proof_asked_per_child_then_withdraw_it(app, family,
     with app.app_context():
         with pytest.raises(ValidationFailed, match="type de pièce"):
             documents.add_document(db.session.get(Household, fam.id), kind, "t.jpg", JPEG, child_id=fam.child_ids[0])
+
+
+def test_the_api_file_gives_each_proofs_validity_end(app, family, make_client):
+    from app.models import Document, db
+    from app.services.household import validity
+    from tests.support.clients import jwt_headers
+
+    _cat, fam, staff = family
+    client = make_client()
+    headers = jwt_headers(client, fam.email)
+
+    def insurance():
+        body = client.get("/api/v1/portal/dossier", headers=headers).get_json()
+        [doc] = [d for d in body["documents"] if d["kind"] == "insurance"]
+        return doc
+
+    assert insurance()["valid_until"] is None and insurance()["expired"] is False  # until replaced
+    settings(app, "insurance", staff.id, validity_rule="calendar_year")
+    uploaded_on(app, fam.id, "insurance", date(date.today().year - 1, 6, 1))
+    assert insurance()["valid_until"] == f"{date.today().year - 1}-12-31" and insurance()["expired"] is True
+    settings(app, "insurance", staff.id, validity_rule="months", validity_months="6")
+    recent = date.today() - timedelta(days=10)
+    uploaded_on(app, fam.id, "insurance", recent)
+    with app.app_context():
+        expected = validity.valid_until(db.session.query(Document).filter_by(household_id=fam.id,
+                                                                             kind="insurance").first())
+    assert insurance()["valid_until"] == expected.isoformat() and insurance()["expired"] is False
+    spec = client.get("/api/v1/_openapi", headers=jwt_headers(client, staff.email)).get_json()
+    assert {"valid_until", "expired"} <= set(spec["components"]["schemas"]["PortalDossierDocument"]["properties"])

@@ -42,7 +42,7 @@ from app.models.types import parse_id
 from app.services import payments
 from app.services.booking import basket as basket_service
 from app.services.errors import ValidationFailed
-from app.services.household import checklist, documents, dossier
+from app.services.household import checklist, documents, dossier, validity
 from app.services.household.links import require_household
 
 
@@ -62,13 +62,28 @@ class PortalStopChange(Schema):
     stop_id = fields.Integer(required=True, metadata={"description": "Nouvel arrêt, sur un circuit de la période."})
 
 
+class PortalDossierDocument(Schema):
+    id = fields.Integer(required=True)
+    kind = fields.String(required=True)
+    child_id = fields.Integer(allow_none=True)
+    name = fields.String(allow_none=True)
+    status = fields.String(required=True)
+    refusal_reason = fields.String(allow_none=True)
+    uploaded_at = fields.String(allow_none=True)
+    valid_until = fields.String(allow_none=True, metadata={
+        "description": "Dernier jour de validité de la pièce (AAAA-MM-JJ), selon son type ; null : valable "
+                       "jusqu'à ce qu'elle soit remplacée."})
+    expired = fields.Boolean(required=True, metadata={
+        "description": "Vrai quand la pièce n'est plus valable aujourd'hui : envoyez-en une nouvelle."})
+
+
 class PortalDossier(Schema):
     status = fields.String(required=True)
     status_label = fields.String(required=True)
     household = fields.Dict(required=True)
     guardians = fields.List(fields.Dict(), required=True)
     children = fields.List(fields.Dict(), required=True)
-    documents = fields.List(fields.Dict(), required=True)
+    documents = fields.List(fields.Nested(PortalDossierDocument), required=True)
     missing = fields.List(fields.Dict(), required=True, metadata={
         "description": "Ce qui manque avant de pouvoir envoyer le dossier : code et libellé en français."})
 
@@ -86,7 +101,7 @@ dossier_answer = PortalDossier()
 created_answer = PortalCreated()
 receipts_answer = PortalReceipts()
 ANSWER_SCHEMAS = (PortalHouseholdForm, PortalGuardianForm, PortalChildForm, PortalHealthForm, PortalPickupForm,
-                  PortalStopChange, PortalDossier, PortalCreated, PortalReceipts)
+                  PortalStopChange, PortalDossierDocument, PortalDossier, PortalCreated, PortalReceipts)
 
 
 def _plain(value):
@@ -105,8 +120,18 @@ def _form_body() -> dict:
     return body
 
 
+def _document(document, today: date) -> dict:
+    """One proof with its validity end, computed by the validity service (the checklist's rule)."""
+    until = validity.valid_until(document) if document.uploaded_at is not None else None
+    return {"id": document.id, "kind": document.kind, "child_id": document.child_id,
+            "name": document.original_name, "status": document.status,
+            "refusal_reason": document.refusal_reason, "uploaded_at": _plain(document.uploaded_at),
+            "valid_until": _plain(until), "expired": until is not None and until < today}
+
+
 def _dossier(household) -> dict:
     links = checklist.active_links(household)
+    today = validity.paris_today()
     return {
         "status": household.status,
         "status_label": str(dossier.status_label(household)),
@@ -118,10 +143,7 @@ def _dossier(household) -> dict:
                          if dossier.can_see_child_details(link) else
                          {"first_name": link.child.first_name, "last_name": link.child.last_name})}
                      for link in links],
-        "documents": [{"id": document.id, "kind": document.kind, "child_id": document.child_id,
-                       "name": document.original_name, "status": document.status,
-                       "refusal_reason": document.refusal_reason, "uploaded_at": _plain(document.uploaded_at)}
-                      for document in household.documents],
+        "documents": [_document(document, today) for document in household.documents],
         "missing": [{"code": item.code, "label": str(item.label)}
                     for item in checklist.evaluate(household) if not item.done],
     }
