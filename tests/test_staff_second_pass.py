@@ -116,3 +116,26 @@ def test_booked_and_paid_family_history_has_no_code(app, factory, login):
     assert "Type de pièce : Attestation d'assurance" in re.sub(r"\s+", " ", text)
     for english in (": bus", ": insurance", ": desk", ": held", ": checkout", ": paid", ": confirmed", ": pending"):
         assert english not in text
+
+
+def test_every_mail_kind_sent_has_a_french_label():
+    import pathlib
+    import re
+
+    from app.services.localize import MAIL_KIND_LABELS
+
+    root = pathlib.Path(__file__).resolve().parents[1] / "app"
+    kinds: set[str] = set()
+    for source in root.rglob("*.py"):
+        text = source.read_text(encoding="utf-8")
+        kinds |= set(re.findall(r"queue_mail\(\s*\"([a-z_]+)\"", text))  # queue_mail("kind", …)
+        kinds |= set(re.findall(r"\b_mail\(\s*(?:[\w.]+,\s*)?\"([a-z_]+)\"", text))  # the domains' _mail helpers
+        kinds |= set(re.findall(r"\b(?:mail|kind): str = \"([a-z_]+)\"", text))  # default kinds (waitlist offers)
+        kinds |= {f"payment_{k}_refunded" for k in re.findall(r"mail_kind=\"([a-z_]+)\"", text)}
+    assert {"qf_campaign_reminder", "document_expiring", "dossier_child_link", "waitlist_offer",
+            "payment_duplicate_refunded"} <= kinds
+    assert sorted(kind for kind in kinds if kind not in MAIL_KIND_LABELS) == []
+    # a mail template named like a kind is labelled too
+    templates = {p.name.split(".")[0] for p in (root / "templates" / "mail").iterdir() if not p.name.startswith("_")}
+    for name in ("document_before_opening", "document_expiring", "privacy_erasure_request", "qf_campaign"):
+        assert name in templates and name in MAIL_KIND_LABELS

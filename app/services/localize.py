@@ -56,6 +56,7 @@ PAYMENT_METHOD_LABELS = {
     "cheques_vacances": "Chèques-Vacances",
     "card_terminal": "Carte bancaire (guichet)",
     "free": "Gratuit",
+    "credit": "Payé par avoir",  # a basket the household's credit covered in full: nothing cashed
 }
 # The methods the régie accepts at the desk, in the order the agent's form offers them.
 DESK_PAYMENT_METHODS = ("cash", "cheque", "cheques_vacances", "card_terminal")
@@ -200,6 +201,11 @@ MAIL_KIND_LABELS = {
     "allocation_offer": "Place attribuée sur vœux (à payer)",
     "test_mail": "Message de test",
     "absence_credit": "Avoir pour absence justifiée",
+    "document_before_opening": "Pièce à renouveler avant l'ouverture des inscriptions",
+    "document_expiring": "Pièce bientôt expirée",
+    "privacy_erasure_request": "Demande d'effacement des données",
+    "qf_campaign": "Campagne QF : nouvelle attestation demandée",
+    "qf_campaign_reminder": "Campagne QF : relance",
 }
 
 # What an audit entry records (AuditLog.action), as the file's history shows it to staff.
