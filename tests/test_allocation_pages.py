@@ -3,6 +3,7 @@ the priority rules (editable until the window opens), the dry run (figures, noth
 publication (confirmation, offers, mails) and the CSV; parents are kept out."""
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 from html import unescape
 
@@ -111,3 +112,83 @@ def test_rules_dry_run_publish_and_csv(app, factory, login):
     parent = login(app.test_client(), families[0].email)
     assert parent.get("/attribution/").status_code in (302, 403)
     assert parent.get(f"{url}/csv").status_code in (302, 403)
+
+
+def _period_form(row) -> dict:
+    """The edit form as the screen fills it (times to the minute: the row's are rounded first)."""
+    from app.models import db
+    from app.services.booking.eligibility import PARIS
+
+    for name in ("opens_at", "closes_at", "wishes_open_at", "wishes_close_at", "results_at"):
+        if getattr(row, name):
+            setattr(row, name, getattr(row, name).replace(second=0, microsecond=0))
+    db.session.commit()
+
+    def local(value):
+        return value.astimezone(PARIS).strftime("%Y-%m-%dT%H:%M") if value else ""
+
+    return {"establishment": str(row.establishment_id), "name": row.name, "starts_on": row.starts_on.isoformat(),
+            "ends_on": row.ends_on.isoformat(), "opens_at": local(row.opens_at), "closes_at": local(row.closes_at),
+            "bus_price_cents": str(row.bus_price_cents or 0), "opening_mode": row.opening_mode,
+            "offer_hours": str(row.offer_hours), "wishes_open_at": local(row.wishes_open_at),
+            "wishes_close_at": local(row.wishes_close_at), "results_at": local(row.results_at),
+            "max_weeks_per_child": str(row.max_weeks_per_child or "")}
+
+
+def test_an_opened_window_cannot_be_moved_to_unfreeze_the_rules(app, factory, login):
+    """Moving the opening into the future would make the priority rules editable again."""
+    from app.models import Period, db, utcnow
+
+    cat = _campaign(app, factory, opened=True)
+    client = _staff(app, factory, login)
+    with app.app_context():
+        form = _period_form(db.session.get(Period, cat.period_id))
+        opened_at = db.session.get(Period, cat.period_id).wishes_open_at
+    later = (utcnow() + timedelta(days=1)).strftime("%Y-%m-%dT%H:%M")
+    for change in ({"wishes_open_at": later}, {"max_weeks_per_child": "1"}, {"opening_mode": "first_come"}):
+        refused = text(client.post(f"/periodview/edit/{cat.period_id}", data=dict(form, **change)))
+        assert "ne peuvent plus changer" in refused, change
+        with app.app_context():
+            row = db.session.get(Period, cat.period_id)
+            assert (row.wishes_open_at, row.max_weeks_per_child, row.opening_mode) == (opened_at, None, "wishes")
+    # the rest of the period can still change before publication
+    renamed = client.post(f"/periodview/edit/{cat.period_id}", data=dict(form, name="Été renommé"))
+    assert renamed.status_code == 302, re.findall(r'(?s)alert-danger.{0,300}', text(renamed))
+    with app.app_context():
+        assert db.session.get(Period, cat.period_id).name == "Été renommé"
+    # before the window opens, the opening can still move
+    before = _campaign(app, factory, opened=False)
+    with app.app_context():
+        form = _period_form(db.session.get(Period, before.period_id))
+    moved = client.post(f"/periodview/edit/{before.period_id}", data=dict(
+        form, wishes_open_at=(utcnow() + timedelta(days=1, hours=2)).strftime("%Y-%m-%dT%H:%M")))
+    assert moved.status_code == 302
+
+
+def test_nothing_of_a_published_period_changes_and_the_page_shows_the_published_rules(app, factory, login):
+    from app.models import Period, db
+    from app.services.booking import allocation_run, wishes
+
+    cat = _campaign(app, factory, opened=False)
+    staff = factory.staff()
+    with app.app_context():
+        wishes.save_rules(cat.period_id, {"resident_points": "10", "resident_communes": "Besse-sur-Issole"},
+                          actor=staff)
+        db.session.get(Period, cat.period_id).wishes_open_at -= timedelta(days=2)
+        db.session.commit()
+    _close_window(app, cat)
+    with app.app_context():
+        allocation_run.publish(cat.period_id, "Loto 7 8 9", actor=staff)
+        form = _period_form(db.session.get(Period, cat.period_id))
+    client = _staff(app, factory, login)
+    refused = text(client.post(f"/periodview/edit/{cat.period_id}", data=dict(form, name="Autre nom")))
+    assert "L'attribution de cette période est publiée : la période ne peut plus changer." in refused, re.findall(r"(?s)alert-danger.{0,300}?</button>(.{0,300})", refused)
+    # a rules row changed behind the screens (not through the service) is not what the page shows
+    with app.app_context():
+        from app.models import AllocationRules
+
+        db.session.get(AllocationRules, cat.period_id).resident_points = 99
+        db.session.commit()
+    page = text(app.test_client().get(f"/regles-attribution/{cat.period_id}"))
+    assert '<tr data-criterion="resident"><td class="stack-title">Résident' in page
+    assert "<td data-label=\"Points\">10</td>" in page and ">99<" not in page

@@ -157,3 +157,42 @@ def test_publish_gives_offers_and_queues_the_rest_in_allocation_order(app, facto
         rows = allocation_reads.csv_rows(cat.period_id)
         assert len(rows) == 5 and {r[9] for r in rows} == {"attribuée", "refusée"}
         assert "complet au tour 1" in {r[10] for r in rows} and any(r[2] == "résident" for r in rows)
+
+
+def test_the_public_value_source_is_announced_frozen_shown_and_every_trial_is_audited(app, factory):
+    import json
+
+    from app.models import AuditLog, Period, db, utcnow
+    from app.services.booking import allocation_reads, allocation_run, wishes
+
+    cat = _campaign(app, factory, opened=False)
+    staff = factory.staff()
+    source = "Numéros du tirage du Loto du samedi 3 janvier"
+    with app.app_context():
+        wishes.save_rules(cat.period_id, {"resident_points": "10", "public_value_source": source}, actor=staff)
+        assert allocation_reads.public_rules(cat.period_id)["public_value_source"] == source
+        period = db.session.get(Period, cat.period_id)
+        period.wishes_open_at = utcnow() - timedelta(minutes=5)
+        db.session.commit()
+        with pytest.raises(Conflict) as frozen:
+            wishes.save_rules(cat.period_id, {"resident_points": "10", "public_value_source": "autre chose"},
+                              actor=staff)
+        assert frozen.value.code == "rules_frozen"
+    page = app.test_client().get(f"/regles-attribution/{cat.period_id}").get_data(as_text=True)
+    assert "Source de la valeur publique, annoncée avec les règles" in page and "Loto du samedi 3 janvier" in page
+    _save(app, factory.household(), cat, [{"week_id": cat.week_ids[0], "transport": ONSITE}])
+    _close_window(app, cat)
+    with app.app_context():
+        allocation_run.dry_run(cat.period_id, "7 12 25", actor=staff)
+        allocation_run.dry_run(cat.period_id, "8 13 26", actor=staff)
+        allocation_run.dry_run(cat.period_id)
+        trials = db.session.execute(select(AuditLog).where(AuditLog.action == "allocation.dry_run")
+                                    .order_by(AuditLog.id)).scalars().all()
+        assert [json.loads(t.after)["public_value"] if isinstance(t.after, str) else t.after["public_value"]
+                for t in trials] == ["7 12 25", "8 13 26", "essai"]
+        assert trials[0].actor_id == staff.id
+        with pytest.raises(ValidationFailed):
+            allocation_run.publish(cat.period_id, "  ", actor=staff)
+        run = allocation_run.publish(cat.period_id, "7 12 25", actor=staff)
+        assert run.public_value == "7 12 25" and json.loads(run.rules_json)["public_value_source"] == source
+        assert allocation_reads.public_rules(cat.period_id)["public_value_source"] == source

@@ -71,6 +71,9 @@ class AllocationRules(db.Model):
     no_previous_week_points = Column(Integer, nullable=False, default=0)
     low_quotient_points = Column(Integer, nullable=False, default=0)
     quotient_threshold = Column(Integer)  # euros; QF strictly under it
+    # Where the draw's public value will come from (« tirage du Loto du … »), announced with the rules
+    # before the window opens, so that staff cannot pick a value after seeing the wishes.
+    public_value_source = Column(Text)
     updated_at = Column(UTCDateTime, nullable=False, default=utcnow)
     updated_by_id = Column(Integer, ForeignKey("ab_user.id", ondelete="SET NULL"))
 

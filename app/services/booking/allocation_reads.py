@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter, defaultdict
+from dataclasses import fields
 from typing import Any
 
 from flask_babel import gettext as _
@@ -28,7 +29,7 @@ from app.models import (
 from app.services.booking import allocation as core
 from app.services.booking.priority import CRITERIA, Rules
 from app.services.booking.waitlist import position
-from app.services.booking.wishes import period_rules, wishes_period
+from app.services.booking.wishes import period_rules, public_value_source, wishes_period
 from app.services.errors import NotFound
 
 CRITERION_LABELS = {
@@ -53,16 +54,35 @@ def ordinal(n: int) -> str:
 
 
 def public_rules(period_id: Any) -> dict:
-    """The « Règles d'attribution » page: criteria with points, frozen or not, the draw's recipe."""
+    """The « Règles d'attribution » page: criteria with points, frozen or not, the draw's recipe and the
+    announced source of its public value. Once published, the rules stored with the run (as applied),
+    whatever the current rows say."""
     period = wishes_period(period_id)
     rules = period_rules(period.id)
+    source = public_value_source(period.id)
+    max_weeks, offer_hours = period.max_weeks_per_child, period.offer_hours
     found = _run(period.id)
     run = None
     if found is not None:
         row, data = found
+        applied = json.loads(row.rules_json)
+        rules = published_rules(row)
+        source = applied.get("public_value_source")
+        max_weeks = applied.get("max_weeks_per_child", max_weeks)
+        offer_hours = applied.get("offer_hours", offer_hours)
         run = {"public_value": row.public_value, "seed": row.seed, "published_at": row.published_at,
                "draw_size": data["draw_size"], "wish_ids": sorted(o["wish_id"] for o in data["wishes"])}
-    return {"period": period, "rules": rules, "criteria": rule_lines(rules), "run": run}
+    return {"period": period, "rules": rules, "criteria": rule_lines(rules), "run": run,
+            "public_value_source": source, "max_weeks_per_child": max_weeks, "offer_hours": offer_hours}
+
+
+def published_rules(run: AllocationRun) -> Rules:
+    """The priority rules as the run applied them (its `rules_json` also keeps the period's settings)."""
+    stored: dict[str, Any] = json.loads(run.rules_json)
+    known = {f.name for f in fields(Rules)}
+    values = {k: v for k, v in stored.items() if k in known}
+    values["resident_communes"] = tuple(values.get("resident_communes") or ())
+    return Rules(**values)
 
 
 def rule_lines(rules: Rules) -> list[dict]:
@@ -93,9 +113,7 @@ def explanation(household_id: int, period_id: Any) -> dict:
     mine = data["households"].get(str(household_id))
     if mine is None:
         raise NotFound(_("Vous n'avez pas fait de vœux pour cette période."), code="no_wishes")
-    published_rules: dict[str, Any] = json.loads(run.rules_json)
-    published_rules["resident_communes"] = tuple(published_rules.get("resident_communes") or ())
-    rules = Rules(**published_rules)
+    rules = published_rules(run)
     outcomes = [o for o in data["wishes"] if o["household_id"] == household_id]
     wishes = {w.id: w for w in db.session.execute(select(Wish).where(Wish.id.in_([o["wish_id"] for o in outcomes])))
               .scalars()}
@@ -246,6 +264,7 @@ def staff_campaign(period_id: Any, now=None) -> dict:
             Wish.period_id == period.id)).one()
     found = _run(period.id)
     return {"period": period, "rules": rules, "criteria": rule_lines(rules),
+            "public_value_source": public_value_source(period.id),
             "frozen": period.wishes_open_at is not None and now >= period.wishes_open_at,
             "closed": period.wishes_close_at is not None and now >= period.wishes_close_at,
             "wishes": wishes, "households": households, "run": found[0] if found else None,

@@ -51,7 +51,7 @@ from app.services.booking.priority import (
     household_criteria,
 )
 from app.services.booking.waitlist_offers import create_offer, offer_deadline, offer_freed_places
-from app.services.booking.wishes import period_rules, wishes_period
+from app.services.booking.wishes import period_rules, public_value_source, wishes_period
 from app.services.errors import Conflict, ValidationFailed
 from app.services.transactions import unit_of_work
 
@@ -188,13 +188,21 @@ def _check_runnable(period: Period, now: datetime) -> None:
         raise Conflict(_("L'attribution de cette période est déjà publiée."), code="already_published")
 
 
-def dry_run(period_id, public_value: str | None = None, now: datetime | None = None) -> Computation:
-    """The allocation as it would be published with this public value (a trial value when none yet)."""
+def dry_run(period_id, public_value: str | None = None, now: datetime | None = None, *, actor=None) -> Computation:
+    """The allocation as it would be published with this public value (a trial value when none yet).
+    Nothing of the allocation is written, but every value tried is audited: a value chosen among
+    several trials would show in the audit log."""
     now = now or utcnow()
     period = wishes_period(period_id)
     _check_runnable(period, now)
-    result = compute(period, (public_value or "").strip() or TRIAL_VALUE, now)
+    period_key = period.id
+    value = (public_value or "").strip() or TRIAL_VALUE
+    result = compute(period, value, now)
     db.session.rollback()  # read only: release what the counts read
+    with unit_of_work():
+        audit.record("allocation.dry_run", "period", period_key, actor=actor,
+                     after={"public_value": value, "seed": result.seed, "wishes": len(result.outcomes),
+                            "given": sum(1 for o in result.outcomes if o.outcome == core.GIVEN)})
     return result
 
 
@@ -210,8 +218,11 @@ def publish(period_id, public_value: str, *, actor=None, now: datetime | None = 
         weeks = lock_weeks([w.id for w in period.weeks])
         _check_runnable(period, now)
         result = compute(period, value, now)
+        source = public_value_source(period.id)
+        applied = dict(result.rules.as_dict(), public_value_source=source,
+                       max_weeks_per_child=period.max_weeks_per_child, offer_hours=period.offer_hours)
         run = AllocationRun(period_id=period.id, public_value=value, seed=result.seed,
-                            rules_json=json.dumps(result.rules.as_dict(), sort_keys=True, ensure_ascii=False),
+                            rules_json=json.dumps(applied, sort_keys=True, ensure_ascii=False),
                             result_json=result.as_json(), published_at=now, published_by_id=getattr(actor, "id", None))
         db.session.add(run)
         db.session.flush()
@@ -232,8 +243,8 @@ def publish(period_id, public_value: str, *, actor=None, now: datetime | None = 
         # allocation just made, with the period's own offer hours (not the waiting list's setting).
         offer_freed_places(list(weeks), now, offer_hours=period.offer_hours)
         audit.record("allocation.published", "period", period.id, actor=actor,
-                     after={"run_id": run.id, "public_value": value, "seed": result.seed,
-                            "rules": result.rules.as_dict(), "wishes": len(result.outcomes),
+                     after={"run_id": run.id, "public_value": value, "public_value_source": source,
+                            "seed": result.seed, "rules": result.rules.as_dict(), "wishes": len(result.outcomes),
                             "given": sum(1 for o in result.outcomes if o.outcome == core.GIVEN)})
         _mail_results(period, result)
     return run

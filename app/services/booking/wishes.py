@@ -86,6 +86,12 @@ def period_rules(period_id: int) -> Rules:
                  quotient_threshold=row.quotient_threshold)
 
 
+def public_value_source(period_id: int) -> str | None:
+    """Where the draw's public value will come from, as announced with the rules (None: not announced)."""
+    row = db.session.get(AllocationRules, period_id)
+    return row.public_value_source if row is not None else None
+
+
 def _points(data: dict, name: str) -> int:
     value = data.get(name, 0)
     try:
@@ -118,9 +124,13 @@ def save_rules(period_id: Any, data: dict, *, actor, now: datetime | None = None
     values = {name: _points(data, name) for name in ("resident_points", "working_points", "sibling_points",
                                                      "no_previous_week_points", "low_quotient_points")}
     communes = "\n".join(parse_communes(str(data.get("resident_communes") or "")))
+    source = " ".join(str(data.get("public_value_source") or "").split())
+    if len(source) > 500:
+        raise ValidationFailed(_("La source de la valeur publique tient en 500 caractères au plus."),
+                               code="invalid_source", field="public_value_source")
     with unit_of_work():
         row = db.session.get(AllocationRules, period.id)
-        before = period_rules(period.id).as_dict() if row else None
+        before = dict(period_rules(period.id).as_dict(), public_value_source=row.public_value_source) if row else None
         if row is None:
             row = AllocationRules(period_id=period.id)
             db.session.add(row)
@@ -128,11 +138,13 @@ def save_rules(period_id: Any, data: dict, *, actor, now: datetime | None = None
             setattr(row, name, value)
         row.resident_communes = communes or None
         row.quotient_threshold = threshold_value
+        row.public_value_source = source or None
         row.updated_at = now
         row.updated_by_id = getattr(actor, "id", None)
         db.session.flush()
         rules = period_rules(period.id)
-        audit.record("allocation.rules", "period", period.id, actor=actor, before=before, after=rules.as_dict())
+        audit.record("allocation.rules", "period", period.id, actor=actor, before=before,
+                     after=dict(rules.as_dict(), public_value_source=row.public_value_source))
     return rules
 
 

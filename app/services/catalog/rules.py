@@ -20,6 +20,7 @@ from sqlalchemy import func, select
 
 from app.models import Circuit, Establishment, Period, Reservation, Stop, TariffBracket, Week, db, utcnow
 from app.services.booking.capacity import circuit_usage, live_condition, lock_weeks, week_usage
+from app.services.booking.eligibility import paris_datetime
 from app.services.errors import Conflict, ValidationFailed
 from app.services.localize import date_fr, euros
 
@@ -106,10 +107,38 @@ def _check_wishes_mode(period: Period, before: dict | None) -> None:
         if period.results_at is not None and period.results_at < period.wishes_close_at:
             raise ValidationFailed(_("Les résultats ne peuvent pas être publiés avant la clôture des vœux."),
                                    code="wishes_window")
+    _check_frozen_campaign(period, before)
     if before is not None and period.id is not None and _changed(before, "opening_mode", period.opening_mode) \
             and db.session.execute(select(Wish.id).where(Wish.period_id == period.id).limit(1)).first():
         raise Conflict(_("Des familles ont déjà fait des vœux pour cette période : son mode d'ouverture ne peut "
                          "plus changer."), code="opening_mode")
+
+
+# Fields that decide who gets a place in a wish campaign: frozen once the window has opened (moving
+# the opening into the future would otherwise unfreeze the priority rules).
+FROZEN_WISH_FIELDS = ("wishes_open_at", "max_weeks_per_child", "opening_mode")
+
+
+def _check_frozen_campaign(period: Period, before: dict | None) -> None:
+    """Issue 15: once the wish window has opened, its opening, the maximum of weeks per child and the
+    opening mode stay as announced; once the allocation is published, nothing of the period changes."""
+    from app.models import AllocationRun, OpeningMode
+
+    if before is None or period.id is None or before.get("opening_mode") != OpeningMode.WISHES:
+        return
+    if db.session.execute(select(AllocationRun.id).where(AllocationRun.period_id == period.id)).first():
+        establishment_id = period.establishment.id if period.establishment else period.establishment_id
+        if any(_changed(before, key, establishment_id if key == "establishment_id" else getattr(period, key))
+               for key in before if key != "id"):
+            raise Conflict(_("L'attribution de cette période est publiée : la période ne peut plus changer."),
+                           code="allocation_published")
+    opened_at = before.get("wishes_open_at")
+    if opened_at is None or utcnow() < opened_at:
+        return
+    if any(_changed(before, key, getattr(period, key)) for key in FROZEN_WISH_FIELDS):
+        raise Conflict(_("Les vœux sont ouverts depuis le %(when)s : l'ouverture des vœux, le nombre de semaines "
+                         "par enfant et le mode d'ouverture ne peuvent plus changer.",
+                         when=paris_datetime(opened_at)), code="wishes_rules_frozen")
 
 
 def _inside(starts_on: date, ends_on: date, period: Period) -> bool:

@@ -49,7 +49,8 @@ class StaffAllocationView(BaseView):
         error = None
         if request.args.get("essai") is not None and state["run"] is None:
             try:
-                report = allocation_reads.dry_run_report(allocation_run.dry_run(period_id, value or None))
+                report = allocation_reads.dry_run_report(allocation_run.dry_run(period_id, value or None,
+                                                                                 actor=g.user))
             except ServiceError as exc:
                 db.session.rollback()
                 error = exc.message
