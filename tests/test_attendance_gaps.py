@@ -143,3 +143,136 @@ def factory_email(app, household_id):
 
     with app.app_context():
         return db.session.get(Household, household_id).email
+
+
+# --- staff open or close a day over HTTP (POST /presences/jour) -------------------------------------
+
+def _token(text):
+    return text.split('name="csrf_token" value="')[1].split('"')[0]
+
+
+def _override(app, establishment_id, day):
+    from sqlalchemy import select
+
+    from app.models import OpenDayOverride, db
+
+    with app.app_context():
+        row = db.session.execute(select(OpenDayOverride).where(
+            OpenDayOverride.establishment_id == establishment_id, OpenDayOverride.day == day)).scalar_one_or_none()
+        return None if row is None else (row.is_open, row.opens_at, row.closes_at)
+
+
+def test_staff_open_the_holiday_and_close_a_day_through_the_screen(app, s, factory, make_client, login):
+    from datetime import time, timedelta
+
+    from app.models import AuditLog
+    from tests.booking_helpers import count_rows
+
+    establishment = s.cat.establishment_id
+    friday = data.MONDAY + timedelta(days=4)
+    screen = f"/presences/?establishment_id={establishment}&mois=2026-05"
+    target = f"/presences/jour?establishment_id={establishment}&mois=2026-05"
+    staff = login(make_client(), factory.staff().email)
+    page = staff.get(screen).get_data(as_text=True)
+    assert "jeudi 14 mai 2026 : fermé (Ascension)" in page
+    token = _token(page)
+    # Ascension opened 09:00–12:00: the page says so, and the animator's tick on it is taken.
+    opened = staff.post(target, data={"csrf_token": token, "establishment_id": establishment,
+                                      "jour": data.ASCENSION.isoformat(), "ouvert": "1", "ouverture": "09:00",
+                                      "fermeture": "12:00"})
+    assert opened.status_code == 302 and opened.headers["Location"].endswith(
+        f"/presences/?establishment_id={establishment}&mois=2026-05")
+    assert _override(app, establishment, data.ASCENSION) == (True, time(9), time(12))
+    page = staff.get(screen).get_data(as_text=True)
+    assert "Calendrier mis à jour." in page
+    assert "jeudi 14 mai 2026 : ouvert 09:00 – 12:00 (Ascension) — modifié" in page
+    assert _sync(app, [data.tick(s, s.tom, data.ASCENSION, client_id="j1")], s.animator.id) == [("j1", "applied", "")]
+    # Friday closed (a day form in French, dd/mm/yyyy, is read too): the tick on it is refused.
+    closed = staff.post(target, data={"csrf_token": token, "establishment_id": establishment,
+                                      "jour": friday.strftime("%d/%m/%Y"), "ouvert": "0"})
+    assert closed.status_code == 302 and _override(app, establishment, friday) == (False, None, None)
+    assert "vendredi 15 mai 2026 : fermé — modifié" in staff.get(screen).get_data(as_text=True)
+    assert _sync(app, [data.tick(s, s.tom, friday, client_id="j2")], s.animator.id) == [
+        ("j2", "refused", "closed_day")]
+    assert count_rows(app, AuditLog, action="establishment.day_set") == 2
+    # Bad input: a French message, nothing changed, never a 500.
+    for bad, message in [({"jour": "", "ouvert": "1"}, "Choisissez un établissement et un jour."),
+                         ({"jour": "2026-05-12", "ouvert": "1", "ouverture": "17:00", "fermeture": "09:00"},
+                          "fermeture doit être après"),
+                         ({"jour": "2026-05-12", "ouvert": "1", "ouverture": "midi"}, "heure invalide")]:
+        answer = staff.post(target, data={"csrf_token": token, "establishment_id": establishment, **bad},
+                            follow_redirects=True)
+        assert answer.status_code == 200 and message in answer.get_data(as_text=True), bad
+    assert _override(app, establishment, data.MONDAY + timedelta(days=1)) is None
+    # From an animator: refused, nothing changed (the form carries the CSRF token: `token` above;
+    # the unit-test app runs without CSRF checks, tests/support/apps.py).
+    animator = login(make_client(), s.animator.email)
+    assert animator.post(target, data={"csrf_token": token, "establishment_id": establishment,
+                                       "jour": "2026-05-12", "ouvert": "0"}).status_code == 403
+    assert _override(app, establishment, data.MONDAY + timedelta(days=1)) is None
+    # Back to what the calendar says: the exception goes.
+    staff.post(target, data={"csrf_token": token, "establishment_id": establishment,
+                             "jour": friday.isoformat(), "ouvert": "1"})
+    assert _override(app, establishment, friday) is None
+
+
+# --- the CAF export: a child turning 6 within the month ----------------------------------------------
+
+def test_a_child_turning_six_mid_month_is_counted_in_the_band_of_each_day(app, s):
+    from datetime import date, timedelta
+
+    from app.models import Child, db
+    from app.services.operations.caf_export import caf_csv, caf_export
+
+    with app.app_context():  # Inès turns 6 on Wednesday 13 May 2026
+        db.session.get(Child, s.ines).birth_date = date(2020, 5, 13)
+        db.session.commit()
+    tuesday, wednesday, friday = (data.MONDAY + timedelta(days=n) for n in (1, 2, 4))
+    assert _sync(app, [data.tick(s, s.ines, data.MONDAY, client_id="b1"),
+                       data.tick(s, s.ines, tuesday, client_id="b2", left_at="12:00"),
+                       data.tick(s, s.ines, wednesday, client_id="b3"),
+                       data.tick(s, s.ines, friday, client_id="b4", arrived_at="09:30")], s.animator.id) == [
+        ("b1", "applied", ""), ("b2", "applied", ""), ("b3", "applied", ""), ("b4", "applied", "")]
+    export = call(app, caf_export, s.cat.establishment_id, 2026, 5)
+    # Monday (540) and Tuesday (210) under 6; Wednesday, her birthday, (540) and Friday (480) at 6.
+    assert [(line.scheme, line.band, line.children, line.child_days, line.minutes) for line in export.by_age] == [
+        ("CAF", "6 ans et plus", 1, 2, 1020), ("CAF", "Moins de 6 ans", 1, 2, 750)]
+    assert [(line.band, line.child_days, line.minutes) for line in export.by_qf] == [("QF 0 – 700", 4, 1770)]
+    lines = call(app, caf_csv, export).decode("utf-8-sig").split("\r\n")
+    assert "ALSH Les Pins;05/2026;CAF;Âge;6 ans et plus;1;2;17" in lines
+    assert "ALSH Les Pins;05/2026;CAF;Âge;Moins de 6 ans;1;2;12,5" in lines
+
+
+# --- the household's scheme through the parent API ---------------------------------------------------
+
+def test_the_households_scheme_is_read_and_written_through_the_parent_api(app, factory, make_client):
+    from app.models import Household, db
+    from tests.support.clients import jwt_headers
+
+    API = "/api/v1/portal"
+    family = factory.household(status="draft")
+    other = factory.household(status="draft")
+    client = make_client()
+    headers = jwt_headers(client, family.email)
+    form = {"email": family.email, "phone": "0611223344", "address_line": "2 rue Neuve", "postcode": "83340",
+            "city": "Le Luc", "caf_number": "1234567", "declared_quotient": "800"}
+    assert client.get(f"{API}/dossier", headers=headers).get_json()["household"]["benefit_scheme"] in (None, "")
+    saved = client.put(f"{API}/dossier/household", headers=headers, json={**form, "benefit_scheme": "msa"})
+    assert saved.status_code == 200, saved.get_json()
+    assert client.get(f"{API}/dossier", headers=headers).get_json()["household"]["benefit_scheme"] == "msa"
+    refused = client.put(f"{API}/dossier/household", headers=headers, json={**form, "benefit_scheme": "lune"})
+    assert refused.status_code == 400
+    assert refused.get_json()["details"]["errors"]["benefit_scheme"] == "Choix non valide."
+    with app.app_context():
+        assert db.session.get(Household, family.id).benefit_scheme == "msa"
+        assert db.session.get(Household, other.id).benefit_scheme is None
+    assert client.put(f"{API}/dossier/household", headers=headers,
+                      json={**form, "benefit_scheme": "caf"}).status_code == 200
+    with app.app_context():
+        assert db.session.get(Household, family.id).benefit_scheme == "caf"
+    # The other household reads its own file, not this one's scheme.
+    other_headers = jwt_headers(client, other.email)
+    assert client.get(f"{API}/dossier", headers=other_headers).get_json()["household"]["benefit_scheme"] in (None, "")
+    # The OpenAPI document describes the field.
+    spec = client.get("/api/v1/_openapi", headers=jwt_headers(client, factory.admin().email)).get_json()
+    assert "benefit_scheme" in spec["components"]["schemas"]["PortalHouseholdForm"]["properties"]
