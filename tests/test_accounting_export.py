@@ -30,6 +30,7 @@ def _scenario(app, factory):
     desk = factory.household(last_name="Guichet", children=[("Bob", 8)])
     credit = factory.household(last_name="Avoir", children=[("Cléo", 8)])
     refunded = factory.household(last_name="Rembourse", children=[("Dan", 8), ("Eva", 5)])
+    covered = factory.household(last_name="Couvert", children=[("Fanny", 8)])
 
     book_and_pay(app, card.id, card.child_ids[0], cat.week_ids[0], cat.stop_ids[0])  # card, with the bus
 
@@ -44,6 +45,11 @@ def _scenario(app, factory):
     add(app, credit.id, credit.child_ids[0], cat.week_ids[1])
     add(app, credit.id, credit.child_ids[0], cat.week_ids[2])
     pay(app, checkout(app, credit.id))  # 90 €: 45 by credit, 45 by card
+
+    week = book_and_pay(app, covered.id, covered.child_ids[0], cat.week_ids[0])
+    with app.app_context():
+        cancel_by_parent(covered.id, week)  # 45 € of credit
+    book_and_pay(app, covered.id, covered.child_ids[0], cat.week_ids[1])  # 45 €: all by credit, nothing cashed
 
     book_and_pay(app, refunded.id, refunded.child_ids[0], cat.week_ids[0])
     eva = book_and_pay(app, refunded.id, refunded.child_ids[1], cat.week_ids[1])
@@ -72,14 +78,15 @@ def test_export_reconciles_with_the_takings(app, factory):
         for method, cents in row.by_method.items():
             paid_by_method[method] = paid_by_method.get(method, 0) + cents
     assert net > 0 and ledger.refunded_cents == sum(row.refunded_cents for row in rows) > 0
-    assert ledger.paid_by_method == paid_by_method and set(paid_by_method) == {"card", "cash"}
+    assert ledger.paid_by_method == paid_by_method and set(paid_by_method) - {"credit"} == {"card", "cash"}
+    assert not paid_by_method.get("credit")  # the basket covered by credit cashed nothing
     assert ledger.net_cents == net
     # The numbered documents tell the same money: invoices − their credit part − refunds.
-    assert ledger.invoices_credit_cents == 4500 and ledger.credit_notes_cents >= 4500
+    assert ledger.invoices_credit_cents == 4500 + 4500 and ledger.credit_notes_cents >= 9000
     assert ledger.documents_net_cents == net
-    # The issue's identity: every credit note here was spent (the 45 € credit) or refunded to the card
-    # (the 10 € refund and the cancelled week each have one), so Σ invoices − Σ credit notes = net.
-    assert ledger.credit_notes_cents == 4500 + 1000 + 4500 and ledger.credit_gap_cents == 0
+    # The issue's identity: every credit note here was spent (the two 45 € credits) or refunded to the
+    # card (the 10 € refund and the cancelled week each have one), so Σ invoices − Σ credit notes = net.
+    assert ledger.credit_notes_cents == 4500 + 4500 + 1000 + 4500 and ledger.credit_gap_cents == 0
     assert ledger.invoices_cents - ledger.credit_notes_cents == net
     assert sum(v.get("paid", 0) - v.get("refunded", 0) for v in ledger.by_month.values()) == net
 
@@ -95,7 +102,12 @@ def test_export_reconciles_with_the_takings(app, factory):
     assert len(controls) == 2
     assert all(row[6] == net_line[6] and row[8] == "égal au net encaissé" for row in controls)
     numbers = [row[2] for row in table if row and row[0] == "Facture"]
-    assert sorted(int(number.rsplit("-", 1)[1]) for number in numbers) == [1, 2, 3, 4, 5, 6]  # gapless
+    assert sorted(int(number.rsplit("-", 1)[1]) for number in numbers) == [1, 2, 3, 4, 5, 6, 7, 8]  # gapless
+    # Every payment method in French: the basket covered by credit says so, never the code « credit ».
+    assert all(row[5] != "credit" for row in table if row and len(row) > 5)
+    covered = next(row for row in table if row[:1] == ["Facture"] and row[3] == "Foyer Couvert"
+                   and row[7] == "45,00")
+    assert covered[5] == "Payé par avoir" and covered[6] == "45,00"
 
 
 def test_credit_left_on_an_account_is_the_gap_of_the_issue_identity(app, factory):
