@@ -51,6 +51,17 @@ def test_parent_pages_fit_a_phone(live_server_factory, new_page, shots):
     shots(page, "creer un compte avec erreurs")
     page.goto(f"{server.url}/compte/mot-de-passe-oublie")
     shots(page, "mot de passe oublie")
+    with app.app_context():  # the link of the reset mail: choose a new password
+        from flask_appbuilder.security.sqla.models import User
+        from sqlalchemy import select
+
+        from app.models import db
+        from app.services.household.accounts import make_reset_token
+
+        token = make_reset_token(db.session.execute(select(User).where(User.email == family.email)).scalar_one())
+    page.goto(f"{server.url}/compte/nouveau-mot-de-passe/{token}")
+    expect(page.locator("#f-password, input[type=password]").first).to_be_visible()
+    shots(page, "nouveau mot de passe")
     page.goto(f"{server.url}/login/")
     page.fill("#username", family.email)
     page.fill("#password", "mauvais-mot-de-passe-1")
@@ -112,6 +123,9 @@ def test_parent_pages_fit_a_phone(live_server_factory, new_page, shots):
     shots(page, "mes inscriptions")
     page.goto(f"{server.url}/famille/recus")
     shots(page, "mes recus")
+    page.goto(f"{server.url}/compte/mot-de-passe")
+    expect(page.locator("input[type=password]").first).to_be_visible()
+    shots(page, "changer de mot de passe")
 
     # Another household's receipt, or a page that does not exist: a French page, never data.
     page.goto(f"{server.url}/famille/dossier/enfants/999999")
