@@ -270,6 +270,10 @@ def test_the_households_scheme_is_read_and_written_through_the_parent_api(app, f
                       json={**form, "benefit_scheme": "caf"}).status_code == 200
     with app.app_context():
         assert db.session.get(Household, family.id).benefit_scheme == "caf"
+    # A client that does not send the field (written before it existed) keeps it, as the page does.
+    assert client.put(f"{API}/dossier/household", headers=headers, json=form).status_code == 200
+    with app.app_context():
+        assert db.session.get(Household, family.id).benefit_scheme == "caf"
     # The other household reads its own file, not this one's scheme.
     other_headers = jwt_headers(client, other.email)
     assert client.get(f"{API}/dossier", headers=other_headers).get_json()["household"]["benefit_scheme"] in (None, "")
