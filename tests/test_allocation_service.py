@@ -196,3 +196,27 @@ def test_the_public_value_source_is_announced_frozen_shown_and_every_trial_is_au
         run = allocation_run.publish(cat.period_id, "7 12 25", actor=staff)
         assert run.public_value == "7 12 25" and json.loads(run.rules_json)["public_value_source"] == source
         assert allocation_reads.public_rules(cat.period_id)["public_value_source"] == source
+
+
+def test_a_wish_blocked_at_allocation_time_is_explained_in_french(app, factory):
+    """The child grew out of the age range between its wish and the allocation: the family and the
+    CSV read the booking rule's message, not the code « age »."""
+    from app.models import Child, db
+    from app.services.booking import allocation_reads, allocation_run
+
+    cat = _campaign(app, factory)
+    family = factory.household(children=[("Zoé", 8)])
+    _save(app, family, cat, [{"week_id": cat.week_ids[0], "transport": ONSITE}])
+    with app.app_context():
+        child = db.session.get(Child, family.child_ids[0])
+        child.birth_date = child.birth_date.replace(year=child.birth_date.year - 10)
+        db.session.commit()
+    _close_window(app, cat)
+    with app.app_context():
+        allocation_run.publish(cat.period_id, "Loto 1 2 3")
+        (row,) = allocation_reads.explanation(family.id, cat.period_id)["wishes"]
+        assert row["outcome"] == "refused" and row["reason"] == "age"
+        assert row["text"].startswith("non attribuable : Réservé aux enfants de ") and "Zoé aura" in row["text"]
+        assert "(age)" not in row["text"]
+        (line,) = allocation_reads.csv_rows(cat.period_id)
+        assert line[-1] == row["text"]

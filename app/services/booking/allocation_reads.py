@@ -135,7 +135,8 @@ def explanation(household_id: int, period_id: Any) -> dict:
                      "child_id": o["child_id"], "week": weeks[o["week_id"]].label, "rank": wishes[o["wish_id"]].rank,
                      "round": o["round"], "points": o["points"], "outcome": o["outcome"], "reason": o["reason"],
                      "transport": o["transport"], "entry_id": entry.id if entry else None,
-                     "entry_status": entry.status if entry else None, "text": _wish_text(o, entry),
+                     "entry_status": entry.status if entry else None,
+                     "text": _wish_text(o, entry, data.get("blocked", {}).get(str(o["wish_id"]))),
                      "offer_expires_at": deadlines.get(entry.id) if entry else None})
     criteria = [{"code": c, "label": _(CRITERION_LABELS[c]), "points": rules.points_of(c)} for c in mine["criteria"]]
     child_bonus = [{"child": children[int(c)].first_name, "code": code, "label": _(CRITERION_LABELS[code]),
@@ -148,7 +149,18 @@ def explanation(household_id: int, period_id: Any) -> dict:
             "draw_text": _("%(rank)s sur %(size)s", rank=mine["rank"], size=data["draw_size"]), "wishes": rows}
 
 
-def _wish_text(o: dict, entry: WaitlistEntry | None) -> str:
+def _reason_text(o: dict, blocked: str | None) -> str:
+    """Why a wish was refused, in French: the allocation's reason, or the booking rule's message stored
+    with the run for a wish the eligibility blocked (never the bare code)."""
+    reason = o["reason"] or ""
+    if reason in REASON_LABELS:
+        return _(REASON_LABELS[reason], round=o["round"])
+    if blocked:
+        return _("non attribuable : %(why)s", why=blocked)
+    return _("non attribuable : l'enfant ne pouvait pas être inscrit pour cette semaine")
+
+
+def _wish_text(o: dict, entry: WaitlistEntry | None, blocked: str | None = None) -> str:
     if o["outcome"] == core.GIVEN:
         text = _("attribuée au tour %(round)s", round=o["round"])
         if entry is not None and entry.status == WaitlistStatus.ACCEPTED:
@@ -158,9 +170,7 @@ def _wish_text(o: dict, entry: WaitlistEntry | None) -> str:
         elif entry is not None and entry.status == WaitlistStatus.LAPSED:
             text += _(" ; délai de paiement dépassé")
         return text
-    reason = o["reason"]
-    text = _(REASON_LABELS[reason], round=o["round"]) if reason in REASON_LABELS else _(
-        "non attribuable (%(code)s)", code=reason)
+    text = _reason_text(o, blocked)
     if entry is not None and entry.status == WaitlistStatus.WAITING:
         text += _(" ; %(pos)s sur la liste d'attente", pos=ordinal(position(entry) or 0))
     elif entry is not None and entry.status == WaitlistStatus.OFFERED:
@@ -222,9 +232,7 @@ def csv_rows(period_id: Any) -> list[list[Any]]:
     for o in sorted(data["wishes"], key=lambda o: (o["order"], o["child_id"], o["wish_id"])):
         info = data["households"][str(o["household_id"])]
         wish = wishes.get(o["wish_id"])
-        reason = o["reason"] or ""
-        if reason in REASON_LABELS:
-            reason = _(REASON_LABELS[reason], round=o["round"])
+        reason = _reason_text(o, data.get("blocked", {}).get(str(o["wish_id"]))) if o["reason"] else ""
         rows.append([o["household_id"], names.get(o["household_id"], ""),
                      " + ".join(_(CSV_CRITERIA.get(c, c)) for c in info["criteria"]), o["points"],
                      info["rank"], children.get(o["child_id"], ""), wish.rank if wish else "", weeks.get(o["week_id"]),

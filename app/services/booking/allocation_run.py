@@ -13,7 +13,7 @@ they never change afterwards.
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from datetime import datetime
 
 from flask_babel import gettext as _
@@ -43,7 +43,7 @@ from app.services import audit
 from app.services.booking import allocation as core
 from app.services.booking.capacity import circuit_usage, live_condition, lock_weeks, week_usage
 from app.services.booking.draw import draw_ranks, draw_seed
-from app.services.booking.eligibility import paris_today, period_reason, week_reason
+from app.services.booking.eligibility import CHILD_NOT_VALIDATED, Reason, paris_today, period_reason, week_reason
 from app.services.booking.priority import (
     NO_PREVIOUS_WEEK,
     HouseholdFacts,
@@ -71,11 +71,13 @@ class Computation:
     wishes: dict[int, Wish]
     weeks: dict[int, Week]
     places: dict[int, int]
+    blocked: dict[int, str] = field(default_factory=dict)  # wish id → the booking rule's French message
 
     def as_json(self) -> str:
         return json.dumps({"public_value": self.public_value, "seed": self.seed, "draw_size": self.draw_size,
                            "households": {str(k): v for k, v in sorted(self.households.items())},
                            "children": {str(k): v for k, v in sorted(self.child_criteria.items())},
+                           "blocked": {str(k): v for k, v in sorted(self.blocked.items())},
                            "wishes": [asdict(o) for o in self.outcomes]},
                           sort_keys=True, ensure_ascii=False, separators=(",", ":"))
 
@@ -140,7 +142,8 @@ def compute(period: Period, public_value: str, now: datetime) -> Computation:
     blocked = _blocked(period, wishes, weeks, now)
     problem = core.Problem(
         wishes=tuple(core.WishIn(w.id, w.household_id, w.child_id, w.week_id, _round(w, wishes), w.transport_mode,
-                                 stop_circuit.get(w.stop_id) if w.stop_id else None, w.together, blocked.get(w.id))
+                                 stop_circuit.get(w.stop_id) if w.stop_id else None, w.together,
+                                 blocked[w.id].code if w.id in blocked else None)
                      for w in wishes.values()),
         places=places, seats=seats, household_points={h: v["points"] for h, v in households.items()},
         child_points={c: rules.no_previous_week_points * len(v) for c, v in child_criteria.items()},
@@ -148,7 +151,7 @@ def compute(period: Period, public_value: str, now: datetime) -> Computation:
         booked=frozenset(booked))
     outcomes = core.allocate(problem)
     return Computation(period, rules, public_value, seed, households, child_criteria, len(household_ids), outcomes,
-                       wishes, weeks, places)
+                       wishes, weeks, places, {wish_id: reason.message for wish_id, reason in blocked.items()})
 
 
 def _round(wish: Wish, wishes: dict[int, Wish]) -> int:
@@ -156,8 +159,9 @@ def _round(wish: Wish, wishes: dict[int, Wish]) -> int:
     return wish.rank
 
 
-def _blocked(period: Period, wishes: dict[int, Wish], weeks: dict[int, Week], now: datetime) -> dict[int, str]:
-    """Wishes the booking rule now refuses (file back in review, week started): never given."""
+def _blocked(period: Period, wishes: dict[int, Wish], weeks: dict[int, Week], now: datetime) -> dict[int, Reason]:
+    """Wishes the booking rule now refuses (file back in review, age, week started): never given. The
+    reason's code goes into the allocation, its French message into the explanation."""
     if not wishes:
         return {}
     rows = db.session.execute(
@@ -169,12 +173,12 @@ def _blocked(period: Period, wishes: dict[int, Wish], weeks: dict[int, Week], no
     for wish in wishes.values():
         person = people.get((wish.household_id, wish.child_id))
         if person is None:
-            blocked[wish.id] = "child_not_validated"
+            blocked[wish.id] = Reason(CHILD_NOT_VALIDATED, _("Cet enfant n'est plus rattaché à votre dossier."))
             continue
         gate = period_reason(person[0], person[1], person[1].child, period, period.establishment, now, desk=True)
         reason = week_reason(gate, weeks[wish.week_id], None, None, wish.household_id, today)
         if reason is not None:
-            blocked[wish.id] = reason.code
+            blocked[wish.id] = reason
     return blocked
 
 
