@@ -139,3 +139,12 @@ def test_every_mail_kind_sent_has_a_french_label():
     templates = {p.name.split(".")[0] for p in (root / "templates" / "mail").iterdir() if not p.name.startswith("_")}
     for name in ("document_before_opening", "document_expiring", "privacy_erasure_request", "qf_campaign"):
         assert name in templates and name in MAIL_KIND_LABELS
+
+
+def test_favicon_on_the_print_pages(app, factory, login):
+    icon = '<link rel="icon" href="/static/favicon.svg" type="image/svg+xml">'
+    cat = factory.catalog(capacities=(10, 10))
+    staff = login(app.test_client(), factory.staff().email)
+    for path in (f"/listes/appel/imprimer?week_id={cat.week_ids[0]}", f"/listes/bus/imprimer?week_id={cat.week_ids[0]}"):
+        page = staff.get(path)
+        assert page.status_code == 200 and icon in _text(page), path
