@@ -36,6 +36,19 @@ def test_staff_open_the_bus_list_and_the_child_is_at_the_right_stop(live_server_
     page.goto(f"{server.url}/famille/inscriptions")
     expect(page.locator("section.reservation")).to_have_count(2)
     shots(page, "parent mes inscriptions en bus")
+    # At 375 px the stop select shows only the start of its text: the chosen stop and both times are
+    # written in full under it, and follow a new choice.
+    assert page.viewport_size["width"] == 375
+    chosen = page.locator("section.reservation .chosen-stop")
+    expect(chosen).to_have_count(2)
+    expect(chosen.filter(has_text="Arrêt Gare routière : montée à")).to_contain_text("retour à")
+    for i in range(2):
+        fits = chosen.nth(i).evaluate("e => e.getBoundingClientRect().right <= window.innerWidth"
+                                      " && e.scrollWidth <= e.clientWidth")
+        assert fits, "the stop and its times must be readable in full on a phone"
+    select = page.locator("section.reservation select").first
+    select.select_option(f"stop-{catalogue.stop_ids[1]}")
+    expect(chosen.first).to_contain_text("Arrêt Stade municipal : montée à")
 
     # Staff choose the week and the circuit on the bus-list screen.
     desk = new_page(viewport=shots.desktop)
