@@ -136,9 +136,11 @@ def test_publish_gives_offers_and_queues_the_rest_in_allocation_order(app, facto
             assert offer.reservation.status == "held" and offer.basket.status == "offer"
         queue = db.session.execute(select(WaitlistEntry).where(WaitlistEntry.week_id == week1)
                                    .order_by(WaitlistEntry.id)).scalars().all()
-        # allocation order: the resident's group first, then the outsider (the free place is then
-        # offered by the waiting list's own cascade to the first of them)
+        # allocation order: the resident's group first, then the outsider; the free place is then
+        # offered by the publication's cascade to the outsider: one place would split the « ensemble »
+        # group, so Léa and Hugo keep waiting together
         assert [e.household_id for e in queue] == [resident.id, resident.id, outsider.id]
+        assert [e.status for e in queue] == ["waiting", "waiting", "offered"]
         assert db.session.execute(select(MailLog).where(MailLog.kind == "allocation_result")).scalars().all()
         audit = db.session.execute(select(AuditLog).where(AuditLog.action == "allocation.published")).scalar_one()
         assert "tirage 42" in audit.after and trial.seed in audit.after
@@ -151,7 +153,8 @@ def test_publish_gives_offers_and_queues_the_rest_in_allocation_order(app, facto
         texts = {w["week"]: w["text"] for w in mine["wishes"]}
         week1_text = texts[period.weeks[0].label]
         assert week1_text.startswith("complet au tour 1 ; ")
-        assert week1_text == "complet au tour 1 ; 2ᵉ sur la liste d'attente"  # Léa got the free place's offer
+        # the group was not split: the free place's offer went to the outsider
+        assert week1_text == "complet au tour 1 ; une place vous est proposée depuis la liste d'attente"
         res = allocation_reads.explanation(resident.id, cat.period_id)
         assert res["points"] == 10 and [c["code"] for c in res["criteria"]] == ["resident"]
         rows = allocation_reads.csv_rows(cat.period_id)

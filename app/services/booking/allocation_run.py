@@ -240,18 +240,33 @@ def publish(period_id, public_value: str, *, actor=None, now: datetime | None = 
                 entry = _entry(wish, now)
                 create_offer(entry, week, outcome.transport or "onsite", stop.circuit if stop else None, stop,
                              offer_deadline(week, period.offer_hours, now), now)
+        groups = _sibling_groups(result.wishes)
+        split: list[int] = []
         for outcome in ordered:
             if outcome.outcome == core.REFUSED and outcome.reason in core.WAITLISTED:
-                _entry(result.wishes[outcome.wish_id], now)
+                wish = result.wishes[outcome.wish_id]
+                entry = _entry(wish, now)
+                if wish.together and (wish.household_id, wish.week_id) in groups:
+                    split.append(entry.id)
         # A place left free (a wish refused for its bus, a child at its maximum) goes down the list the
-        # allocation just made, with the period's own offer hours (not the waiting list's setting).
-        offer_freed_places(list(weeks), now, offer_hours=period.offer_hours)
+        # allocation just made, with the period's own offer hours (not the waiting list's setting); a
+        # refused « ensemble ou pas du tout » group is skipped: one place must not split it.
+        offer_freed_places(list(weeks), now, offer_hours=period.offer_hours, skip_entry_ids=split)
         audit.record("allocation.published", "period", period.id, actor=actor,
                      after={"run_id": run.id, "public_value": value, "public_value_source": source,
                             "seed": result.seed, "rules": result.rules.as_dict(), "wishes": len(result.outcomes),
                             "given": sum(1 for o in result.outcomes if o.outcome == core.GIVEN)})
         _mail_results(period, result)
     return run
+
+
+def _sibling_groups(wishes: dict[int, Wish]) -> set[tuple[int, int]]:
+    """(household, week) of every « ensemble » group: two children or more wishing the week together."""
+    children: dict[tuple[int, int], set[int]] = {}
+    for wish in wishes.values():
+        if wish.together:
+            children.setdefault((wish.household_id, wish.week_id), set()).add(wish.child_id)
+    return {key for key, kids in children.items() if len(kids) >= 2}
 
 
 def _entry(wish: Wish, now: datetime) -> WaitlistEntry:

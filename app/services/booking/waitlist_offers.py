@@ -196,11 +196,13 @@ def end_offer(offer: WaitlistOffer, entry: WaitlistEntry, outcome: str, status: 
 # --- making offers ---------------------------------------------------------------------------
 
 def offer_freed_places(week_ids: Iterable[int], now: datetime | None = None, *,
-                       offer_hours: int | None = None) -> list[int]:
+                       offer_hours: int | None = None, skip_entry_ids: Iterable[int] = ()) -> list[int]:
     """Offer every free place of these weeks to the waiting list. Runs inside the caller's
     transaction (the caller commits); returns the ids of the offers made. Idempotent: with no place
     free, or nobody waiting, it only settles what ended. `offer_hours` overrides the period's
-    waiting-list setting (a published wish allocation gives the period's own `offer_hours`)."""
+    waiting-list setting (a published wish allocation gives the period's own `offer_hours`).
+    `skip_entry_ids` stay waiting but get no offer this time (a wish allocation's refused « ensemble »
+    group: one place must not split it)."""
     ids = sorted({week_id for week_id in week_ids if week_id})
     if not ids:
         return []
@@ -214,10 +216,11 @@ def offer_freed_places(week_ids: Iterable[int], now: datetime | None = None, *,
     weeks = lock_weeks(ids)
     _settle(ids, now)
     made: list[int] = []
+    skip = frozenset(skip_entry_ids)
     for week_id in ids:
         week = weeks.get(week_id)
         if week is not None:
-            made.extend(_offer_week(week, now, offer_hours))
+            made.extend(_offer_week(week, now, offer_hours, skip))
     return made
 
 
@@ -228,8 +231,8 @@ def _queue(week_id: int) -> list[WaitlistEntry]:
     ).scalars().all())
 
 
-def _offer_week(week: Week, now: datetime, hours: int | None = None) -> list[int]:
-    queue = _queue(week.id)
+def _offer_week(week: Week, now: datetime, hours: int | None = None, skip: frozenset[int] = frozenset()) -> list[int]:
+    queue = [entry for entry in _queue(week.id) if entry.id not in skip]
     if not queue:
         return []
     offer_hours, cutoff_days = period_settings(week.period_id)
