@@ -187,3 +187,41 @@ def test_every_parent_page_action_has_its_api_twin(app, factory, client):
     for method, rule in API_TWINS.values():
         path = re.sub(r"<(?:int:)?([a-z_]+)>", r"{\1}", rule)
         assert method.lower() in spec["paths"].get(path, {}), f"{method} {path} is not in the OpenAPI document"
+
+
+def test_one_receipt_through_the_api(app, factory, client, make_client):
+    from app.models import Organiser, db
+
+    cat = factory.catalog(capacities=(10, 10), tariffs=((0, None, 4500),))
+    family = factory.household(last_name="Recu", children=[("Léa", 8)])
+    other = factory.household(children=[("Tom", 8)])
+    line = book_and_pay(app, family.id, family.child_ids[0], cat.week_ids[0], stop_id=cat.stop_ids[0])
+    with app.app_context():
+        db.session.merge(Organiser(id=1, name="Ville du Luc", address="Place de la Mairie\n83340 Le Luc",
+                                   siret="21830073700019", regie_name="Régie jeunesse", regie_number="R12",
+                                   contact=""))
+        db.session.commit()
+    headers = jwt_headers(client, family.email)
+    basket_id = client.get(f"{API}/receipts", headers=headers).json["receipts"][0]["basket_id"]
+
+    shown = client.get(f"{API}/receipts/{basket_id}", headers=headers)
+    assert shown.status_code == 200, shown.json
+    receipt = shown.json
+    assert receipt["basket_id"] == basket_id and receipt["organiser"]["name"] == "Ville du Luc"
+    assert receipt["organiser"]["siret"] == "21830073700019" and receipt["organiser"]["regie_number"] == "R12"
+    [row] = receipt["lines"]
+    assert row["id"] == line and row["child"].startswith("Léa") and row["status"] == "confirmed"
+    assert row["transport"]["mode"] == "bus" and row["transport"]["pickup_time"]
+    assert row["price_cents"] == 4500 and receipt["paid_cents"] == 4500 + row["bus_price_cents"]
+    assert receipt["kept_cents"] == receipt["paid_cents"] and receipt["refunded_cents"] == 0
+    assert receipt["payments"][0]["method_label"] and receipt["invoice"]["number"].startswith("FA-")
+
+    # Another household, an unknown or malformed id: 404, never the receipt.
+    assert client.get(f"{API}/receipts/{basket_id}", headers=jwt_headers(make_client(), other.email)).status_code == 404
+    assert client.get(f"{API}/receipts/999999", headers=headers).status_code == 404
+    assert client.get(f"{API}/receipts/99999999999999999999", headers=headers).status_code == 404
+    assert make_client().get(f"{API}/receipts/{basket_id}").status_code == 401
+    spec = client.get("/api/v1/_openapi", headers=jwt_headers(client, factory.admin().email)).get_json()
+    paths = spec["paths"]
+    documented = paths[f"{API}/receipts/{{basket_id}}"]["get"]
+    assert "PortalReceipt" in str(documented["responses"]["200"]) and "404" in documented["responses"]

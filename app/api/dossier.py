@@ -20,6 +20,7 @@ POST   /api/v1/portal/dossier/submit                       « Envoyer mon dossie
 POST   /api/v1/portal/reservations/<id>/stop               change a confirmed week's bus stop
 POST   /api/v1/portal/basket/checkout/abandon              close the payment page to change the basket
 GET    /api/v1/portal/receipts                             the paid baskets (receipts)
+GET    /api/v1/portal/receipts/<basket_id>                 one receipt: lines, amounts, payments, organiser
 
 Field values are what the page's form sends (text; true/false for a checkbox): a field left out of a
 PUT is emptied, exactly as on the page. Refused values answer 400 with `details.errors`, one French
@@ -44,6 +45,9 @@ from app.services.booking import basket as basket_service
 from app.services.errors import ValidationFailed
 from app.services.household import checklist, documents, dossier, validity
 from app.services.household.links import require_household
+from app.services.localize import PAYMENT_METHOD_LABELS
+from app.services.payments.invoices import invoice_of_basket
+from app.services.payments.organiser import get_organiser
 
 
 def _fields_schema(name: str, names: list[str]) -> type[Schema]:
@@ -97,11 +101,44 @@ class PortalReceipts(Schema):
     receipts = fields.List(fields.Dict(), required=True)
 
 
+class PortalReceiptLine(Schema):
+    id = fields.Integer(required=True)
+    child = fields.String(required=True)
+    establishment = fields.String(required=True)
+    week = fields.String(required=True)
+    starts_on = fields.String(required=True)
+    ends_on = fields.String(required=True)
+    status = fields.String(required=True, metadata={"description": "confirmed ou cancelled (semaine annulée)."})
+    cancel_reason = fields.String(allow_none=True)
+    transport = fields.Dict(required=True, metadata={
+        "description": "mode (bus ou onsite) ; pour le bus : circuit, stop, pickup_time, dropoff_time."})
+    price_cents = fields.Integer(required=True)
+    bus_price_cents = fields.Integer(required=True)
+
+
+class PortalReceipt(Schema):
+    basket_id = fields.Integer(required=True)
+    confirmed_at = fields.String(allow_none=True)
+    household = fields.Dict(required=True, metadata={"description": "Nom et adresse de la famille."})
+    organiser = fields.Dict(required=True, metadata={
+        "description": "L'organisateur : name, address, siret, regie_name, regie_number."})
+    lines = fields.List(fields.Nested(PortalReceiptLine), required=True)
+    payments = fields.List(fields.Dict(), required=True, metadata={
+        "description": "method, method_label, amount_cents, paid_at, provider_payment_ref."})
+    refunds = fields.List(fields.Dict(), required=True, metadata={"description": "amount_cents, created_at, reason."})
+    paid_cents = fields.Integer(required=True)
+    refunded_cents = fields.Integer(required=True)
+    kept_cents = fields.Integer(required=True, metadata={"description": "Montant restant acquitté."})
+    invoice = fields.Dict(allow_none=True, metadata={"description": "La facture du panier : id, number."})
+
+
 dossier_answer = PortalDossier()
 created_answer = PortalCreated()
 receipts_answer = PortalReceipts()
+receipt_answer = PortalReceipt()
 ANSWER_SCHEMAS = (PortalHouseholdForm, PortalGuardianForm, PortalChildForm, PortalHealthForm, PortalPickupForm,
-                  PortalStopChange, PortalDossierDocument, PortalDossier, PortalCreated, PortalReceipts)
+                  PortalStopChange, PortalDossierDocument, PortalDossier, PortalCreated, PortalReceipts,
+                  PortalReceiptLine, PortalReceipt)
 
 
 def _plain(value):
@@ -601,10 +638,71 @@ class PortalDossierApi(PortalBaseApi):
             {"basket_id": basket.id, "confirmed_at": _plain(basket.confirmed_at)}
             for basket in payments.paid_baskets(household.id)]})
 
+    @expose("/receipts/<int:basket_id>", methods=["GET"])
+    @protect()
+    @service_errors
+    def receipt(self, basket_id: int):
+        """Un reçu : ce que montre la page « Reçu » (/famille/recu/<id>).
+        ---
+        get:
+          summary: Un reçu de paiement
+          parameters:
+          - {in: path, name: basket_id, required: true, schema: {type: integer}}
+          responses:
+            200:
+              description: Le reçu (inscriptions, montants, règlements, organisateur)
+              content: {application/json: {schema: PortalReceipt}}
+            401: {$ref: '#/components/responses/401'}
+            404: {$ref: '#/components/responses/PortalNotFound'}
+        """
+        household = require_household(g.user)
+        basket = payments.receipt(household.id, _path_id("basket_id", basket_id))
+        return answer(200, receipt_answer, _receipt(basket, household))
+
+
+def _receipt(basket, household) -> dict:
+    """What the receipt page shows, in the same rows (a refunded or cancelled line included)."""
+    paid = [p for p in basket.payments if p.status in payments.PAID_STATES]
+    refunds = [r for p in paid for r in p.refunds if r.status == "succeeded"]
+    organiser = get_organiser()
+    invoice = invoice_of_basket(basket.id)
+    paid_cents, refunded_cents = sum(p.amount_cents for p in paid), sum(r.amount_cents for r in refunds)
+    lines = []
+    for line in basket.lines:
+        if line.status not in ("confirmed", "cancelled"):
+            continue
+        transport: dict = {"mode": line.transport_mode}
+        if line.transport_mode == TransportMode.BUS and line.stop is not None:
+            transport.update(circuit=line.circuit.name if line.circuit else None, stop=line.stop.name,
+                             pickup_time=line.stop.pickup_time.strftime("%H:%M"),
+                             dropoff_time=line.stop.dropoff_time.strftime("%H:%M"))
+        lines.append({"id": line.id, "child": line.child.full_name,
+                      "establishment": line.week.period.establishment.name, "week": line.week.label,
+                      "starts_on": line.week.starts_on.isoformat(), "ends_on": line.week.ends_on.isoformat(),
+                      "status": line.status,
+                      "cancel_reason": line.cancel_reason, "transport": transport, "price_cents": line.price_cents,
+                      "bus_price_cents": line.bus_price_cents or 0})
+    return {
+        "basket_id": basket.id, "confirmed_at": _plain(basket.confirmed_at),
+        "household": {"name": household.name, "address_line": household.address_line,
+                      "postcode": household.postcode, "city": household.city},
+        "organiser": {"name": organiser.name, "address": organiser.address, "siret": organiser.siret,
+                      "regie_name": organiser.regie_name, "regie_number": organiser.regie_number},
+        "lines": lines,
+        "payments": [{"method": p.method, "method_label": PAYMENT_METHOD_LABELS.get(p.method, p.method),
+                      "amount_cents": p.amount_cents, "paid_at": _plain(p.paid_at),
+                      "provider_payment_ref": p.provider_payment_ref} for p in paid],
+        "refunds": [{"amount_cents": r.amount_cents, "created_at": _plain(r.created_at), "reason": r.reason}
+                    for r in refunds],
+        "paid_cents": paid_cents, "refunded_cents": refunded_cents, "kept_cents": paid_cents - refunded_cents,
+        "invoice": {"id": invoice.id, "number": invoice.number} if invoice else None,
+    }
+
 
 _PATHS = {name: Schema.from_dict({name: id_field(name, what, code="not_found")})()
           for name, what in (("guardian_id", "d'un responsable légal du foyer"), ("child_id", "d'un enfant du foyer"),
-                             ("pickup_id", "d'une personne autorisée"), ("document_id", "d'une pièce du foyer"))}
+                             ("pickup_id", "d'une personne autorisée"), ("document_id", "d'une pièce du foyer"),
+                             ("basket_id", "d'un reçu du foyer"))}
 
 
 def _path_id(name: str, value) -> int:
