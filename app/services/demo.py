@@ -100,7 +100,8 @@ def _wishes_period(establishment: Establishment, today: date, year: int) -> Peri
     _get_or_create(AllocationRules, period_id=period.id, defaults=dict(
         resident_points=10, resident_communes="Besse-sur-Issole\nFlassans-sur-Issole\nCarnoules\nLe Luc",
         working_points=20, sibling_points=5, no_previous_week_points=5, low_quotient_points=10,
-        quotient_threshold=700))
+        quotient_threshold=700,
+        public_value_source="Les numéros du tirage du Loto du soir de la clôture des vœux (site de la FDJ)"))
     return period
 
 
