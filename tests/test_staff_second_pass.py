@@ -148,3 +148,21 @@ def test_favicon_on_the_print_pages(app, factory, login):
     for path in (f"/listes/appel/imprimer?week_id={cat.week_ids[0]}", f"/listes/bus/imprimer?week_id={cat.week_ids[0]}"):
         page = staff.get(path)
         assert page.status_code == 200 and icon in _text(page), path
+
+
+def test_history_values_read_per_entity():
+    from app.services.audit_text import changes
+
+    def shown(entity, after):
+        return [(c.field, c.after) for c in changes(None, json.dumps(after), entity)]
+
+    assert shown("payment", {"status": "pending"}) == [("Statut", "En attente")]
+    assert shown("document", {"status": "pending"}) == [("Statut", "À vérifier")]
+    assert shown("reservation", {"status": "held"}) == [("Statut", "Dans un panier (non payée)")]
+    assert shown("credit_note", {"kind": "grant"}) == [("Origine de l'avoir", "Accordé par le Pôle Jeunesse")]
+    assert shown("reservation", {"outcome": "credit"}) == [("Suite donnée", "Avoir")]
+    assert shown("waitlist_entry", {"transport_mode": "any"})[0][1].startswith("Bus, ou sur site")
+    assert shown("attendance", {"status": "absent", "absence_reason": "justified"}) == [
+        ("Statut", "Absent"), ("Motif de l'absence", "Justifiée")]
+    assert shown("basket", {"desk": False, "provider": "desk"}) == [("Au guichet", "non"),
+                                                                    ("Prestataire de paiement", "Guichet")]

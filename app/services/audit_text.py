@@ -13,6 +13,8 @@ from datetime import date, datetime
 from typing import Any
 
 from app.services.localize import (
+    AUDIT_ENTITY_FIELD_LABELS,
+    AUDIT_ENTITY_VALUE_LABELS,
     AUDIT_FIELD_LABELS,
     AUDIT_STATUS_LABELS,
     AUDIT_VALUE_LABELS,
@@ -60,7 +62,8 @@ def value_text(field: str, value: Any, entity: str | None = None,
         if entity in AUDIT_STATUS_LABELS:
             return label(AUDIT_STATUS_LABELS[entity], value)
         return label({**DOCUMENT_STATUS_LABELS, **HOUSEHOLD_STATUS_LABELS}, value)
-    table = (values or {}).get(field) or AUDIT_VALUE_LABELS.get(field)
+    table = ((values or {}).get(field) or AUDIT_ENTITY_VALUE_LABELS.get((entity or "", field))
+             or AUDIT_VALUE_LABELS.get(field))
     if table is not None and isinstance(value, str) and value in table:
         return table[value]
     if isinstance(value, str):
@@ -81,6 +84,10 @@ def value_text(field: str, value: Any, entity: str | None = None,
     return str(value)
 
 
+def field_label(field: str, entity: str | None = None) -> str:
+    return AUDIT_ENTITY_FIELD_LABELS.get((entity or "", field)) or label(AUDIT_FIELD_LABELS, field)
+
+
 def changes(before_json: str | None, after_json: str | None, entity: str | None = None,
             values: dict[str, dict[str, str]] | None = None) -> list[Change]:
     before, after = _load(before_json), _load(after_json)
@@ -91,7 +98,7 @@ def changes(before_json: str | None, after_json: str | None, entity: str | None 
         new = after.get(field) if after is not None else None
         if before is not None and after is not None and field in before and field in after and old == new:
             continue
-        result.append(Change(label(AUDIT_FIELD_LABELS, field),
+        result.append(Change(field_label(field, entity),
                              value_text(field, old, entity, values) if before is not None and field in before else None,
                              value_text(field, new, entity, values) if after is not None and field in after else None))
     return result

@@ -257,6 +257,37 @@ AUDIT_VALUE_LABELS = {
     "payment_provider": PAYMENT_PROVIDER_LABELS, "source": {**QUOTIENT_SOURCE_LABELS, **PAYMENT_SOURCE_LABELS},
     "because": RESUBMISSION_AREA_LABELS, "offer_outcome": OFFER_OUTCOME_LABELS, "outcome": OFFER_OUTCOME_LABELS,
 }
+AUDIT_VALUE_LABELS.update({
+    "opening_mode": {"first_come": "Premier arrivé, premier servi", "wishes": "Sur vœux"},
+    "absence_reason": {"justified": "Justifiée", "unjustified": "Non justifiée"},
+    "leg": {"morning": "Aller (matin)", "evening": "Retour (soir)"},
+})
+AUDIT_FIELD_LABELS.update({
+    "id": "N°", "absence_reason": "Motif de l'absence", "arrived_at": "Arrivée", "left_at": "Départ",
+    "corrected_minutes": "Durée corrigée (minutes)", "correction_reason": "Motif de la correction",
+    "picked_up_by": "Récupéré par", "pickup_unlisted": "Personne non inscrite sur la fiche",
+    "updated_by_id": "Modifié par (n°)", "boarded": "Monté", "got_off": "Descendu", "leg": "Trajet",
+    "free_days_before": "Annulation gratuite jusqu'à (jours avant)",
+    "late_with_justification": "Annulation tardive avec justificatif",
+})
+AUDIT_STATUS_LABELS.update({
+    "attendance": {"present": "Présent", "absent": "Absent"},
+    "basket": {**BASKET_STATUS_LABELS, "offer": "Place proposée (liste d'attente)"},
+})
+_CANCELLATION_OUTCOMES = {"credit": "Avoir", "refund": "Remboursement sur la carte",
+                          "none": "Ni avoir ni remboursement"}
+_WAITLIST_TRANSPORT = {**TRANSPORT_MODE_LABELS, "any": "Bus, ou sur site si le bus est complet"}
+# A field whose name or values mean something else on one entity: (entity, field) first.
+AUDIT_ENTITY_FIELD_LABELS = {("credit_note", "kind"): "Origine de l'avoir", ("reservation", "outcome"): "Suite donnée",
+                             ("period", "outcome"): "Suite donnée"}
+AUDIT_ENTITY_VALUE_LABELS = {
+    ("credit_note", "kind"): {"cancellation": "Semaine annulée", "grant": "Accordé par le Pôle Jeunesse"},
+    ("reservation", "outcome"): _CANCELLATION_OUTCOMES, ("period", "outcome"): _CANCELLATION_OUTCOMES,
+    ("waitlist_entry", "transport_mode"): _WAITLIST_TRANSPORT, ("waitlist_entry", "mode"): _WAITLIST_TRANSPORT,
+    ("reservation", "transport_mode"): _WAITLIST_TRANSPORT,
+    ("household", "reason"): {"request": "Demande de la famille", "retention": "Fin de la durée de conservation"},
+    ("payment", "reason"): {"expiry": "Page de paiement expirée", "sandbox refused": "Paiement de test refusé"},
+}
 
 
 # A household's benefit scheme (Household.benefit_scheme), as the CAF export and the file show it.

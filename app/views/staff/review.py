@@ -31,8 +31,11 @@ def _back_to_links(**_url_values) -> str:
 
 
 def _audit_changes(before: str | None, after: str | None, entity: str | None = None):
-    """The history's before/after in French; a document's kind by its label."""
-    return audit_text.changes(before, after, entity, {"kind": documents.KIND_LABELS} if entity == "document" else None)
+    """The history's before/after in French; a document's kind and an incompleteness reason by their
+    labels (tables of the household domain)."""
+    values = {"kind": documents.KIND_LABELS} if entity == "document" else {
+        "reasons": {code: text for code, (text, _kind) in dossier.INCOMPLETE_REASONS.items()}}
+    return audit_text.changes(before, after, entity, values)
 
 
 class DossierReviewView(BaseView):
