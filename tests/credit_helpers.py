@@ -62,34 +62,74 @@ def after_deadline(app, week_id) -> datetime:
 
 
 def money(app, household_id) -> dict:
-    """Both sides of the invariant, from the rows alone."""
+    """Every term of the invariant (DESIGN.md §3.9), from the rows alone:
+
+    paid       Σ payments received (card, desk)            refunded  Σ refunds (pending or done)
+    confirmed  Σ prices of the confirmed weeks             absences  Σ cancellation-kind avoirs tied to a
+                                                                     still-confirmed week (justified absent days,
+                                                                     a refund documented on it)
+    kept       Σ over cancelled weeks of price − the cancellation-kind avoirs tied to them (a refund of a
+               week is documented by such an avoir, settled to the card at once): what the service kept
+    balance    the credit book balance                      regie     Σ credit paid back by the régie
+    granted    Σ avoirs of the grant kind (staff grants, goodwill refunds)
+    withdrawn  Σ credit withdrawn by staff
+    """
     from sqlalchemy import func, select
 
-    from app.models import CreditUse, Payment, Refund, Reservation, db
+    from app.models import CreditNote, CreditUse, Payment, Refund, Reservation, db
     from app.services.payments import credits
     from app.services.payments.common import PAID_STATES
 
+    def total(query):
+        return int(db.session.execute(query).scalar_one())
+
     with app.app_context():
-        paid = db.session.execute(select(func.coalesce(func.sum(Payment.amount_cents), 0)).where(
-            Payment.household_id == household_id, Payment.status.in_(PAID_STATES))).scalar_one()
-        refunded = db.session.execute(select(func.coalesce(func.sum(Refund.amount_cents), 0)).join(Payment).where(
-            Payment.household_id == household_id, Refund.status.in_(("pending", "succeeded")))).scalar_one()
-        confirmed = sum(line.total_cents for line in db.session.execute(select(Reservation).where(
-            Reservation.household_id == household_id, Reservation.status == "confirmed")).scalars())
-        regie = db.session.execute(select(func.coalesce(func.sum(CreditUse.amount_cents), 0)).where(
-            CreditUse.household_id == household_id, CreditUse.kind == "refund_regie")).scalar_one()
+        paid = total(select(func.coalesce(func.sum(Payment.amount_cents), 0)).where(
+            Payment.household_id == household_id, Payment.status.in_(PAID_STATES)))
+        refunded = total(select(func.coalesce(func.sum(Refund.amount_cents), 0)).join(Payment).where(
+            Payment.household_id == household_id, Refund.status.in_(("pending", "succeeded"))))
+        given_back = dict(db.session.execute(
+            select(CreditNote.reservation_id, func.sum(CreditNote.amount_cents)).where(
+                CreditNote.household_id == household_id, CreditNote.kind == "cancellation",
+                CreditNote.reservation_id.is_not(None)).group_by(CreditNote.reservation_id)).all())
+        weeks = db.session.execute(select(Reservation.id, Reservation.status, Reservation.price_cents + Reservation.bus_price_cents).where(
+            Reservation.household_id == household_id,
+            Reservation.status.in_(("confirmed", "cancelled")))).all()
+        confirmed = sum(price for _id, state, price in weeks if state == "confirmed")
+        absences = sum(given_back.get(rid, 0) for rid, state, _price in weeks if state == "confirmed")
+        kept_by_week = {rid: price - given_back.get(rid, 0) for rid, state, price in weeks if state == "cancelled"}
+        over_given = {rid: (price, given_back.get(rid, 0)) for rid, _state, price in weeks
+                      if given_back.get(rid, 0) > price}
+        uses = dict(db.session.execute(select(CreditUse.kind, func.sum(CreditUse.amount_cents)).where(
+            CreditUse.household_id == household_id).group_by(CreditUse.kind)).all())
+        granted = total(select(func.coalesce(func.sum(CreditNote.amount_cents), 0)).where(
+            CreditNote.household_id == household_id, CreditNote.kind == "grant"))
         balance = credits.book_balance(household_id)
         available = credits.available_credit(household_id)
-    return {"paid": paid, "refunded": refunded, "confirmed": confirmed, "balance": balance, "regie": regie,
-            "available": available}
+    return {"paid": paid, "refunded": refunded, "confirmed": confirmed, "absences": absences,
+            "kept": sum(kept_by_week.values()), "kept_by_week": kept_by_week, "over_given": over_given,
+            "balance": balance, "regie": int(uses.get("refund_regie") or 0), "granted": granted,
+            "withdrawn": int(uses.get("withdrawal") or 0), "available": available}
 
 
-def assert_money_conserved(app, household_id, granted: int = 0, withdrawn: int = 0) -> dict:
-    """Σ payments − Σ refunds = Σ confirmed prices + credit balance + Σ refunded by the régie
-    (− staff grants + staff withdrawals: money the service itself put in or took out)."""
+def assert_money_conserved(app, household_id, granted: int | None = None, withdrawn: int | None = None) -> dict:
+    """DESIGN.md §3.9, every term read from the rows (see `money`):
+
+        Σ payments − Σ refunds = Σ confirmed prices − Σ cancellation-kind avoirs on confirmed weeks
+                                 + kept + credit balance + Σ régie − Σ grant avoirs + Σ withdrawals
+
+    `granted` / `withdrawn`, when a test passes what it did itself, are checked against the rows
+    (`withdrawn` counts the weeks staff cancelled without compensation: the service's `kept`)."""
     m = money(app, household_id)
     left = m["paid"] - m["refunded"]
-    right = m["confirmed"] + m["balance"] + m["regie"] - granted + withdrawn
+    right = (m["confirmed"] - m["absences"] + m["kept"] + m["balance"] + m["regie"] - m["granted"]
+             + m["withdrawn"])
     assert left == right, m
+    assert not m["over_given"], m  # a week never gives back more than it cost
+    assert all(kept >= 0 for kept in m["kept_by_week"].values()), m
     assert 0 <= m["available"] <= m["balance"], m
+    if granted is not None:
+        assert m["granted"] == granted, m
+    if withdrawn is not None:
+        assert m["withdrawn"] + m["kept"] == withdrawn, m
     return m
