@@ -226,6 +226,50 @@ def test_the_freed_place_is_offered_to_the_waiting_list_at_once(app, family, fac
         assert entry.status == "offered"
 
 
+@pytest.mark.parametrize("by", ["parent", "staff"])
+def test_cancelling_a_bus_week_offers_the_freed_seat_to_the_entry_waiting_for_it(app, factory, by):
+    """The week still has places but its bus is full: an entry waits for a seat on that circuit.
+    Cancelling a BUS week (by the family, or staff on its behalf) offers the seat at once, held
+    on the bus at the waiting child's own stop."""
+    from sqlalchemy import func, select
+
+    from app.models import Reservation, WaitlistEntry, WaitlistOffer, db, utcnow
+    from app.services.booking import waitlist
+    from app.services.booking.capacity import live_condition
+    from app.services.payments.cancellations import cancel_for_family
+
+    cat = factory.catalog(capacities=(5,), seats=1)
+    rider = factory.household(last_name="Bus", children=[("Léa", 8)])
+    line = book_and_pay(app, rider.id, rider.child_ids[0], cat.week_ids[0], stop_id=cat.stop_ids[0])
+    waiting = factory.household(last_name="Petit", children=[("Tom", 8)])
+    joined = call(app, waitlist.join, waiting.id, waiting.child_ids[0], cat.week_ids[0],
+                  {"mode": "bus", "stop_id": cat.stop_ids[2]})
+    assert joined["status"] == "waiting" and joined["position"] == 1
+
+    def on_the_bus():
+        with app.app_context():
+            return db.session.execute(select(Reservation.household_id).where(
+                Reservation.week_id == cat.week_ids[0], Reservation.circuit_id == cat.circuit_id,
+                live_condition(utcnow()))).scalars().all()
+
+    assert on_the_bus() == [rider.id]
+    if by == "parent":
+        assert _cancel(app, rider.id, line).outcome == "credit"
+    else:
+        staff = factory.staff()
+        _staff(app, staff.id, cancel_for_family, line, outcome="refund", reason="Déménagement")
+    with app.app_context():
+        entry = db.session.execute(select(WaitlistEntry)).scalar_one()
+        assert entry.status == "offered"
+        offer = db.session.execute(select(WaitlistOffer).where(WaitlistOffer.entry_id == entry.id)).scalar_one()
+        held = db.session.get(Reservation, offer.reservation_id)
+        assert (held.status, held.transport_mode, held.stop_id) == ("held", "bus", cat.stop_ids[2])
+        assert db.session.execute(select(func.count()).select_from(Reservation).where(
+            Reservation.week_id == cat.week_ids[0], live_condition(utcnow()))).scalar() == 1
+    assert on_the_bus() == [waiting.id]  # the seat moved, never two on one seat
+    assert_money_conserved(app, rider.id)
+
+
 def test_staff_cancel_on_behalf_grant_withdraw_and_refund_the_balance(app, family):
     from sqlalchemy import select
 
