@@ -163,3 +163,28 @@ def test_cancel_answer_splits_credit_and_refund_under_a_refund_rule(app, factory
     assert "2250" not in done.json["message"] and "22,50" in done.json["message"]
     m = assert_money_conserved(app, fam.id)
     assert m["refunded"] == 2250 and m["balance"] == 2250
+
+
+def test_cancel_answer_after_a_justified_absence_avoir_gives_the_rest(app, factory, client):
+    """A day already given back as an avoir is not given twice: the answer's amount is what came back."""
+    from app.models import Attendance, Reservation, db
+    from app.services.operations.absence_credit import credit_justified_absence
+    from tests.support.clients import jwt_headers
+
+    cat = factory.catalog(capacities=(10,))
+    fam = factory.household(last_name="Gris", children=[("Léo", 8)])
+    staff = factory.staff()
+    line = book_and_pay(app, fam.id, fam.child_ids[0], cat.week_ids[0])
+    with app.app_context():
+        row = Attendance(establishment_id=cat.establishment_id, child_id=fam.child_ids[0], reservation_id=line,
+                         day=db.session.get(Reservation, line).week.starts_on, status="absent",
+                         absence_reason="justified")
+        db.session.add(row)
+        db.session.commit()
+        share = credit_justified_absence(row.id, certificate_received=True,
+                                         actor=app.appbuilder.sm.get_user_by_id(staff.id)).amount_cents
+    headers = jwt_headers(client, fam.email)
+    done = client.post(f"/api/v1/portal/reservations/{line}/cancel", json={}, headers=headers).json
+    assert done["outcome"] == "credit" and 0 < share < 4500
+    assert done["amount_cents"] == done["credit_cents"] == 4500 - share and done["refund_cents"] == 0
+    assert client.get("/api/v1/portal/account", headers=headers).json["credit_cents"] == 4500

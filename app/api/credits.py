@@ -52,7 +52,9 @@ class PortalCancellation(Schema):
     outcome = fields.String(required=True, validate=OneOf(OUTCOMES), metadata={
         "description": "credit : avoir crédité ; refund : remboursé sur la carte ; pending_review : demande "
                        "envoyée au Pôle Jeunesse ; refused : annulation impossible (voir code et message)."})
-    amount_cents = fields.Integer(required=True, metadata={"description": "Montant crédité, remboursé ou demandé."})
+    amount_cents = fields.Integer(required=True, metadata={
+        "description": "Montant crédité, remboursé ou demandé (annulation faite : credit_cents + refund_cents, "
+                       "sans les journées d'absence justifiée déjà rendues en avoir)."})
     message = fields.String(required=True)
     code = fields.String(allow_none=True, metadata={
         "description": "Raison d'un refus : week_started, deadline_passed, justification_required, "
@@ -168,9 +170,11 @@ class PortalAccountApi(PortalBaseApi):
                                   reason=body.get("reason"), actor=g.user)
         # The published deadline (a date of the rules, not of this reservation's state).
         deadline = household_quote(household.id, result.reservation_id).free_until
+        done = result.outcome in ("credit", "refund")  # what actually came back (justified absent days excepted)
         return answer(409 if result.outcome == "refused" else 200, cancellation_answer, {
-            "outcome": result.outcome, "amount_cents": result.amount_cents, "message": result.message,
-            "code": result.code, "free_until": deadline.isoformat() if deadline else None,
+            "outcome": result.outcome,
+            "amount_cents": result.credit_cents + result.refund_cents if done else result.amount_cents,
+            "message": result.message, "code": result.code, "free_until": deadline.isoformat() if deadline else None,
             "credit_cents": result.credit_cents, "refund_cents": result.refund_cents})
 
     @expose("/account", methods=["GET"])
