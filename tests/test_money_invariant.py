@@ -155,10 +155,10 @@ def make_machine(app):
         def _given_back(self, line) -> tuple[int, int]:
             """(the week's price, what its justified absent days already gave back as avoirs)."""
             from app.models import Reservation, db
-            from app.services.payments.credits import given_back_for_reservation
+            from app.services.booking.cancellation import given_back_cents
 
             with app.app_context():
-                return db.session.get(Reservation, line).total_cents, given_back_for_reservation(line)
+                return db.session.get(Reservation, line).total_cents, given_back_cents(line)
 
         @precondition(lambda self: self._any_confirmed())
         @rule(h=st.integers(0, 1), pick=st.integers(0, 5),
@@ -362,7 +362,7 @@ def make_machine(app):
 def test_money_and_capacity_invariants_hold_for_any_sequence(app):
     machine = make_machine(app)
     run_state_machine_as_test(machine, settings=settings(
-        max_examples=60, stateful_step_count=25, deadline=None, derandomize=True,
+        max_examples=80, stateful_step_count=25, deadline=None, derandomize=True,
         suppress_health_check=list(HealthCheck)))
     print(len(STEPS), sorted(SEEN), file=sys.stderr)
     assert REQUIRED <= SEEN, sorted(REQUIRED - SEEN)

@@ -16,13 +16,15 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, timezone
 
 from flask_babel import gettext as _
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from app.models import (
     CancellationOutcome,
     CancellationRequest,
     CancellationRequestStatus,
     CancellationRules,
+    CreditNote,
+    CreditNoteKind,
     Period,
     Reservation,
     ReservationStatus,
@@ -125,12 +127,22 @@ def basket_terms(lines: list[dict]) -> list[dict]:
     return terms
 
 
+def given_back_cents(reservation_id: int) -> int:
+    """What avoirs of the cancellation kind have already given back for this week (a justified
+    absent day, app.services.operations.absence_credit): cancelling the week gives the rest, never
+    the same day twice."""
+    return int(db.session.execute(
+        select(func.coalesce(func.sum(CreditNote.amount_cents), 0))
+        .where(CreditNote.reservation_id == reservation_id, CreditNote.kind == CreditNoteKind.CANCELLATION)
+    ).scalar())
+
+
 def quote(reservation: Reservation, now: datetime | None = None) -> Quote:
     """The one rule. Reads only: callers that act on it hold the reservation's lock."""
     now = now or utcnow()
     week = reservation.week
     rules = rules_for(week.period_id)
-    amount = reservation.total_cents
+    amount = max(0, reservation.total_cents - given_back_cents(reservation.id))
     last_free_day = free_until(week.starts_on, rules)
 
     def make(outcome: str, message: str, code: str | None = None, cents: int = amount) -> Quote:

@@ -33,12 +33,12 @@ from app.models import (
     utcnow,
 )
 from app.services import audit
-from app.services.booking.cancellation import QuoteOutcome, add_request, quote
+from app.services.booking.cancellation import QuoteOutcome, add_request, given_back_cents, quote
 from app.services.booking.waitlist_offers import offer_freed_places
 from app.services.errors import Conflict, NotFound, ValidationFailed
 from app.services.localize import euros
 from app.services.payments.common import _db_id, _lines_context, _lock, _mail
-from app.services.payments.credits import credit_of_payment, given_back_for_reservation, issue_credit_note
+from app.services.payments.credits import credit_of_payment, issue_credit_note
 from app.services.payments.refunds import _create_refund, _document_refund, _send_refunds, refundable_cents
 from app.services.transactions import unit_of_work
 
@@ -83,7 +83,7 @@ def _carry_out(line: Reservation, outcome: str, reason: str, *, actor, now: date
     line.cancel_reason = reason
     offer_freed_places([line.week_id], now)  # the place and the bus seat go to the list at once
     # Days already given back as avoirs (justified absences) are not given back a second time.
-    amount = max(0, line.total_cents - given_back_for_reservation(line.id))
+    amount = max(0, line.total_cents - given_back_cents(line.id))
     credited = refunded = 0
     refund_ids: list[int] = []
     if outcome == CancellationOutcome.REFUND and amount > 0:

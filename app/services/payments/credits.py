@@ -160,16 +160,6 @@ def credit_of_payment(payment_id: int) -> int:
     return use.amount_cents if use is not None else 0
 
 
-def given_back_for_reservation(reservation_id: int) -> int:
-    """What avoirs of the cancellation kind have already given back for this week (a justified
-    absent day, app.services.operations.absence_credit): a cancellation of the week gives the rest,
-    never the same day twice."""
-    return int(db.session.execute(
-        select(func.coalesce(func.sum(CreditNote.amount_cents), 0))
-        .where(CreditNote.reservation_id == reservation_id, CreditNote.kind == CreditNoteKind.CANCELLATION)
-    ).scalar())
-
-
 def apply_checkout_uses(payment: Payment) -> int:
     """Inside fulfilment, when the basket is confirmed: the credit held by this payment is spent.
     A credit spent meanwhile elsewhere (a payment that landed after its page had expired) is not
