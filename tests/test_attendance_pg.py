@@ -3,32 +3,10 @@ the same child at once (one state, the latest phone time wins), the same batch d
 once (each tick applied once), and two staff granting the same justified absence at once (one avoir)."""
 from __future__ import annotations
 
-import threading
-from concurrent.futures import ThreadPoolExecutor
-
 from tests import attendance_data as data
+from tests.support.db import race
 
 ROUNDS = 3
-
-
-def _race(app, *jobs):
-    from app.models import db
-    from app.services.errors import ServiceError
-
-    barrier = threading.Barrier(len(jobs))
-
-    def run(job):
-        with app.app_context():
-            try:
-                barrier.wait()
-                return job()
-            except ServiceError as exc:
-                return exc.code
-            finally:
-                db.session.remove()
-
-    with ThreadPoolExecutor(max_workers=len(jobs)) as pool:
-        return list(pool.map(run, jobs))
 
 
 def _sync(s, ticks):
@@ -56,7 +34,7 @@ def test_two_phones_ticking_the_same_child_at_once_converge(pg_app, pg_factory):
                       at=f"2026-05-11T09:0{5 + round_no}:00+02:00")
         b = data.tick(s, s.tom, data.MONDAY, "absent", client_id=f"B{round_no}", absence_reason="unjustified",
                       at=f"2026-05-11T09:0{1 + round_no}:00+02:00")
-        results = _race(pg_app, lambda a=a: _sync(s, [a]), lambda b=b: _sync(s, [b]))
+        results = race(pg_app, lambda a=a: _sync(s, [a]), lambda b=b: _sync(s, [b]))
         assert sorted(r[0] for r in results) in (["applied", "applied"], ["applied", "stale"]), results
         rows, _ticks = _state(pg_app, s.tom)
         assert rows == [("present", None)], (round_no, results, rows)
@@ -66,7 +44,7 @@ def test_the_same_batch_delivered_twice_at_once_is_applied_once(pg_app, pg_facto
     s = data.build(pg_app, pg_factory)
     batch = [data.tick(s, s.tom, data.MONDAY, client_id="same-1"),
              data.tick(s, s.ines, data.MONDAY, "absent", client_id="same-2", absence_reason="justified")]
-    results = _race(pg_app, lambda: _sync(s, batch), lambda: _sync(s, batch))
+    results = race(pg_app, lambda: _sync(s, batch), lambda: _sync(s, batch))
     # Per tick, one delivery applies it and the other finds it already there.
     for position in range(2):
         assert sorted(r[position] for r in results) == ["applied", "duplicate"], results
@@ -96,7 +74,7 @@ def test_two_staff_granting_the_same_absence_at_once_give_one_avoir(pg_app, pg_f
             actor = pg_app.appbuilder.sm.get_user_by_id(user_id)
             return credit_justified_absence(attendance_id, certificate_received=True, actor=actor).amount_cents
 
-        results = _race(pg_app, lambda: grant(staff[0].id), lambda: grant(staff[1].id))
+        results = race(pg_app, lambda: grant(staff[0].id), lambda: grant(staff[1].id))
         assert sorted(results, key=str) in ([1500, "already_credited"], [1500, "busy"]), results
     with pg_app.app_context():
         household_id = db.session.get(Attendance, ids[0]).reservation.household_id

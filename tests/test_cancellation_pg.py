@@ -9,34 +9,13 @@ from concurrent.futures import ThreadPoolExecutor
 from types import SimpleNamespace
 
 from tests.credit_helpers import add, assert_money_conserved, book_and_pay, money, pay, status
+from tests.support.db import race
 
 ROUNDS = 4
 
 
 def _actor(app, user_id):
     return app.appbuilder.sm.get_user_by_id(user_id)
-
-
-def _race(app, *jobs):
-    """Run each job in its own thread and app context, started together; return their results
-    (an exception's code or class name stands for the exception)."""
-    from app.models import db
-    from app.services.errors import ServiceError
-
-    barrier = threading.Barrier(len(jobs))
-
-    def run(job):
-        with app.app_context():
-            try:
-                barrier.wait()
-                return job()
-            except ServiceError as exc:
-                return exc.code
-            finally:
-                db.session.remove()
-
-    with ThreadPoolExecutor(max_workers=len(jobs)) as pool:
-        return list(pool.map(run, jobs))
 
 
 def test_a_parent_and_staff_cancelling_the_same_week_at_once(pg_app, pg_factory):
@@ -62,7 +41,7 @@ def test_a_parent_and_staff_cancelling_the_same_week_at_once(pg_app, pg_factory)
                                                actor=_actor(pg_app, staff.id)).outcome)
 
         before = money(pg_app, fam.id)
-        results = _race(pg_app, parent, desk)
+        results = race(pg_app, parent, desk)
         winners = [r for r in results if r in (("parent", "credit"), ("staff", "credit"), ("staff", "refund"))]
         losers = [r for r in results if r not in winners]
         assert len(winners) == 1, results
@@ -96,7 +75,7 @@ def test_two_checkouts_of_a_basket_covered_by_credit_spend_it_once(pg_app, pg_fa
         def checkout():
             return payments.start_checkout(fam.id).status
 
-        results = _race(pg_app, checkout, checkout)
+        results = race(pg_app, checkout, checkout)
         assert "confirmed" in results, results  # the other found the basket confirmed (or busy)
         assert status(pg_app, line) == "confirmed"
     m = assert_money_conserved(pg_app, fam.id, granted=4500 * ROUNDS)
@@ -131,7 +110,7 @@ def test_a_checkout_and_staff_withdrawing_the_balance_at_once_never_spend_it_twi
             credits.withdraw(fam.id, 3000, "Erreur de saisie", actor=_actor(pg_app, staff.id))
             return ("withdraw", 3000)
 
-        results = _race(pg_app, checkout, withdraw)
+        results = race(pg_app, checkout, withdraw)
         card = next(r[1] for r in results if isinstance(r, tuple) and r[0] == "checkout")
         took_back = ("withdraw", 3000) in results
         withdrawn += 3000 if took_back else 0
