@@ -8,6 +8,7 @@ import csv
 import io
 from datetime import date, timedelta
 
+from app.services.localize import paris_today
 from tests.credit_helpers import add, book_and_pay, checkout, pay
 
 
@@ -70,7 +71,7 @@ def test_export_reconciles_with_the_takings(app, factory):
     _scenario(app, factory)
     with app.app_context():
         rows = takings()
-        ledger = accounting.ledger(date(2000, 1, 1), date.today() + timedelta(days=1))
+        ledger = accounting.ledger(date(2000, 1, 1), paris_today() + timedelta(days=1))
         data = accounting.ledger_csv(ledger)
     net = sum(row.net_cents for row in rows)
     paid_by_method: dict[str, int] = {}
@@ -120,7 +121,7 @@ def test_credit_left_on_an_account_is_the_gap_of_the_issue_identity(app, factory
     line = book_and_pay(app, fam.id, fam.child_ids[0], cat.week_ids[0])
     with app.app_context():
         cancel_by_parent(fam.id, line)  # 45 € of credit, not spent yet
-        ledger = accounting.ledger(date(2000, 1, 1), date.today() + timedelta(days=1))
+        ledger = accounting.ledger(date(2000, 1, 1), paris_today() + timedelta(days=1))
         net = sum(row.net_cents for row in takings())
         text = accounting.ledger_csv(ledger).decode("utf-8")
     assert ledger.net_cents == net == 4500 and ledger.documents_net_cents == net

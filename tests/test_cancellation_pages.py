@@ -5,10 +5,10 @@ household → 404)."""
 from __future__ import annotations
 
 import html
-from datetime import date
 
 import pytest
 
+from app.services.localize import paris_today
 from tests.credit_helpers import book_and_pay, money, status
 
 PDF = b"%PDF-1.4\n% certificat\n"
@@ -35,7 +35,7 @@ def _late_rules(app, cat):
     with app.app_context():
         starts = db.session.get(Week, cat.week_ids[0]).starts_on
         with unit_of_work():
-            set_rules(cat.period_id, free_days_before=(starts - date.today()).days + 5,
+            set_rules(cat.period_id, free_days_before=(starts - paris_today()).days + 5,
                       late_with_justification=True, outcome="credit", actor=None)
 
 

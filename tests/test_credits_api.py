@@ -2,6 +2,7 @@
 read the credit account, and the checkout answer showing the credit applied; isolation."""
 from __future__ import annotations
 
+from app.services.localize import paris_today
 from tests.credit_helpers import book_and_pay
 
 
@@ -54,9 +55,8 @@ def test_late_cancel_needs_a_justification(app, factory, client):
 
     with app.app_context():
         starts = db.session.get(Week, cat.week_ids[0]).starts_on
-        from datetime import date
 
-        days = (starts - date.today()).days + 5  # the free deadline is already past
+        days = (starts - paris_today()).days + 5  # the free deadline is already past
         with unit_of_work():
             set_rules(cat.period_id, free_days_before=days, late_with_justification=True, outcome="credit",
                       actor=None)

@@ -8,6 +8,7 @@ from datetime import date, datetime, timedelta, timezone
 import pytest
 from sqlalchemy import update
 
+from app.services.localize import paris_today
 from tests.booking_helpers import add
 from tests.dossier_helpers import JPEG, fill_household
 
@@ -92,7 +93,7 @@ def test_a_proof_valid_today_but_expired_at_a_booked_week_counts_as_missing(app,
     assert not found.done and not found.refused
     assert "avant la fin de « " + week_label in found.detail and "envoyez-en une nouvelle" in found.detail
     # A proof that expired already is missing too, booking or not.
-    uploaded_on(app, fam.id, "insurance", date.today() - timedelta(days=90))
+    uploaded_on(app, fam.id, "insurance", paris_today() - timedelta(days=90))
     assert "expirée depuis le" in item(app, fam.id, "doc:insurance").detail
     # A new upload valid long enough covers the week again: the latest proof is the one judged.
     from app.models import DocumentKind, Household, db
@@ -137,7 +138,7 @@ def test_an_expired_proof_blocks_validation(app, family):
 
     cat, fam, staff = family
     settings(app, "insurance", staff.id, validity_rule="calendar_year")
-    uploaded_on(app, fam.id, "insurance", date(date.today().year - 1, 6, 1))
+    uploaded_on(app, fam.id, "insurance", date(paris_today().year - 1, 6, 1))
     with app.app_context():
         household = db.session.get(Household, fam.id)
         household.status = "submitted"
@@ -197,7 +198,7 @@ def test_reminders_go_once_per_proof_before_expiry(app, family):
 
     cat, fam, staff = family
     settings(app, "insurance", staff.id, validity_rule="months", validity_months="1", remind_days="10")
-    today = date.today()
+    today = paris_today()
     uploaded_on(app, fam.id, "insurance", today - timedelta(days=40))  # expired: no reminder, staff's list
     with app.app_context():
         assert send_expiry_reminders() == 0
@@ -228,7 +229,7 @@ def test_staff_screens(app, family, login):
                                                            "remind_days": "15"})
     assert good.status_code == 302
     assert client.get("/types-de-pieces/inconnu").status_code == 404
-    uploaded_on(app, fam.id, "insurance", date.today() - timedelta(days=20))
+    uploaded_on(app, fam.id, "insurance", paris_today() - timedelta(days=20))
     page = client.get("/types-de-pieces/echeances").get_data(as_text=True)
     assert f"Foyer {fam.last_name}" in page and "Assurance" in page
     parent = login(app.test_client(), fam.email)
@@ -248,7 +249,7 @@ def test_before_a_period_opens_families_with_a_proof_lapsing_in_it_are_told_once
         fill_household(app, family.id)
     period_end = soon.starts_on + timedelta(weeks=1, days=4)  # two weeks, Monday to Friday
     settings(app, "insurance", staff.id, validity_rule="months", validity_months="1")
-    uploaded_on(app, lapsing.id, "insurance", date.today() - timedelta(days=10))  # ends before the period does
+    uploaded_on(app, lapsing.id, "insurance", paris_today() - timedelta(days=10))  # ends before the period does
     uploaded_on(app, lasting.id, "insurance", period_end)  # uploaded "later": valid past the period's end
     with app.app_context():
         assert send_opening_reminders() == 1
@@ -309,10 +310,10 @@ def test_the_api_file_gives_each_proofs_validity_end(app, family, make_client):
 
     assert insurance()["valid_until"] is None and insurance()["expired"] is False  # until replaced
     settings(app, "insurance", staff.id, validity_rule="calendar_year")
-    uploaded_on(app, fam.id, "insurance", date(date.today().year - 1, 6, 1))
-    assert insurance()["valid_until"] == f"{date.today().year - 1}-12-31" and insurance()["expired"] is True
+    uploaded_on(app, fam.id, "insurance", date(paris_today().year - 1, 6, 1))
+    assert insurance()["valid_until"] == f"{paris_today().year - 1}-12-31" and insurance()["expired"] is True
     settings(app, "insurance", staff.id, validity_rule="months", validity_months="6")
-    recent = date.today() - timedelta(days=10)
+    recent = paris_today() - timedelta(days=10)
     uploaded_on(app, fam.id, "insurance", recent)
     with app.app_context():
         expected = validity.valid_until(db.session.query(Document).filter_by(household_id=fam.id,

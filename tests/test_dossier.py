@@ -3,7 +3,7 @@ back to review after validation, health-sheet changes, working hours and the sta
 from __future__ import annotations
 
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import date, datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -377,10 +377,10 @@ def test_working_hours_skip_weekends_and_public_holidays():
     assert working_hours_between(_paris(2026, 3, 6, 10), _paris(2026, 3, 9, 10)) == pytest.approx(24)
     # Friday 3 April → Wednesday 8 April 2026: the weekend and Easter Monday (6 April) do not count.
     assert working_hours_between(_paris(2026, 4, 3, 0), _paris(2026, 4, 8, 0)) == pytest.approx(24 * 2)
-    assert not is_working_day(datetime(2026, 4, 6).date())  # lundi de Pâques
-    assert not is_working_day(datetime(2026, 5, 14).date())  # Ascension
-    assert not is_working_day(datetime(2026, 7, 14).date())
-    assert is_working_day(datetime(2026, 7, 15).date())
+    assert not is_working_day(date(2026, 4, 6))  # lundi de Pâques
+    assert not is_working_day(date(2026, 5, 14))  # Ascension
+    assert not is_working_day(date(2026, 7, 14))
+    assert is_working_day(date(2026, 7, 15))
     # The clocks go back on Sunday 25 October 2026: a weekend hour more or less changes nothing.
     assert working_hours_between(_paris(2026, 10, 23, 12), _paris(2026, 10, 26, 12)) == pytest.approx(24)
     assert working_hours_between(_paris(2026, 3, 9, 10), _paris(2026, 3, 6, 10)) == 0

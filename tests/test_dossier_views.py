@@ -7,6 +7,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
+from app.services.localize import paris_today
 from tests.dossier_helpers import fill_household, mails, set_status
 from tests.support.apps import build_app
 
@@ -128,7 +129,7 @@ def test_add_child_then_health_sheet_then_pickups(app, factory, login):
     family = factory.household(status="draft")
     client = login(app.test_client(), family.email)
     assert "Ajouter un enfant" in client.get("/famille/dossier/enfants/ajouter").get_data(as_text=True)
-    future = (datetime.now().date() + timedelta(days=3)).isoformat()
+    future = (paris_today() + timedelta(days=3)).isoformat()
     bad = client.post("/famille/dossier/enfants/ajouter", data={"first_name": "Noé", "last_name": "Test",
                                                                  "birth_date": future})
     assert bad.status_code == 400

@@ -5,6 +5,7 @@ from datetime import date, datetime, timedelta, timezone
 
 import pytest
 
+from app.services.localize import paris_today
 from tests.booking_helpers import add, confirm_basket, count_queries, set_birth_date
 
 
@@ -234,7 +235,7 @@ def test_establishment_prefers_the_actionable_reason(app, factory):
 
 
 def test_past_periods_are_not_offered(app, factory):
-    factory.catalog(starts_on=date.today() - timedelta(days=30))
+    factory.catalog(starts_on=paris_today() - timedelta(days=30))
     family = factory.household()
     data = offers(app, family.id, family.child_ids[0])
     assert data["establishments"][0]["periods"] == []
@@ -289,7 +290,7 @@ def test_a_week_already_started_is_closed_for_parents_not_at_the_desk(app, facto
     from app.models import Establishment, Period, Week, db, utcnow
     from app.services.booking import eligibility
 
-    monday = date.today() - timedelta(days=date.today().weekday())
+    monday = paris_today() - timedelta(days=paris_today().weekday())
     catalog = factory.catalog(starts_on=monday, capacities=(5, 5))  # week 1 has begun, week 2 has not
     family = factory.household()
     data = offers(app, family.id, family.child_ids[0])

@@ -3,10 +3,11 @@ long as the catalogue version stands. A staff edit shows on the very next call (
 the answer is the same as from the ORM rows, and a warm call costs two statements."""
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import timedelta
 
 from sqlalchemy import update
 
+from app.services.localize import paris_today
 from tests.booking_helpers import add, confirm_basket, count_queries
 
 # The household, the child and the catalogue version; the grouped count of places and seats that
@@ -107,7 +108,7 @@ def test_a_new_period_and_its_week_show_on_the_very_next_call(app, factory, make
     before = _offers(app, family.id, child)
     assert [p["id"] for p in before["establishments"][0]["periods"]] == [catalog.period_id]
 
-    start = date.today() + timedelta(days=120 + (7 - date.today().weekday()) % 7)
+    start = paris_today() + timedelta(days=120 + (7 - paris_today().weekday()) % 7)
     opens = (utcnow() + timedelta(days=30)).strftime("%Y-%m-%dT%H:%M")
     closes = (utcnow() + timedelta(days=60)).strftime("%Y-%m-%dT%H:%M")
     period_form = {"establishment": str(catalog.establishment_id), "name": "Été", "starts_on": start.isoformat(),
@@ -197,7 +198,7 @@ def _varied_world(app, factory):
     """Establishments and periods in every state the offers can show."""
     from app.models import Establishment, Period, db, utcnow
 
-    today = date.today()
+    today = paris_today()
     monday = today - timedelta(days=today.weekday())
     full = factory.catalog(capacities=(1, 3), seats=1, name="B Plein")
     factory.catalog(capacities=(6, 6, 6), opens_in=timedelta(days=3), name="A Bientôt")

@@ -3,15 +3,16 @@ is mailed once and has a checklist item until it sends a QF proof dated after th
 how many answered; desk-only and « pas de numéro CAF » families are handled as said."""
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import timedelta
 
+from app.services.localize import paris_today
 from tests.dossier_helpers import PDF
 
 
 def start(app, staff_id, **values):
     from app.services.household import qf_campaign
 
-    data = {"label": "Quotient familial 2027", "deadline": (date.today() + timedelta(days=30)).isoformat(), **values}
+    data = {"label": "Quotient familial 2027", "deadline": (paris_today() + timedelta(days=30)).isoformat(), **values}
     with app.app_context():
         return qf_campaign.start(data, app.appbuilder.sm.get_user_by_id(staff_id)).id
 
@@ -59,13 +60,13 @@ def test_campaign_form_refuses_bad_values_in_french_and_is_staff_only(app, facto
 
     staff = factory.staff()
     client = login(app.test_client(), staff.email)
-    past = client.post("/campagne-qf/", data={"label": "QF", "deadline": date.today().isoformat()})
+    past = client.post("/campagne-qf/", data={"label": "QF", "deadline": paris_today().isoformat()})
     assert past.status_code == 400 and "après aujourd&#39;hui" in past.get_data(as_text=True)
     garbage = client.post("/campagne-qf/", data={"label": "", "deadline": "demain"})
     html = garbage.get_data(as_text=True)
     assert garbage.status_code == 400 and "Donnez un nom" in html and "JJ/MM/AAAA" in html
     ok = client.post("/campagne-qf/", data={"label": "QF 2027",
-                                            "deadline": (date.today() + timedelta(days=10)).isoformat()})
+                                            "deadline": (paris_today() + timedelta(days=10)).isoformat()})
     assert ok.status_code == 302
     with app.app_context():
         assert db.session.query(QfCampaign).count() == 1
@@ -81,7 +82,7 @@ def test_a_week_before_the_deadline_families_who_did_not_answer_are_reminded_onc
 
     staff = factory.staff()
     late, done = factory.household(), factory.household()
-    start(app, staff.id, deadline=(date.today() + timedelta(days=20)).isoformat())
+    start(app, staff.id, deadline=(paris_today() + timedelta(days=20)).isoformat())
     with app.app_context():
         documents.add_document(db.session.get(Household, done.id), DocumentKind.QF_ATTESTATION, "qf.pdf", PDF)
         assert qf_campaign.send_deadline_reminders() == 0  # too early

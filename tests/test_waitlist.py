@@ -9,6 +9,7 @@ import pytest
 from sqlalchemy import func, select
 
 from app.services.errors import Conflict
+from app.services.localize import paris_today
 from tests.booking_helpers import add, confirm_basket
 
 ONSITE = {"mode": "onsite"}
@@ -345,13 +346,12 @@ def test_a_declined_offer_passes_on_at_once(app, factory, full_week):
 
 
 def test_offer_deadline_never_passes_the_week_start_and_no_offer_after_the_cut_off(app, factory):
-    from datetime import date
 
     from app.models import utcnow
     from app.services.booking import basket, waitlist
     from app.services.booking.waitlist_offers import week_start
 
-    catalog = factory.catalog(capacities=(1,), starts_on=date.today() + timedelta(days=10))
+    catalog = factory.catalog(capacities=(1,), starts_on=paris_today() + timedelta(days=10))
     holder = factory.household()
     line = add(app, holder.id, holder.child_ids[0], catalog.week_ids[0])
     first = factory.household()

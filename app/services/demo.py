@@ -5,7 +5,6 @@ Idempotent: everything is found by a natural key before being created, so a seco
 from __future__ import annotations
 
 from datetime import date, datetime, time, timedelta
-from zoneinfo import ZoneInfo
 
 from app.models import (
     Child,
@@ -24,8 +23,8 @@ from app.models import (
     utcnow,
 )
 from app.roles import ADMIN, ANIMATOR, PARENT, STAFF
+from app.services.localize import PARIS
 
-PARIS = ZoneInfo("Europe/Paris")
 DEMO_PASSWORD = "demo-portail"
 
 ESTABLISHMENTS = [

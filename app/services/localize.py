@@ -3,7 +3,7 @@
 Used by services (mails, CSV, messages) and registered as Jinja filters by `app.views.filters`."""
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date, datetime, timezone
 from zoneinfo import ZoneInfo
 
 PARIS = ZoneInfo("Europe/Paris")
@@ -14,6 +14,11 @@ DAYS = ["lundi", "mardi", "mercredi", "jeudi", "vendredi", "samedi", "dimanche"]
 
 def to_paris(value: datetime) -> datetime:
     return value.astimezone(PARIS)
+
+
+def paris_today(now: datetime | None = None) -> date:
+    """The day it is in Paris (`now`, else the clock): the portal's calendar, whatever the server's time zone."""
+    return (now or datetime.now(timezone.utc)).astimezone(PARIS).date()
 
 
 def euros(cents: int | None) -> str:

@@ -6,6 +6,8 @@ import itertools
 from datetime import date, datetime, time, timedelta, timezone
 from types import SimpleNamespace
 
+from app.services.localize import paris_today
+
 PASSWORD = "Motdepasse-solide-42"
 # (QF from, QF to, price in cents): the three brackets of a typical commune.
 DEFAULT_TARIFFS: tuple[tuple[int, int | None, int], ...] = ((0, 700, 4500), (701, 1200, 6000), (1201, None, 8000))
@@ -129,5 +131,5 @@ class Factory:
 
 
 def default_period_start() -> date:
-    today = date.today()
+    today = paris_today()
     return today + timedelta(days=21 + (7 - today.weekday()) % 7)

@@ -22,7 +22,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any, Sequence
-from zoneinfo import ZoneInfo
 
 from flask_babel import gettext as _
 from sqlalchemy import select
@@ -53,8 +52,8 @@ from app.services.booking.capacity import (
     live_condition,
 )
 from app.services.errors import NotFound
+from app.services.localize import PARIS, paris_today
 
-PARIS = ZoneInfo("Europe/Paris")
 _MONTHS = ["janvier", "février", "mars", "avril", "mai", "juin", "juillet", "août", "septembre",
            "octobre", "novembre", "décembre"]
 _DAYS = ["lundi", "mardi", "mercredi", "jeudi", "vendredi", "samedi", "dimanche"]
@@ -85,10 +84,6 @@ def paris_datetime(value: datetime) -> str:
     """'lundi 2 février 2026 à 08:00', in Paris time."""
     local = value.astimezone(PARIS)
     return f"{_DAYS[local.weekday()]} {local.day} {_MONTHS[local.month - 1]} {local.year} à {local:%H:%M}"
-
-
-def paris_today(now: datetime) -> date:
-    return now.astimezone(PARIS).date()
 
 
 def age_on(birth_date: date, day: date) -> int:

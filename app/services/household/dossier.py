@@ -82,6 +82,7 @@ from app.services.household.workdays import (  # noqa: F401 (re-exported)
     public_holidays,
     working_hours_between,
 )
+from app.services.localize import paris_today
 
 MAX_GUARDIANS = 2
 
@@ -227,7 +228,7 @@ def _child_identity(form: Input) -> dict:
     }
     birth = values["birth_date"]
     if birth is not None:
-        today = date.today()
+        today = paris_today()
         if birth >= today:
             form.errors["birth_date"] = _("La date de naissance doit être passée.")
         elif birth < today.replace(year=today.year - 25):

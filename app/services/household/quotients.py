@@ -20,18 +20,13 @@ from flask_babel import gettext as _
 from sqlalchemy import event, select
 from sqlalchemy.orm import Session
 
-from app.models import Household, QuotientRecord, QuotientSource, db, utcnow
+from app.models import Household, QuotientRecord, QuotientSource, db
 from app.services import audit
 from app.services.errors import Conflict
 from app.services.household.inputs import Input
-from app.services.household.workdays import PARIS
-from app.services.localize import QUOTIENT_SOURCE_LABELS, date_fr
+from app.services.localize import QUOTIENT_SOURCE_LABELS, date_fr, paris_today
 
 MAX_QUOTIENT = 100000
-
-
-def paris_today() -> date:
-    return utcnow().astimezone(PARIS).date()
 
 
 _CACHE = "quotient_records"

@@ -42,7 +42,7 @@ from app.models import (
 from app.services import audit
 from app.services.errors import ValidationFailed
 from app.services.household.workdays import PARIS
-from app.services.localize import date_fr
+from app.services.localize import date_fr, paris_today
 
 PER_CHILD = {DocumentKind.VACCINATIONS}
 RULE_LABELS = {
@@ -146,10 +146,6 @@ class NeededWeek:
 
 
 _HORIZON = "household_needed_weeks"
-
-
-def paris_today() -> date:
-    return utcnow().astimezone(PARIS).date()
 
 
 def needed_weeks(household_id: int, today: date | None = None) -> list[NeededWeek]:

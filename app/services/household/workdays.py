@@ -19,11 +19,10 @@ from __future__ import annotations
 
 from datetime import date, datetime, time, timedelta
 from functools import lru_cache
-from zoneinfo import ZoneInfo
 
 import holidays
 
-PARIS = ZoneInfo("Europe/Paris")
+from app.services.localize import PARIS
 
 
 @lru_cache(maxsize=64)

@@ -43,7 +43,7 @@ from app.models.types import utcnow
 from app.roles import ANIMATOR
 from app.services import audit
 from app.services.errors import Conflict, NotFound, ServiceError, ValidationFailed
-from app.services.localize import PARIS
+from app.services.localize import PARIS, paris_today
 from app.services.operations.open_days import OpenDay, minutes_between, open_day, open_days, week_monday
 from app.services.operations.rosters import rosters
 from app.services.transactions import unit_of_work
@@ -61,10 +61,6 @@ def animator_scope(user_id: int) -> AnimatorScope:
     rows = db.session.execute(select(AnimatorAssignment.establishment_id, AnimatorAssignment.circuit_id)
                               .where(AnimatorAssignment.user_id == user_id)).all()
     return AnimatorScope(frozenset(e for e, _c in rows if e), frozenset(c for _e, c in rows if c))
-
-
-def paris_today() -> date:
-    return datetime.now(PARIS).date()
 
 
 def check_current_week(day: date, today: date | None = None) -> None:

@@ -13,12 +13,10 @@ import io
 import re
 from datetime import date, datetime, time
 from typing import Any, Iterable, Sequence
-from zoneinfo import ZoneInfo
 
-from app.services.localize import PAYMENT_METHOD_LABELS
+from app.services.localize import PARIS, PAYMENT_METHOD_LABELS
 from app.services.operations.reports import BusList, Occupancy, Roster, Takings
 
-PARIS = ZoneInfo("Europe/Paris")
 BOM = "\ufeff"
 SEPARATOR = ";"
 LINE_END = "\r\n"

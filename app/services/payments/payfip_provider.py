@@ -30,7 +30,6 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Mapping
 from urllib.parse import parse_qs
-from zoneinfo import ZoneInfo
 
 import eopayment
 from eopayment import payfip_ws
@@ -39,6 +38,7 @@ from sqlalchemy import select
 
 from app.models import Payment, RegieRefund, RegieRefundStatus, db
 from app.services import audit
+from app.services.localize import PARIS
 from app.services.payments.provider import (
     CheckoutRequest,
     CheckoutSession,
@@ -65,7 +65,6 @@ IDOP_RE = re.compile(r"^[A-Za-z0-9-]{1,64}$")
 # Technical failures of the SOAP exchange (eopayment's codes): retrying may help.
 UNAVAILABLE_CODES = {"HTTP error", "SOAP error", "Unexpected error", "Cound not initialize the SOAP client",
                      "unknown"}
-PARIS = ZoneInfo("Europe/Paris")
 
 
 class PayFiPRefused(ProviderError):

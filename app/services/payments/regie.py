@@ -15,7 +15,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, timezone
-from zoneinfo import ZoneInfo
 
 from flask_babel import gettext as _
 from sqlalchemy import func, select
@@ -24,6 +23,7 @@ from sqlalchemy.orm import joinedload
 from app.models import Payment, RegieRefund, RegieRefundStatus, db, utcnow
 from app.services import audit
 from app.services.errors import Conflict, NotFound, ValidationFailed
+from app.services.localize import PARIS
 from app.services.payments.common import PAID_STATES, _db_id, _lock
 from app.services.payments.notifications import handle_notification
 from app.services.payments.payfip_provider import PayFiPProvider, refdet_for
@@ -31,7 +31,6 @@ from app.services.payments.provider import CheckoutStatus, ProviderError
 from app.services.payments.registry import get_provider
 from app.services.transactions import unit_of_work
 
-PARIS = ZoneInfo("Europe/Paris")
 TASK_FIELDS = ["status", "details_requested_at", "done_at", "done_by_id", "note"]
 
 

@@ -26,7 +26,7 @@ from app.services.operations import (
     open_days,
 )
 from app.views.helpers import service_errors
-from app.views.staff.ops_helpers import csv_response, date_arg, int_arg, today_paris
+from app.views.staff.ops_helpers import csv_response, date_arg, int_arg, paris_today
 
 CATEGORY = "Présences"
 
@@ -38,7 +38,7 @@ def _month() -> tuple[int, int]:
         caf_export.month_bounds(year, month)
         return year, month
     except (ValueError, ValidationFailed):
-        today = today_paris()
+        today = paris_today()
         return today.year, today.month
 
 
@@ -116,7 +116,7 @@ class StaffAttendanceView(BaseView):
         circuits = db.session.execute(select(Circuit).join(Period, Period.id == Circuit.period_id)
                                       .order_by(Period.starts_on.desc(), Circuit.name)).scalars().all()
         circuit_id = int_arg("circuit_id") or (circuits[0].id if circuits else None)
-        day = date_arg("jour") or today_paris()
+        day = date_arg("jour") or paris_today()
         leg = request.args.get("trajet") if request.args.get("trajet") in BoardingLeg.ALL else BoardingLeg.MORNING
         sheet = None
         if circuit_id is not None and any(c.id == circuit_id for c in circuits):

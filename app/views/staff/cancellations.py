@@ -11,7 +11,7 @@ POST /annulations/demande/<id>/accepter|refuser  decide (a refusal needs its rea
 """
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import timedelta
 
 from flask import abort, flash, g, redirect, request, url_for
 from flask_appbuilder import BaseView, expose, has_access
@@ -27,7 +27,7 @@ from app.services.payments.cancellations import decide_request
 from app.services.transactions import unit_of_work
 from app.views.helpers import parse_id, service_errors
 
-from .ops_helpers import today_paris
+from .ops_helpers import paris_today
 
 CATEGORY = "Paiements"
 OUTCOME_LABELS = {CancellationOutcome.CREDIT: "un avoir", CancellationOutcome.REFUND: "un remboursement sur la carte"}
@@ -96,14 +96,14 @@ class StaffCancellationsView(BaseView):
     @expose("/regles")
     @has_access
     def rules(self):
-        since = today_paris() - timedelta(days=60)
+        since = paris_today() - timedelta(days=60)
         periods = db.session.execute(
             select(Period).options(joinedload(Period.establishment)).where(Period.ends_on >= since)
             .order_by(Period.starts_on, Period.id)).scalars().all()
         return self.render_template("staff/cancellations/rules.html",
                                     periods=[(p, rules_service.rules_for(p.id)) for p in periods],
                                     outcomes=OUTCOME_LABELS, sentence=rules_service.rule_sentence,
-                                    today=date.today(), title=_("Règles d'annulation des périodes"))
+                                    today=paris_today(), title=_("Règles d'annulation des périodes"))
 
     @expose("/regles/<int:period_id>", methods=["POST"])
     @has_access

@@ -16,7 +16,7 @@ from app.services.payments import credits
 from app.views.helpers import service_errors
 
 from .cancellations import CANCEL_DONE, cancel_outcome
-from .ops_helpers import int_arg, today_paris
+from .ops_helpers import int_arg, paris_today
 
 CATEGORY = "Guichet"
 
@@ -47,7 +47,7 @@ class StaffDeskView(BaseView):
     def household(self, household_id: int):
         household, links = operations.desk_household(household_id)
         child_id, week_id = int_arg("child_id"), int_arg("week_id")
-        weeks = operations.desk_weeks(today_paris())
+        weeks = operations.desk_weeks(paris_today())
         chosen_week, transports = None, []
         if week_id:
             try:

@@ -22,7 +22,7 @@ from flask_babel import gettext as _
 from app.services.operations import accounting
 from app.services.payments import documents_pdf, invoices, tax_attestation
 from app.views.helpers import parse_id, service_errors
-from app.views.staff.ops_helpers import csv_response, date_arg, today_paris
+from app.views.staff.ops_helpers import csv_response, date_arg, paris_today
 
 CATEGORY = "Paiements"
 FIRST_YEAR = 2000
@@ -37,7 +37,7 @@ def _pdf(data: bytes, filename: str) -> Response:
 def _year(value) -> int | None:
     """A finished or current calendar year typed by staff; anything else is None."""
     year = parse_id(value)
-    return year if year is not None and FIRST_YEAR <= year <= today_paris().year else None
+    return year if year is not None and FIRST_YEAR <= year <= paris_today().year else None
 
 
 class StaffAccountingView(BaseView):
@@ -47,7 +47,7 @@ class StaffAccountingView(BaseView):
     @expose("/")
     @has_access
     def index(self):
-        today = today_paris()
+        today = paris_today()
         return self.render_template("staff/accounting/index.html", title="Comptabilité",
                                     start=today.replace(day=1), end=today, year=today.year - 1)
 
@@ -81,12 +81,12 @@ class StaffAccountingView(BaseView):
     def attestations(self):
         year = _year(request.args.get("annee"))
         if year is None:
-            flash(_("Indiquez une année entre %(first)s et %(last)s.", first=FIRST_YEAR, last=today_paris().year),
+            flash(_("Indiquez une année entre %(first)s et %(last)s.", first=FIRST_YEAR, last=paris_today().year),
                   "danger")
             return redirect(url_for(".index"))
         households = tax_attestation.households_of_year(year)
         return self.render_template("staff/accounting/attestations.html", title=f"Attestations {year}", year=year,
-                                    households=households, finished=year < today_paris().year)
+                                    households=households, finished=year < paris_today().year)
 
     @expose("/attestations/<int:year>/foyer/<int:household_id>/pdf")
     @has_access
@@ -101,7 +101,7 @@ class StaffAccountingView(BaseView):
     @has_access
     def attestations_zip(self, year: int):
         if _year(year) is None:
-            flash(_("Indiquez une année entre %(first)s et %(last)s.", first=FIRST_YEAR, last=today_paris().year),
+            flash(_("Indiquez une année entre %(first)s et %(last)s.", first=FIRST_YEAR, last=paris_today().year),
                   "danger")
             return redirect(url_for(".index"))
         buffer = io.BytesIO()

@@ -23,7 +23,7 @@ from app.services.operations import csv_export, reports
 from app.views.filters import PARIS, datetime_fr
 from app.views.helpers import parse_id
 
-from .ops_helpers import csv_response, date_arg, filter_choices, int_arg, today_paris
+from .ops_helpers import csv_response, date_arg, filter_choices, int_arg, paris_today
 
 LISTS = "Listes du jour"
 FOLLOW_UP = "Suivi"
@@ -55,7 +55,7 @@ class StaffListsView(BaseView):
             period_id = circuit.period_id if circuit else None
         return reports.resolve_weeks(week_id=sel["week_id"], period_id=period_id,
                                      establishment_id=sel["establishment_id"],
-                                     on=sel["jour"] or today_paris())
+                                     on=sel["jour"] or paris_today())
 
     def _rosters(self, sel: dict, onsite: bool):
         try:
@@ -80,7 +80,7 @@ class StaffListsView(BaseView):
         sel = self._selection()
         choices = filter_choices(sel["establishment_id"], sel["period_id"], with_circuits=(kind == "bus"))
         return self.render_template(template, kind=kind, sel=sel, query=self._query(sel), choices=choices,
-                                    today=today_paris(), **data)
+                                    today=paris_today(), **data)
 
     # -- roster --
     @expose("/appel")
@@ -177,7 +177,7 @@ class StaffDashboardView(BaseView):
         wanted = int_arg("period_id")
         if wanted:
             return wanted
-        today = today_paris()
+        today = paris_today()
         current = [p for p in periods if p.ends_on >= today]
         if current:
             return min(current, key=lambda p: (p.starts_on, p.id)).id

@@ -8,7 +8,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import joinedload
 
 from app.models import Circuit, Establishment, Period, Week, db
-from app.views.filters import PARIS
+from app.services.localize import paris_today
 from app.views.helpers import parse_id
 
 
@@ -26,10 +26,6 @@ def date_arg(name: str, source=None) -> date | None:
         except ValueError:
             continue
     return None
-
-
-def today_paris() -> date:
-    return datetime.now(PARIS).date()
 
 
 def csv_response(data: bytes, filename: str) -> Response:
@@ -57,7 +53,7 @@ def filter_choices(establishment_id: int | None, period_id: int | None, *, with_
         if establishment_id:
             weeks_q = weeks_q.where(Period.establishment_id == establishment_id)
         # Without a period, the weeks of periods not over for more than two months.
-        weeks_q = weeks_q.where(Period.ends_on >= date.fromordinal(today_paris().toordinal() - 60))
+        weeks_q = weeks_q.where(Period.ends_on >= date.fromordinal(paris_today().toordinal() - 60))
     weeks = db.session.execute(weeks_q).scalars().all()
     circuits = []
     if with_circuits:

@@ -11,14 +11,13 @@ Thin over app.services.payments.regie; every change is a CSRF-protected POST, au
 """
 from __future__ import annotations
 
-from datetime import date, datetime
-from zoneinfo import ZoneInfo
+from datetime import date
 
 from flask import flash, g, redirect, request, url_for
 from flask_appbuilder import BaseView, expose, has_access
 from flask_babel import gettext as _
 
-from app.services.localize import PAYMENT_STATUS_LABELS
+from app.services.localize import PAYMENT_STATUS_LABELS, paris_today
 from app.services.payments import regie
 from app.views.helpers import service_errors
 
@@ -33,7 +32,7 @@ def _day(text: str | None) -> date:
     try:
         return date.fromisoformat((text or "").strip()[:10])
     except ValueError:
-        return datetime.now(ZoneInfo("Europe/Paris")).date()
+        return paris_today()
 
 
 class StaffRegieView(BaseView):

@@ -19,7 +19,7 @@ from app.services.errors import NotFound, ServiceError
 from app.services.operations import csv_export
 from app.views.helpers import parse_id
 
-from .ops_helpers import csv_response, filter_choices, int_arg, today_paris
+from .ops_helpers import csv_response, filter_choices, int_arg, paris_today
 
 OUTCOME_LABELS = {"pending": "en cours", "accepted": "payée", "lapsed": "délai dépassé", "declined": "refusée",
                   "withdrawn": "retirée"}
@@ -38,7 +38,7 @@ class StaffWaitlistView(BaseView):
         choices = filter_choices(establishment_id, None)
         period_id = int_arg("period_id")
         if not period_id:
-            current = [p for p in choices["periods"] if p.ends_on >= today_paris()]
+            current = [p for p in choices["periods"] if p.ends_on >= paris_today()]
             period_id = min(current, key=lambda p: (p.starts_on, p.id)).id if current else (
                 choices["periods"][0].id if choices["periods"] else None)
         overview = None
