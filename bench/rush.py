@@ -2,6 +2,7 @@
 
     python -m bench.rush [--households 2000] [--children 3000] [--places 1500] [--concurrency 200]
                          [--json rush.json]
+    python -m bench.rush --adds-only [...]   # the add rate alone: bench/adds_only.py
 
 Starts the portal as production runs it (gunicorn threaded workers on PostgreSQL and Redis, a
 separate RQ worker with its scheduler), on a database of its own created on the DATABASE_URL server
@@ -281,6 +282,10 @@ class Profiler:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if "--adds-only" in argv:  # the add rate alone, in the shape of the comparison with pretix
+        from . import adds_only
+        return adds_only.main([a for a in argv if a != "--adds-only"])
     args = parse_args(argv)
     log = Log(args.quiet)
     os.environ.setdefault("LOG_LEVEL", "WARNING")  # the seeding app's INFO lines would drown the report

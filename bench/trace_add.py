@@ -86,7 +86,7 @@ def main(argv: list[str] | None = None) -> None:
                 locked, lock_start = True, at
             mark = "LOCK" if locked else "    "
             inside += locked
-            print(f"{i:3d} {at * 1000:7.2f} ms {mark} {sql[:150]}")
+            print(f"{i:3d} {at * 1000:7.2f} ms {mark} {sql[:int(os.environ.get('TRACE_WIDTH', '150'))]}")
             if locked and sql == "COMMIT":
                 locked, lock_end = False, at
         if lock_start is not None and lock_end is not None:
@@ -111,7 +111,7 @@ def main(argv: list[str] | None = None) -> None:
             import pstats
 
             profiler.disable()
-            pstats.Stats(profiler).sort_stats("cumulative").print_stats(args.cprofile)
+            pstats.Stats(profiler).sort_stats(os.environ.get("PROFILE_SORT", "cumulative")).print_stats(args.cprofile)
         print(f"warm: median {statistics.median(timings):.2f} ms, "
               f"p90 {sorted(timings)[int(len(timings) * 0.9)]:.2f} ms over {len(timings)} adds (one at a time), "
               f"{len(warm_statements) / len(timings):.1f} statements per add")

@@ -177,6 +177,7 @@ def test_busy_is_503_with_a_french_message(app, factory, api, monkeypatch):
         raise Busy("Beaucoup de familles réservent en ce moment : réessayez.", code="busy")
 
     monkeypatch.setattr(basket, "lock_weeks", locked)
+    monkeypatch.setattr(basket.fast_hold, "available", lambda: False)  # its real lock timeout: test_concurrency_pg
     client, headers = api(family.email)
     response = _post_line(client, headers, family.child_ids[0], catalog.week_ids[0])
     assert response.status_code == 503

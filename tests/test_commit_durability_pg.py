@@ -34,14 +34,21 @@ def test_a_parent_hold_commits_asynchronously_and_only_its_own_transaction(pg_ap
 
 
 def test_the_api_add_commits_asynchronously(pg_app, pg_factory):
-    from app.services.booking import basket
+    """The API's add holds through pf_hold, which sets synchronous_commit off for its own transaction."""
+    from app.models import db, utcnow
+    from app.services.booking import fast_hold
 
     catalog = pg_factory.catalog()
     family = pg_factory.household()
     with count_queries(pg_app) as statements:
         with pg_app.app_context():
-            basket.add_line_summary(family.id, family.child_ids[0], catalog.week_ids[0], {"mode": "onsite"})
-    assert _sent_async(statements)
+            held = fast_hold.try_add(family.id, family.child_ids[0], catalog.week_ids[0], "onsite", None, None,
+                                     utcnow())
+            assert held is not None
+            assert db.session.execute(text("SHOW synchronous_commit")).scalar() == "off"
+            db.session.commit()
+            assert db.session.execute(text("SHOW synchronous_commit")).scalar() == "on"
+    assert any("pf_hold_v1(" in statement for statement in statements)
 
 
 def test_a_desk_booking_checkout_and_payment_stay_synchronous(pg_app, pg_factory):

@@ -8,6 +8,7 @@ from flask_appbuilder.models.sqla.base import SQLA
 
 db = SQLA(model_class=Model)
 
+from . import hold_function  # noqa: E402,F401  (pf_hold: installed by create_all on PostgreSQL too)
 from .account import AccountSecurity, SecurityVersion  # noqa: E402,F401
 from .allocation import AllocationRules, AllocationRun, OpeningMode, Wish  # noqa: E402,F401
 from .attendance import (  # noqa: E402,F401

@@ -36,6 +36,7 @@ from app.models import (
 )
 from app.models.types import parse_id
 from app.services import audit
+from app.services.booking import fast_hold
 from app.services.booking.capacity import BUSY_MESSAGE, lock_weeks
 from app.services.booking.eligibility import check_week, load_person
 from app.services.booking.holds import (  # noqa: F401 (re-exported: basket.schedule_expiry, …)
@@ -184,14 +185,20 @@ def add_line_summary(household_id: int, child_id: int, week_id: int, transport: 
     described: dict = {}
 
     def operation():
+        held = fast_hold.try_add(household_id, child_id, week_id, mode, stop_id, actor, now) \
+            if fast_hold.available() else None
+        if held is not None:  # one round trip under the locks (PostgreSQL), the basket's total with it
+            line, household, total = held
+            return _line_dict(line, household), line.basket_id, line.hold_expires_at, total
         line = _add_line(household_id, child_id, week_id, mode, stop_id, actor, False, now, describe=described)
-        return described["item"], line.basket_id, line.hold_expires_at
+        return described["item"], line.basket_id, line.hold_expires_at, None
 
-    item, basket_id, expires_at = _run(operation)
-    total = db.session.execute(
-        select(func.coalesce(func.sum(Reservation.price_cents + Reservation.bus_price_cents), 0))
-        .where(Reservation.basket_id == basket_id, Reservation.status == ReservationStatus.HELD)
-    ).scalar()
+    item, basket_id, expires_at, total = _run(operation)
+    if total is None:
+        total = db.session.execute(
+            select(func.coalesce(func.sum(Reservation.price_cents + Reservation.bus_price_cents), 0))
+            .where(Reservation.basket_id == basket_id, Reservation.status == ReservationStatus.HELD)
+        ).scalar()
     return {"line": item, "basket_id": basket_id, "expires_at": expires_at.isoformat(), "total_cents": int(total)}
 
 

@@ -163,11 +163,13 @@ class StopRow(Row):
 
 @dataclass(frozen=True)
 class Catalogue:
-    """The active establishments (by name) and all their periods (by first day, then id)."""
+    """The active establishments (by name) and all their periods (by first day, then id); their
+    weeks by id (the fast hold's look-up)."""
 
     version: int
     establishments: tuple[Any, ...]
     periods: tuple[Any, ...]
+    weeks: dict[int, Any]
 
 
 def _rows(model, row_class, where) -> list[Row]:
@@ -216,7 +218,8 @@ def load_catalogue(version: int) -> Catalogue:
     for establishment in establishments:
         establishment._link("periods", periods_of.get(establishment.id, ()))
     return Catalogue(version, tuple(establishments),
-                     tuple(sorted(periods, key=lambda p: (p.starts_on, p.id))))
+                     tuple(sorted(periods, key=lambda p: (p.starts_on, p.id))),
+                     {week.id: week for period in periods for week in period.weeks})
 
 
 class _Store:

@@ -261,7 +261,7 @@ def _person_query(household_id: int, child_id: int, *columns):
             .where(Household.id == household_id, HouseholdChild.child_id == child_id))
 
 
-def _load_person_and_catalogue_version(household_id: int, child_id: int
+def load_person_and_catalogue_version(household_id: int, child_id: int
                                        ) -> tuple[Household, HouseholdChild, Child, int]:
     """load_person with the catalogue version in the same statement (the offers' one extra read)."""
     row = db.session.execute(_person_query(household_id, child_id, catalogue_snapshot.version_column())).first()
@@ -421,7 +421,7 @@ def offers(household_id: int, child_id: int, now: datetime | None = None, *, cac
     ORM rows instead (the reference the snapshot is tested against)."""
     now = now or utcnow()
     today = paris_today(now)
-    household, link, child, version = _load_person_and_catalogue_version(household_id, child_id)
+    household, link, child, version = load_person_and_catalogue_version(household_id, child_id)
     establishments: Sequence[Any]
     periods: Sequence[Any]
     if cached:
