@@ -295,6 +295,20 @@ def test_openapi_documents_the_429(app, factory):
     assert "position" in described["description"] and "Retry-After" in described["headers"]
 
 
+def test_queue_message_next_or_families_ahead(app):
+    """The API's message: next to go in, one family ahead, several ahead; the wait in words."""
+    with app.test_request_context():
+        next_one = waiting_room.queue_message(waiting_room.Decision(admitted=False, position=1, wait_seconds=20))
+        one = waiting_room.queue_message(waiting_room.Decision(admitted=False, position=2, wait_seconds=90))
+        several = waiting_room.queue_message(waiting_room.Decision(admitted=False, position=4, wait_seconds=3900))
+    assert next_one == ("Beaucoup de familles s'inscrivent en ce moment : vous êtes la prochaine à entrer. "
+                        "Attente estimée : moins d'une minute. Votre place est gardée : réessayez avec votre ticket.")
+    assert one == ("Beaucoup de familles s'inscrivent en ce moment : 1 famille avant vous. "
+                   "Attente estimée : environ 2 minutes. Votre place est gardée : réessayez avec votre ticket.")
+    assert several.startswith("Beaucoup de familles s'inscrivent en ce moment : 3 familles avant vous. "
+                              "Attente estimée : environ 1 h 05.")
+
+
 # --- staff ---------------------------------------------------------------------------------
 
 def test_staff_see_the_queue_live(app, factory, login, clock):

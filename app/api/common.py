@@ -10,7 +10,7 @@ from flask import Response, jsonify, make_response, request
 from flask_appbuilder.api import BaseApi
 from marshmallow import Schema
 
-from app.api import gate, schemas, waiting_room
+from app.api import gate, schemas
 from app.services.errors import Busy, ServiceError
 
 
@@ -34,7 +34,7 @@ class PortalBaseApi(BaseApi):
         "PortalConflict": _reason_response("Refus avec sa raison (full, age, already_booked…)."),
         "PortalBusy": _reason_response("Trop de demandes simultanées ou service momentanément indisponible : "
                                        "réessayer (en-tête Retry-After)."),
-        "PortalWaitingRoom": waiting_room.RESPONSE,  # issue 21: the opening's waiting room
+        "PortalWaitingRoom": schemas.WAITING_ROOM_RESPONSE,  # issue 21: the opening's waiting room
     }
 
     def __init_subclass__(cls, **kwargs):

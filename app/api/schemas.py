@@ -208,7 +208,7 @@ class PortalReason(Schema):
                        "already_booked, already_in_basket, wishes_period, invalid, transport_required, "
                        "invalid_transport, "
                        "stop_required, invalid_stop, not_found, not_in_basket, basket_in_checkout, basket_empty, "
-                       "basket_expired, price_changed, busy…"})
+                       "basket_expired, price_changed, busy, waiting_room…"})
     message = fields.String(required=True, metadata={"description": "Explication en français."})
     details = fields.Dict(metadata={"description": "Précisions (champ en cause, dates…)."})
 
@@ -455,6 +455,24 @@ class PortalCheckout(Schema):
     status = fields.String(required=True, validate=OneOf(("payment_required", "confirmed")))
     credit_cents = _cents("Avoir du foyer déduit de ce panier (amount_cents est le reste à payer par carte).")
 
+
+# The waiting room's ticket header (app/api/waiting_room.py) and its 429 answer in the OpenAPI
+# document (PortalBaseApi.responses): here, below both modules, so that the door can build its
+# answer with app/api/common.py without an import cycle.
+WAITING_ROOM_HEADER = "X-Waiting-Room-Ticket"
+WAITING_ROOM_RESPONSE = {
+    "description": "Salle d'attente (code waiting_room) : trop de familles à la fois. `details` donne "
+                   "`position` (1 : la prochaine famille à entrer), `wait_seconds` (attente estimée) et "
+                   "`ticket`. Renvoyer la requête après Retry-After secondes avec l'en-tête "
+                   "X-Waiting-Room-Ticket reçu ; les familles entrent dans l'ordre d'arrivée.",
+    "headers": {
+        "Retry-After": {"schema": {"type": "integer"}, "description": "Secondes avant de réessayer."},
+        WAITING_ROOM_HEADER: {"schema": {"type": "string"},
+                              "description": "Le ticket à renvoyer (place dans la file)."},
+    },
+    # The API's one error shape; `details` carries position (1: next to go in), wait_seconds, ticket.
+    "content": {"application/json": {"schema": {"$ref": "#/components/schemas/PortalReason"}}},
+}
 
 # Registered as OpenAPI components by the APIs (see app/api/common.py); nested ones follow.
 REQUEST_SCHEMAS = (PortalAddLineRequest, PortalTransportChoice)

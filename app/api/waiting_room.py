@@ -11,25 +11,13 @@ from __future__ import annotations
 
 import functools
 
-from flask import g, jsonify, make_response, request
+from flask import g, request
 
+from app.api import schemas
+from app.api.common import answer
 from app.services.booking import waiting_room
 
-HEADER = "X-Waiting-Room-Ticket"
-
-# The 429 answer in the OpenAPI document (PortalBaseApi.responses).
-RESPONSE = {
-    "description": "Salle d'attente (code waiting_room) : trop de familles à la fois. `details` donne "
-                   "`position` (1 : la prochaine famille à entrer), `wait_seconds` (attente estimée) et "
-                   "`ticket`. Renvoyer la requête après Retry-After secondes avec l'en-tête "
-                   "X-Waiting-Room-Ticket reçu ; les familles entrent dans l'ordre d'arrivée.",
-    "headers": {
-        "Retry-After": {"schema": {"type": "integer"}, "description": "Secondes avant de réessayer."},
-        HEADER: {"schema": {"type": "string"}, "description": "Le ticket à renvoyer (place dans la file)."},
-    },
-    # The API's one error shape; `details` carries position (1: next to go in), wait_seconds, ticket.
-    "content": {"application/json": {"schema": {"$ref": "#/components/schemas/PortalReason"}}},
-}
+HEADER = schemas.WAITING_ROOM_HEADER
 
 
 def queued(fn):
@@ -46,16 +34,10 @@ def queued(fn):
             if decision.token:
                 response.headers[HEADER] = decision.token
             return response
-        wait = waiting_room.wait_text(decision.wait_seconds)
-        ahead = decision.position - 1
-        message = ("Beaucoup de familles s'inscrivent en ce moment : vous êtes la prochaine à entrer. "
-                   if ahead == 0 else
-                   f"Beaucoup de familles s'inscrivent en ce moment : {ahead} famille{'s' if ahead > 1 else ''} "
-                   "avant vous. ")
-        message += f"Attente estimée : {wait}. Votre place est gardée : réessayez avec votre ticket."
-        response = make_response(jsonify({"code": "waiting_room", "message": message, "details": {
-            "position": decision.position, "wait_seconds": decision.wait_seconds, "ticket": decision.token}}), 429)
-        response.headers["Content-Type"] = "application/json; charset=utf-8"
+        response = answer(429, schemas.reason_answer, {
+            "code": "waiting_room", "message": waiting_room.queue_message(decision),
+            "details": {"position": decision.position, "wait_seconds": decision.wait_seconds,
+                        "ticket": decision.token}})
         response.headers["Retry-After"] = str(decision.refresh_seconds)
         response.headers[HEADER] = decision.token or ""
         response.headers["Cache-Control"] = "no-store"

@@ -51,9 +51,9 @@ def _door():
         g.waiting_room_token = decision.token
         return None
     response = make_response(render_template(
-        "parent/waiting_room.html", position=decision.position, wait=waiting_room.wait_text(decision.wait_seconds),
-        refresh_seconds=decision.refresh_seconds, again_url=request.full_path if request.query_string
-        else request.path))
+        "parent/waiting_room.html", position=decision.position, ahead=waiting_room.families_ahead(decision.position),
+        wait=waiting_room.wait_text(decision.wait_seconds), refresh_seconds=decision.refresh_seconds,
+        again_url=request.full_path if request.query_string else request.path))
     response.headers["Cache-Control"] = "no-store"
     response.headers["Retry-After"] = str(decision.refresh_seconds)
     _set_cookie(response, decision.token)

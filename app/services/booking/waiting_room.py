@@ -38,6 +38,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
 from flask import current_app
+from flask_babel import gettext as _
+from flask_babel import ngettext
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 from sqlalchemy import select
 
@@ -341,8 +343,27 @@ def status() -> Status:
 def wait_text(seconds: int) -> str:
     """« moins d'une minute », « environ 3 minutes », « environ 1 h 05 »."""
     if seconds < 60:
-        return "moins d'une minute"
+        return _("moins d'une minute")
     minutes = math.ceil(seconds / 60)
     if minutes < 60:
-        return "environ 1 minute" if minutes == 1 else f"environ {minutes} minutes"
-    return f"environ {minutes // 60} h {minutes % 60:02d}"
+        return ngettext("environ %(num)d minute", "environ %(num)d minutes", minutes)
+    return _("environ %(hours)d h %(minutes)02d", hours=minutes // 60, minutes=minutes % 60)
+
+
+def families_ahead(position: int) -> str:
+    """« 1 famille avant vous », « 3 familles avant vous » for a queue `position` (1: next to go in,
+    nobody ahead). The queue page and the API's message both say it this way."""
+    ahead = max(0, position - 1)
+    return ngettext("%(num)d famille avant vous", "%(num)d familles avant vous", ahead)
+
+
+def queue_message(decision: Decision) -> str:
+    """The French message of a parent kept waiting (the API's 429): who is ahead, the estimated
+    wait, and that their place is kept."""
+    if decision.position <= 1:
+        first = _("Beaucoup de familles s'inscrivent en ce moment : vous êtes la prochaine à entrer.")
+    else:
+        first = _("Beaucoup de familles s'inscrivent en ce moment : %(ahead)s.",
+                  ahead=families_ahead(decision.position))
+    return first + " " + _("Attente estimée : %(wait)s. Votre place est gardée : réessayez avec votre ticket.",
+                           wait=wait_text(decision.wait_seconds))
