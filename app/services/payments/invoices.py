@@ -13,6 +13,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TypeVar
 
 from flask_babel import gettext as _
 from sqlalchemy import or_, select
@@ -41,6 +42,8 @@ from app.services.payments.common import _actor_id, _db_id
 from app.services.payments.credits import issue_credit_note, next_number
 
 INVOICE_PREFIX = "FA"
+
+_Document = TypeVar("_Document", Invoice, CreditNote)
 
 
 def _transport(line: Reservation) -> str:
@@ -176,19 +179,23 @@ def household_invoices(household_id: int) -> list[Invoice]:
                                    .order_by(Invoice.issued_at.desc(), Invoice.id.desc())).scalars())
 
 
+def _document(model: type[_Document], raw_id, message: str, code: str,
+              household_id: int | None = None) -> _Document:
+    """The invoice or credit note `raw_id` (from a URL, a form, the API); with `household_id`, only if it
+    is that household's (DESIGN.md §3.6). Anything else is « introuvable »: NotFound(message, code)."""
+    document = db.session.get(model, raw_id) if _db_id(raw_id) else None
+    if document is None or (household_id is not None and document.household_id != household_id):
+        raise NotFound(message, code=code)
+    return document
+
+
 def household_invoice(household_id: int, invoice_id) -> Invoice:
     """One of the household's invoices; any other id is « introuvable » (DESIGN.md §3.6)."""
-    invoice = db.session.get(Invoice, invoice_id) if _db_id(invoice_id) else None
-    if invoice is None or invoice.household_id != household_id:
-        raise NotFound(_("Facture introuvable."), code="invoice_not_found")
-    return invoice
+    return _document(Invoice, invoice_id, _("Facture introuvable."), "invoice_not_found", household_id)
 
 
 def staff_invoice(invoice_id) -> Invoice:
-    invoice = db.session.get(Invoice, invoice_id) if _db_id(invoice_id) else None
-    if invoice is None:
-        raise NotFound(_("Facture introuvable."), code="invoice_not_found")
-    return invoice
+    return _document(Invoice, invoice_id, _("Facture introuvable."), "invoice_not_found")
 
 
 def invoices_of_payment(payment_id: int) -> list[Invoice]:
@@ -212,17 +219,11 @@ class DocumentRow:
 
 def household_credit_note(household_id: int, note_id) -> CreditNote:
     """One of the household's credit notes; any other id is « introuvable »."""
-    note = db.session.get(CreditNote, note_id) if _db_id(note_id) else None
-    if note is None or note.household_id != household_id:
-        raise NotFound(_("Avoir introuvable."), code="credit_note_not_found")
-    return note
+    return _document(CreditNote, note_id, _("Avoir introuvable."), "credit_note_not_found", household_id)
 
 
 def staff_credit_note(note_id) -> CreditNote:
-    note = db.session.get(CreditNote, note_id) if _db_id(note_id) else None
-    if note is None:
-        raise NotFound(_("Avoir introuvable."), code="credit_note_not_found")
-    return note
+    return _document(CreditNote, note_id, _("Avoir introuvable."), "credit_note_not_found")
 
 
 def invoice_numbers_of_reservations(reservation_ids: set[int]) -> dict[int, str]:
