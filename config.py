@@ -58,6 +58,10 @@ class Config:
     # Booking
     BASKET_HOLD_MINUTES = float(os.environ.get("BASKET_HOLD_MINUTES", "60"))
     SWEEP_INTERVAL_SECONDS = _int("SWEEP_INTERVAL_SECONDS", 60)
+    # Admission gate (app/services/booking/admission.py): a week found full is refused from Redis
+    # until a place comes back, for at most MARK_SECONDS (the locked check stays the only way in).
+    ADMISSION_GATE = _bool("ADMISSION_GATE", True)
+    ADMISSION_MARK_SECONDS = float(os.environ.get("ADMISSION_MARK_SECONDS", "30"))
     # Waiting room of a first-come opening (app/services/booking/waiting_room.py): off, on, or auto
     # (from LEAD minutes before a period's registration opening to SPAN minutes after it). Parents
     # are let in at RATE per second in arrival order, BURST at once after a quiet spell (default:

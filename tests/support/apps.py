@@ -71,9 +71,15 @@ def truncate_all(app) -> None:
             for table in tables:
                 db.session.execute(table.delete())
         db.session.commit()
-    # TRUNCATE bypasses the session, so the catalogue version does not see it: drop the snapshot.
-    from app.services.booking import catalogue_snapshot
+    # TRUNCATE bypasses the session, so the catalogue version does not see it: drop the snapshot,
+    # and the admission gate's marks of weeks that no longer exist (ids restart).
+    from app.services.booking import admission, catalogue_snapshot
     catalogue_snapshot.forget(app)
+    with app.app_context():
+        try:
+            admission.forget_all()
+        except Exception:  # noqa: BLE001 - a test may have broken Redis on purpose
+            pass
 
 
 def flush_jobs(app) -> None:

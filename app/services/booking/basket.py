@@ -36,8 +36,8 @@ from app.models import (
 )
 from app.models.types import parse_id
 from app.services import audit
-from app.services.booking import fast_hold
-from app.services.booking.capacity import BUSY_MESSAGE, lock_weeks
+from app.services.booking import admission, fast_hold
+from app.services.booking.capacity import BUSY_MESSAGE, FULL_ERROR_CODE, lock_weeks
 from app.services.booking.eligibility import check_week, load_person
 from app.services.booking.holds import (  # noqa: F401 (re-exported: basket.schedule_expiry, …)
     BASKET_IN_CHECKOUT,
@@ -193,7 +193,12 @@ def add_line_summary(household_id: int, child_id: int, week_id: int, transport: 
         line = _add_line(household_id, child_id, week_id, mode, stop_id, actor, False, now, describe=described)
         return described["item"], line.basket_id, line.hold_expires_at, None
 
-    item, basket_id, expires_at, total = _run(operation)
+    try:
+        item, basket_id, expires_at, total = _run(operation)
+    except Conflict as exc:
+        if exc.code == FULL_ERROR_CODE and not exc.details and fast_hold.available():  # the week, not a bus
+            admission.remember_full(week_id, now)
+        raise
     if total is None:
         total = db.session.execute(
             select(func.coalesce(func.sum(Reservation.price_cents + Reservation.bus_price_cents), 0))

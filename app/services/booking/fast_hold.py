@@ -27,7 +27,7 @@ from sqlalchemy import text
 
 from app.models import ReservationStatus, TransportMode, db
 from app.models.hold_function import HOLD_FUNCTION
-from app.services.booking import catalogue_snapshot
+from app.services.booking import admission, catalogue_snapshot
 from app.services.booking.capacity import BUS_FULL, WEEK_FULL, Shortage, bus_full_message, week_full_message
 from app.services.booking.eligibility import (
     ChildLine,
@@ -69,7 +69,8 @@ def try_add(household_id: int, child_id: int, week_id: int, mode: str, stop_id: 
             return None
     today = paris_today(now)
     gate = period_reason(household, link, child, period, period.establishment, now)
-    refusal = gate or week_reason(None, week, None, None, household_id, today)
+    refusal = gate or week_reason(None, week, None, None, household_id, today) \
+        or admission.refusal(week, household_id, child_id, now)  # a week known full: no lock, no count
     if refusal:
         _refuse(refusal)
     price = price_line(household, period, mode, week)
