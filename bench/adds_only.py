@@ -1,6 +1,6 @@
 """The add-to-basket rate alone, in the shape the issue's comparison with pretix used.
 
-    python -m bench.adds_only [--households 2000] [--places 1500] [--concurrency 50] [--threads 8]
+    python -m bench.adds_only [--households 2000] [--places 1500] [--concurrency 50] [--threads 1]
                               [--json adds.json]
 
 N distinct households, already logged in (JWTs taken before the clock starts), each add ONE week
@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import subprocess
 import sys
 import tempfile
 import threading
@@ -44,8 +43,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--places", type=int, default=1500, help="places of the one week every household adds")
     p.add_argument("--concurrency", type=int, default=50, help="requests in flight (default 50)")
     p.add_argument("--workers", type=int, default=cpus)
-    p.add_argument("--threads", type=int, default=8,
-                   help="gunicorn threads per worker (default 8, as bench.rush; 1 = sync workers)")
+    p.add_argument("--threads", type=int, default=1,
+                   help="gunicorn threads per worker (default 1: sync workers, as bench.rush)")
     p.add_argument("--baseline-seconds", type=float, default=6.0, help="/health ceiling, half before, half after")
     p.add_argument("--password-hash", default="pbkdf2:sha256:1000")
     p.add_argument("--json", dest="json_path", default=None)
@@ -55,18 +54,6 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     if min(args.households, args.places, args.concurrency) < 1:
         p.error("--households, --places and --concurrency must be positive")
     return args
-
-
-def start_gunicorn(env: dict, port: int, workers: int, threads: int, log_path: Path) -> subprocess.Popen:
-    """bench.server's command line, with the application's own log (tracebacks) kept in `log_path`;
-    `--threads 1` runs sync workers, the production shape (`gunicorn -w 4`)."""
-    worker_class = ["--worker-class", "gthread", "--threads", str(threads)] if threads > 1 else []
-    cmd = [sys.executable, "-m", "gunicorn", "--workers", str(workers), *worker_class,
-           "--bind", f"127.0.0.1:{port}", "--backlog", "2048", "--keep-alive", "75", "--timeout", "120",
-           "--graceful-timeout", "10", "--log-level", "warning", "run:app"]
-    log = open(log_path, "ab")
-    return subprocess.Popen(cmd, cwd=server.ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
-                            start_new_session=True)
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -253,7 +240,7 @@ def main(argv: list[str] | None = None) -> int:
         port = server.free_port()
         env = server.server_env(database_url, redis_url, port, str(workdir), queue=queue,
                                 password_hash=args.password_hash)
-        gunicorn = start_gunicorn(env, port, args.workers, args.threads, workdir / "gunicorn.log")
+        gunicorn = server.start_gunicorn(env, port, args.workers, args.threads, workdir / "gunicorn.log")
         worker = server.start_worker(env, workdir / "worker.log")
         server.wait_ready(port, [gunicorn, worker])
         say(f"{args.households} households, {args.places} places in one week; gunicorn {args.workers} × "

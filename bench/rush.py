@@ -59,7 +59,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                    help="share of children also linked to a second household, which races the first (default 0.03)")
     p.add_argument("--concurrency", type=int, default=200, help="households in flight at once (default 200)")
     p.add_argument("--workers", type=int, default=cpus, help=f"gunicorn worker processes (default {cpus})")
-    p.add_argument("--threads", type=int, default=8, help="threads per gunicorn worker (default 8)")
+    p.add_argument("--threads", type=int, default=1,
+                   help="threads per gunicorn worker (default 1: sync workers, as measured best in bench/README.md)")
     p.add_argument("--baseline-seconds", type=float, default=10.0,
                    help="length of the /health ceiling measurement, half before and half after the rush "
                         "(default 10)")

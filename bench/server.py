@@ -50,17 +50,20 @@ def server_env(database_url: str, redis_url: str, port: int, instance_dir: str, 
 
 def start_gunicorn(env: dict, port: int, workers: int, threads: int, log_path: Path,
                    config: str | None = None) -> subprocess.Popen:
-    cmd = [sys.executable, "-m", "gunicorn", "--workers", str(workers), "--worker-class", "gthread",
-           "--threads", str(threads), "--bind", f"127.0.0.1:{port}", "--backlog", "2048",
-           # Parents keep their connection between clicks; gunicorn's 2 s default would make the
-           # generator reconnect all the time.
-           "--keep-alive", "75", "--timeout", "120", "--graceful-timeout", "10",
-           "--error-logfile", str(log_path), "--log-level", "warning"]
+    """The portal under gunicorn: sync workers with `threads` 1 (the production shape, `gunicorn -w N`,
+    measured best in bench/README.md), else gthread workers of `threads` threads. Gunicorn's errors
+    and the application's own log (tracebacks) go to `log_path`."""
+    worker_class = ["--worker-class", "gthread", "--threads", str(threads)] if threads > 1 else []
+    cmd = [sys.executable, "-m", "gunicorn", "--workers", str(workers), *worker_class,
+           "--bind", f"127.0.0.1:{port}", "--backlog", "2048",
+           # Parents keep their connection between clicks (gthread); gunicorn's 2 s default would make
+           # the generator reconnect all the time.
+           "--keep-alive", "75", "--timeout", "120", "--graceful-timeout", "10", "--log-level", "warning"]
     if config:
         cmd += ["--config", config]
     cmd.append("run:app")
-    return subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT,
-                            start_new_session=True)
+    log = open(log_path, "ab")
+    return subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
 
 
 def start_worker(env: dict, log_path: Path) -> subprocess.Popen:

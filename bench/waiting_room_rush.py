@@ -41,7 +41,7 @@ import redis
 from sqlalchemy import create_engine
 
 from . import checks, seed, server
-from .adds_only import Tally, login_all, percentile, start_gunicorn
+from .adds_only import Tally, login_all, percentile
 from .http import Client, TransportError
 
 DEFAULT_DATABASE = "postgresql://postgres@127.0.0.1:5432/test"
@@ -285,14 +285,14 @@ def main(argv: list[str] | None = None) -> int:
                                 password_hash=args.password_hash)
         # The room is off while everyone logs in (before the clock), then on for the rush: a fresh
         # server with the setting, so nobody was admitted during the log-ins.
-        gunicorn = start_gunicorn(env, port, args.workers, args.threads, workdir / "gunicorn.log")
+        gunicorn = server.start_gunicorn(env, port, args.workers, args.threads, workdir / "gunicorn.log")
         server.wait_ready(port, [gunicorn])
         say(f"{args.households} households log in ({args.workers} × {args.threads} gunicorn on :{port})")
         logged = login_all(port, seeded.accounts, max(4, args.workers * args.threads))
         server.stop(gunicorn)
         redis_conn.flushdb()
         env.update({"WAITING_ROOM": "on", "WAITING_ROOM_RATE": str(args.rate)})
-        gunicorn = start_gunicorn(env, port, args.workers, args.threads, workdir / "gunicorn.log")
+        gunicorn = server.start_gunicorn(env, port, args.workers, args.threads, workdir / "gunicorn.log")
         server.wait_ready(port, [gunicorn])
         order = list(range(args.households))
         random.Random(args.seed).shuffle(order)
