@@ -27,6 +27,7 @@ from sqlalchemy import text
 
 from app.models import ReservationStatus, TransportMode, db
 from app.models.hold_function import HOLD_FUNCTION
+from app.services import audit
 from app.services.booking import admission, catalogue_snapshot
 from app.services.booking.capacity import BUS_FULL, WEEK_FULL, Shortage, bus_full_message, week_full_message
 from app.services.booking.eligibility import (
@@ -81,7 +82,7 @@ def try_add(household_id: int, child_id: int, week_id: int, mode: str, stop_id: 
         "price": price.price_cents, "bus_price": price.bus_price_cents, "now": now,
         "hold_seconds": hold_duration().total_seconds(), "today": today, "household_status": household.status,
         "actor_id": getattr(actor, "id", None),
-        "actor_label": getattr(actor, "email", None) or getattr(actor, "username", None) or "système",
+        "actor_label": getattr(actor, "email", None) or getattr(actor, "username", None) or audit.SYSTEM,
     }).one()
     if row.outcome == "fallback":
         return None
