@@ -91,6 +91,15 @@ def test_a_place_given_back_ends_the_mark_at_once(pg_app, pg_factory):
     assert _mark(pg_app, catalog.week_ids[0])[0] == {}
     assert "line" in _add(pg_app, pg_factory.household(), catalog.week_ids[0])
 
+    assert _add(pg_app, pg_factory.household(), catalog.week_ids[0])[0] == "full"  # full again: marked
+    assert _mark(pg_app, catalog.week_ids[0])[0]
+    with pg_app.app_context():  # a line deleted through the ORM (staff clean-up) gives its place back too
+        from app.models import Reservation
+        line = db.session.get(Reservation, basket.basket_summary(holders[1].id)["lines"][0]["id"])
+        db.session.delete(line)
+        db.session.commit()
+    assert _mark(pg_app, catalog.week_ids[0])[0] == {}
+
 
 def test_the_mark_ends_when_the_first_hold_lapses(pg_app, pg_factory):
     from app.models import utcnow
@@ -138,3 +147,24 @@ def test_without_redis_the_locked_check_decides(pg_app, pg_factory, monkeypatch)
     with pg_app.app_context():
         monkeypatch.setattr(tasks.state(), "connection", Down())
     assert _add(pg_app, pg_factory.household(), catalog.week_ids[0])[0] == "full"
+
+
+def test_the_person_lock_reads_the_household_as_it_stands(pg_app, pg_factory):
+    """A household already in the session (the API loads it to scope the request) is read again under
+    its lock: a file sent back as incomplete meanwhile is refused, not booked on the old status."""
+    from sqlalchemy import text
+
+    from app.models import Household, db
+    from app.services.booking import basket
+    from app.services.errors import ServiceError
+
+    catalog = pg_factory.catalog(capacities=(5,))
+    family = pg_factory.household()
+    with pg_app.app_context():
+        assert db.session.get(Household, family.id).status == "validated"
+        with db.engine.connect() as other:  # staff, in another transaction
+            other.execute(text("UPDATE household SET status = 'incomplete' WHERE id = :id"), {"id": family.id})
+            other.commit()
+        with pytest.raises(ServiceError) as refused:
+            basket.add_line(family.id, family.child_ids[0], catalog.week_ids[0], {"mode": "onsite"})
+        assert refused.value.code == "household_not_validated"

@@ -160,12 +160,13 @@ return 0
 """
 
 
-def _changes(obj) -> tuple[int | None, tuple[int, int, int] | None]:
-    """(week given a place back, line now confirmed) by `obj`'s pending change."""
+def _changes(obj, deleted: bool) -> tuple[int | None, tuple[int, int, int] | None]:
+    """(week given a place back, line now confirmed) by `obj`'s pending change; `deleted` when the
+    flush deletes it (before the flush, `inspect(obj).deleted` is still false)."""
     state = inspect(obj)
     if isinstance(obj, Week):
         return (obj.id if state.attrs.capacity.history.has_changes() else None), None
-    if state.deleted:
+    if deleted:
         return obj.week_id, None
     moved = state.attrs.week_id.history.deleted
     if moved:  # a line moved to another week gives its old week a place back
@@ -181,9 +182,10 @@ def _changes(obj) -> tuple[int | None, tuple[int, int, int] | None]:
 
 @event.listens_for(Session, "before_flush")
 def _note_changes(session: Session, _context, _instances) -> None:
-    for obj in list(session.dirty) + list(session.deleted):
+    deleted = set(session.deleted)
+    for obj in list(session.dirty) + list(deleted):
         if isinstance(obj, (Reservation, Week)):
-            freed, confirmed = _changes(obj)
+            freed, confirmed = _changes(obj, obj in deleted)
             if freed is not None:
                 session.info.setdefault(_PENDING, set()).add(freed)
             if confirmed is not None:
