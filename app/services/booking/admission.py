@@ -182,7 +182,7 @@ def _changes(obj, deleted: bool) -> tuple[int | None, tuple[int, int, int] | Non
 
 @event.listens_for(Session, "before_flush")
 def _note_changes(session: Session, _context, _instances) -> None:
-    deleted = set(session.deleted)
+    deleted = session.deleted  # an IdentitySet: by identity (FAB's models are not hashable)
     for obj in list(session.dirty) + list(deleted):
         if isinstance(obj, (Reservation, Week)):
             freed, confirmed = _changes(obj, obj in deleted)
