@@ -72,6 +72,29 @@ def test_a_warm_request_reads_no_permission_table(app, parent):
     assert not [sql for sql in seen if "ab_permission" in sql or "ab_view_menu" in sql], seen
 
 
+def test_who_asks_is_read_in_one_statement_per_request(app, parent):
+    """The JWT's stamp check, the gate's roles and version and the household's scoping share one read
+    (household.identity): a second request reads it again (nothing kept past a request)."""
+    _family, client, headers = parent
+    from app.models import db
+
+    with app.app_context():
+        engine = db.engine
+    seen: list[str] = []
+    listener = lambda *args: seen.append(args[2])  # noqa: E731
+    event.listen(engine, "before_cursor_execute", listener)
+    try:
+        for _ in range(2):
+            assert client.get(CHILDREN, headers=headers).status_code == 200
+    finally:
+        event.remove(engine, "before_cursor_execute", listener)
+    users = [sql for sql in seen if "FROM ab_user" in sql]
+    assert len(users) == 2, seen
+    assert all("auth_stamp" in sql and "security_version" in sql and "ab_user_role" in sql and "household" in sql
+               for sql in users), users
+    assert not [sql for sql in seen if sql.lstrip().startswith("SELECT household.") and "ab_user" not in sql], seen
+
+
 def test_a_revoked_role_is_refused_on_the_next_request(app, parent, resync):
     family, client, headers = parent
     with app.app_context():
@@ -151,3 +174,35 @@ def test_staff_and_anonymous_are_refused_as_before(app, factory):
     assert client.get(CHILDREN, headers={"Authorization": "Bearer garbage"}).status_code in (401, 422)
     staff_headers = jwt_headers(client, factory.staff().email)
     assert client.get(CHILDREN, headers=staff_headers).status_code == 403
+
+
+def test_a_token_is_verified_once_and_never_past_its_expiry(app, factory, monkeypatch):
+    """The signature is checked on the token's first request only; its expiry is checked on every
+    one (a cached token past its `exp` is refused), and a token altered by one character is not the
+    cached one."""
+    import time
+    from datetime import timedelta
+
+    import flask_jwt_extended.jwt_manager as jwt_manager_module
+    from flask_jwt_extended import create_access_token
+
+    from app.services.household.accounts import auth_stamp
+    from app.views.account import JWT_STAMP_CLAIM
+
+    family = factory.household()
+    client = app.test_client()
+    with app.app_context():
+        user_id = _user(app, family.email).id
+        token = create_access_token(str(user_id), expires_delta=timedelta(seconds=2),
+                                    additional_claims={JWT_STAMP_CLAIM: auth_stamp(user_id)})
+    verified = []
+    real = jwt_manager_module._decode_jwt
+    monkeypatch.setattr(jwt_manager_module, "_decode_jwt", lambda **kw: verified.append(1) or real(**kw))
+    headers = {"Authorization": f"Bearer {token}"}
+    assert client.get(CHILDREN, headers=headers).status_code == 200
+    assert client.get(CHILDREN, headers=headers).status_code == 200
+    assert len(verified) == 1
+    forged = token[:-2] + ("A" if token[-2] != "A" else "B") + token[-1]
+    assert client.get(CHILDREN, headers={"Authorization": f"Bearer {forged}"}).status_code in (401, 422)
+    time.sleep(2.2)
+    assert client.get(CHILDREN, headers=headers).status_code == 401

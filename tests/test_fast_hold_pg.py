@@ -170,3 +170,78 @@ def test_a_fast_hold_schedules_the_basket_expiry(pg_app, pg_factory, monkeypatch
         first = basket.add_line_summary(family.id, family.child_ids[0], catalog.week_ids[0], {"mode": "onsite"})
         basket.add_line_summary(family.id, family.child_ids[1], catalog.week_ids[0], {"mode": "onsite"})
     assert [(basket_id, at.isoformat()) for basket_id, at in scheduled] == [(first["basket_id"], first["expires_at"])]
+
+
+def test_a_fast_hold_prices_each_week_with_the_qf_record_valid_at_its_start(pg_app, pg_factory):
+    """The QF records are read with the person (one statement) and price the line as the ORM path
+    does: a lapsed attestation means the top bracket for the weeks after it, a new one its own bracket."""
+    from datetime import date
+
+    from app.models import QuotientRecord, Week, db, utcnow
+    from app.models.household_records import QuotientSource
+    from app.services.booking.basket import add_line_summary
+
+    catalog = pg_factory.catalog(capacities=(10, 10, 10))
+    family = pg_factory.household(quotient=400)
+    with pg_app.app_context():
+        starts = [db.session.get(Week, w).starts_on for w in catalog.week_ids]
+        db.session.add_all([
+            QuotientRecord(household_id=family.id, value=400, source=QuotientSource.CAF, valid_from=date(2020, 1, 1),
+                           valid_to=starts[1] - timedelta(days=1)),
+            QuotientRecord(household_id=family.id, value=1200, source=QuotientSource.CAF, valid_from=starts[2])])
+        db.session.commit()
+    now = utcnow()
+    prices = []
+    for week_id in catalog.week_ids:
+        fast = _answer(pg_app, True, family.id, family.child_ids[0], week_id, {"mode": "onsite"}, now)
+        orm = _answer(pg_app, False, family.id, family.child_ids[0], week_id, {"mode": "onsite"}, now)
+        assert fast == orm and fast[0] == "held", (fast, orm)
+        prices.append(fast[1]["price_cents"])
+    assert prices[0] < prices[1] and prices[2] != prices[1], prices  # 400, then none (top), then 1,200
+    with pg_app.app_context():  # and through the API's entry, in its own transaction
+        assert add_line_summary(family.id, family.child_ids[0], catalog.week_ids[1], {"mode": "onsite"}
+                                )["line"]["price_cents"] == prices[1]
+
+
+def test_a_payment_under_way_is_said_first_as_the_orm_path_does(pg_app, pg_factory):
+    """A basket in checkout: « paiement en cours » before any other reason, even a week the admission
+    gate knows full."""
+    from app.models import utcnow
+    from app.services.booking import basket
+    from app.services.errors import ServiceError
+    from tests import credit_helpers as money
+
+    catalog = pg_factory.catalog(capacities=(1, 5))
+    holder, late = pg_factory.household(), pg_factory.household()
+    with pg_app.app_context():
+        basket.add_line_summary(holder.id, holder.child_ids[0], catalog.week_ids[0], {"mode": "onsite"})
+        basket.add_line_summary(late.id, late.child_ids[0], catalog.week_ids[1], {"mode": "onsite"})
+    money.checkout(pg_app, late.id)
+    with pg_app.app_context():  # a third family refused « complet »: the gate now knows the week full
+        third = pg_factory.household()
+        with pytest.raises(ServiceError, match="complète"):
+            basket.add_line_summary(third.id, third.child_ids[0], catalog.week_ids[0], {"mode": "onsite"})
+    now = utcnow()
+    fast = _answer(pg_app, True, late.id, late.child_ids[0], catalog.week_ids[0], {"mode": "onsite"}, now)
+    orm = _answer(pg_app, False, late.id, late.child_ids[0], catalog.week_ids[0], {"mode": "onsite"}, now)
+    assert fast == orm and fast[0] == "basket_in_checkout", (fast, orm)
+
+
+def test_a_bus_deleted_in_the_instant_of_a_hold_goes_back_to_the_orm_path(pg_app, pg_factory):
+    """The snapshot still knows a circuit that a staff edit just deleted (its version read before the
+    delete committed): the function hands the case back, and the ORM path says the stop is gone."""
+    from app.models import db, utcnow
+
+    catalog = pg_factory.catalog()
+    family = pg_factory.household()
+    bus = {"mode": "bus", "stop_id": catalog.stop_ids[0]}
+    now = utcnow()
+    assert _answer(pg_app, True, family.id, family.child_ids[0], catalog.week_ids[0], bus, now)[0] == "held"
+    with pg_app.app_context():  # no ORM event: the catalogue version does not move, as in the race
+        circuit_id = db.session.execute(text("SELECT circuit_id FROM stop WHERE id = :id"),
+                                        {"id": catalog.stop_ids[0]}).scalar()
+        db.session.execute(text("DELETE FROM stop WHERE circuit_id = :c"), {"c": circuit_id})
+        db.session.execute(text("DELETE FROM circuit WHERE id = :c"), {"c": circuit_id})
+        db.session.commit()
+    assert _answer(pg_app, True, family.id, family.child_ids[0], catalog.week_ids[0], bus, now) == ("fallback",)
+    assert _answer(pg_app, False, family.id, family.child_ids[0], catalog.week_ids[0], bus, now)[0] == "invalid_stop"

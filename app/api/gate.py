@@ -11,8 +11,10 @@ transaction) stands. Each request reads that one row: a revoked role is refused 
 request, in every process, with no stale window.
 
 Per request: the JWT is verified by flask_jwt_extended as before (its signature, and the account
-stamp that a password change bumps: app/views/account.py), the user is loaded once (the stamp
-query puts it in the identity map), one read of the version, then dictionary look-ups. Permissions
+stamp that a password change bumps: app/views/account.py); the stamp check reads, in ONE statement,
+the user, its stamp, its roles, the permissions version and its household (household.identity, kept
+for the request: FAB's user lookup, this gate and `require_household` take them from there); then
+dictionary look-ups. Permissions
 are FAB's own rows, written by `flask sync-roles` from the allow-list of app/security.py: the gate
 grants exactly what FAB would. FAB's machinery stays for every staff screen.
 
@@ -33,16 +35,14 @@ from flask_appbuilder.security.sqla.models import (
     PermissionView,
     Role,
     ViewMenu,
-    assoc_group_role,
     assoc_permissionview_role,
-    assoc_user_group,
-    assoc_user_role,
 )
 from flask_jwt_extended import get_current_user, verify_jwt_in_request
-from sqlalchemy import func, select, true, union
+from sqlalchemy import select
 
-from app.models import SecurityVersion, db
-from app.services.security_version import PERMISSIONS, permissions_version
+from app.models import db
+from app.services.household import identity
+from app.services.security_version import permissions_version
 
 log = logging.getLogger(__name__)
 
@@ -92,26 +92,14 @@ def _app_cache() -> _Cache:
     return cache
 
 
-def version_and_roles(user_id: int) -> tuple[int, frozenset[int]]:
-    """The permissions version and the user's roles, direct and through groups (FAB's
-    get_user_roles), in ONE statement: read fresh on every request, so nothing about a user is
-    cached and a role taken away is refused on the next request."""
-    roles = union(
-        select(assoc_user_role.c.role_id.label("role_id")).where(assoc_user_role.c.user_id == user_id),
-        select(assoc_group_role.c.role_id)
-        .join(assoc_user_group, assoc_user_group.c.group_id == assoc_group_role.c.group_id)
-        .where(assoc_user_group.c.user_id == user_id)).subquery()
-    version = select(func.coalesce(func.max(SecurityVersion.version), 0).label("version")) \
-        .where(SecurityVersion.name == PERMISSIONS).subquery()
-    rows = db.session.execute(
-        select(version.c.version, roles.c.role_id).select_from(version.outerjoin(roles, true()))).all()
-    return rows[0][0], frozenset(role for _, role in rows if role is not None)
-
-
 def can(user_id: int, permission: str, resource: str) -> bool:
-    """The gate's answer for one user, as FAB's has_access would give it."""
-    version, roles = version_and_roles(user_id)
-    return _app_cache().at(version).allows(roles, permission, resource)
+    """The gate's answer for one user, as FAB's has_access would give it: its roles and the permissions
+    version come from the request's one identity read (household.identity, shared with the JWT's stamp
+    check), read fresh on every request, so a role taken away is refused on the next one."""
+    found = identity.identity(user_id)
+    if found is None:
+        return False
+    return _app_cache().at(found.permissions_version).allows(found.role_ids, permission, resource)
 
 
 def gate(protected):

@@ -19,16 +19,19 @@ the catalogue itself is a per-process snapshot, re-read only when its version mo
 """
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any, Sequence
 
 from flask_babel import gettext as _
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import selectinload
 
 from app.models import (
     AllocationRun,
+    Basket,
+    BasketStatus,
     Child,
     Circuit,
     Establishment,
@@ -36,6 +39,7 @@ from app.models import (
     HouseholdChild,
     LinkStatus,
     Period,
+    QuotientRecord,
     Reservation,
     ReservationStatus,
     Week,
@@ -52,6 +56,7 @@ from app.services.booking.capacity import (
     live_condition,
 )
 from app.services.errors import NotFound
+from app.services.household import quotients
 from app.services.localize import PARIS, paris_today
 
 _MONTHS = ["janvier", "février", "mars", "avril", "mai", "juin", "juillet", "août", "septembre",
@@ -248,13 +253,22 @@ def load_person(household_id: int, child_id: int, *, for_update: bool = False
         query = query.with_for_update(of=Household)
     row = db.session.execute(query).first()
     if row is None:
-        raise NotFound(_("Cet enfant n'est pas rattaché à votre dossier."), code="not_found")
+        raise _not_linked()
     return row[0], row[1], row[2]
 
 
-def _person_query(household_id: int, child_id: int, *columns):
+def _not_linked() -> NotFound:
+    return NotFound(_("Cet enfant n'est pas rattaché à votre dossier."), code="not_found")
+
+
+def _check_child_id(child_id) -> None:
+    """An id no child can have is simply not linked (and never reaches the database)."""
     if isinstance(child_id, bool) or not isinstance(child_id, int) or not 0 < child_id < 2**31:
-        raise NotFound(_("Cet enfant n'est pas rattaché à votre dossier."), code="not_found")
+        raise _not_linked()
+
+
+def _person_query(household_id: int, child_id: int, *columns):
+    _check_child_id(child_id)
     return (select(Household, HouseholdChild, Child, *columns)
             .join(HouseholdChild, HouseholdChild.household_id == Household.id)
             .join(Child, Child.id == HouseholdChild.child_id)
@@ -266,8 +280,36 @@ def load_person_and_catalogue_version(household_id: int, child_id: int
     """load_person with the catalogue version in the same statement (the offers' one extra read)."""
     row = db.session.execute(_person_query(household_id, child_id, catalogue_snapshot.version_column())).first()
     if row is None:
-        raise NotFound(_("Cet enfant n'est pas rattaché à votre dossier."), code="not_found")
+        raise _not_linked()
     return row[0], row[1], row[2], row[3] or 0
+
+
+def load_person_for_hold(household_id: int, child_id: int
+                         ) -> tuple[Household, HouseholdChild, Child, int, str | None]:
+    """What a hold reads before its locks, in ONE statement: the person (load_person), the catalogue
+    version, the status of the household's active basket, and the household's QF records (kept for
+    this transaction's pricing: quotients.remember_records)."""
+    _check_child_id(child_id)
+    rows = db.session.execute(_hold_person_statement(), {"household_id": household_id, "child_id": child_id}).all()
+    if not rows:
+        raise _not_linked()
+    household, link, child, version, status, _record = rows[0]
+    quotients.remember_records(household_id, [row[5] for row in rows if row[5] is not None])
+    return household, link, child, version or 0, status
+
+
+@functools.cache
+def _hold_person_statement():
+    """Built once (building it costs as much Python as running it); ids are bound at each call."""
+    basket_status = select(Basket.status).where(Basket.household_id == Household.id,
+                                                Basket.status.in_(BasketStatus.ACTIVE)).scalar_subquery()
+    return (select(Household, HouseholdChild, Child, catalogue_snapshot.version_column(), basket_status,
+                   QuotientRecord)
+            .join(HouseholdChild, HouseholdChild.household_id == Household.id)
+            .join(Child, Child.id == HouseholdChild.child_id)
+            .outerjoin(QuotientRecord, QuotientRecord.household_id == Household.id)
+            .where(Household.id == bindparam("household_id"), HouseholdChild.child_id == bindparam("child_id"))
+            .order_by(*quotients.newest_first()))
 
 
 def check_week(household: Household, link: HouseholdChild, child: Child, week: Week, period: Period,

@@ -2,10 +2,11 @@
 
 `basket.add_line_summary` (the JSON API's add, the path of the opening rush) calls `try_add` first,
 inside its transaction. Before any lock, with no statement but the person's: the household, the
-child's link and the child with the catalogue version (one statement), the period, establishment,
-week and stop from the per-process catalogue snapshot, then the same rules as the ORM path —
-`eligibility.period_reason` (file, age, window), `eligibility.week_reason` for a week already begun,
-`pricing.price_line` (the household's QF: one statement). Then `pf_hold_v1`
+child's link and the child with the catalogue version, the active basket's status and the QF records
+(one statement: `eligibility.load_person_for_hold`), the period, establishment, week and stop from
+the per-process catalogue snapshot, then the same rules as the ORM path, in its order — a payment
+under way, `eligibility.period_reason` (file, age, window), `eligibility.week_reason` for a week
+already begun, `pricing.price_line` (from the QF records read above). Then `pf_hold_v2`
 (app/models/hold_function.py) takes the locks in the ORM path's order (household, basket, week),
 counts, and either holds the place or returns the facts of its refusal, which become
 `week_reason`'s own French reason here: the rule is written once, in Python; the function's
@@ -19,13 +20,13 @@ that moved since it was read).
 from __future__ import annotations
 
 import logging
-from datetime import datetime
+from datetime import datetime, timezone
 from types import SimpleNamespace
 from typing import Any
 
 from sqlalchemy import text
 
-from app.models import ReservationStatus, TransportMode, db
+from app.models import BasketStatus, ReservationStatus, TransportMode, db
 from app.models.hold_function import HOLD_FUNCTION
 from app.services import audit
 from app.services.booking import admission, catalogue_snapshot
@@ -34,7 +35,7 @@ from app.services.booking.eligibility import (
     ChildLine,
     Reason,
     full_reason,
-    load_person_and_catalogue_version,
+    load_person_for_hold,
     period_reason,
     week_reason,
 )
@@ -57,7 +58,7 @@ def try_add(household_id: int, child_id: int, week_id: int, mode: str, stop_id: 
             now: datetime) -> tuple[Any, Any, int] | None:
     """Hold the place; return (line, household, basket total) for `basket._line_dict`, raise the rule's
     Conflict, or None for the ORM path. Runs inside the caller's unit of work."""
-    household, link, child, version = load_person_and_catalogue_version(household_id, child_id)
+    household, link, child, version, basket_status = load_person_for_hold(household_id, child_id)
     week = catalogue_snapshot.catalogue_at(version).weeks.get(week_id)
     if week is None:
         return None
@@ -68,6 +69,8 @@ def try_add(household_id: int, child_id: int, week_id: int, mode: str, stop_id: 
         stop = next((s for s in circuit.stops if s.id == stop_id), None) if circuit else None
         if stop is None:
             return None
+    if basket_status == BasketStatus.CHECKOUT:  # as the ORM path: a payment under way comes first
+        raise Conflict(checkout_message(), code=BASKET_IN_CHECKOUT)
     today = paris_today(now)
     gate = period_reason(household, link, child, period, period.establishment, now)
     refusal = gate or week_reason(None, week, None, None, household_id, today) \
@@ -94,12 +97,13 @@ def try_add(household_id: int, child_id: int, week_id: int, mode: str, stop_id: 
             log.error("pf_hold refused week %s where the rule holds it: %s", week_id, row)
             return None
         _refuse(reason)
+    expires_at = row.expires_at.astimezone(timezone.utc)  # in UTC whatever the server's time zone, as the ORM
     if row.basket_created:
-        schedule_expiry(SimpleNamespace(id=row.basket_id, expires_at=row.expires_at))  # after the commit
+        schedule_expiry(SimpleNamespace(id=row.basket_id, expires_at=expires_at))  # after the commit
     line = SimpleNamespace(
         id=row.line_id, basket_id=row.basket_id, status=ReservationStatus.HELD, child=child, week=week, stop=stop,
         circuit=circuit, transport_mode=mode, price_cents=price.price_cents, bus_price_cents=price.bus_price_cents,
-        total_cents=price.total_cents, hold_expires_at=row.expires_at, confirmed_at=None)
+        total_cents=price.total_cents, hold_expires_at=expires_at, confirmed_at=None)
     return line, household, int(row.total_cents)
 
 

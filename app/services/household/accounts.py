@@ -25,6 +25,7 @@ from werkzeug.security import check_password_hash, generate_password_hash
 from app.models import AccountSecurity, Guardian, Household, HouseholdStatus, db, utcnow
 from app.services import audit
 from app.services.errors import ValidationFailed
+from app.services.household import identity
 from app.services.household.dossier import Input
 from app.services.mail import public_url, queue_mail
 
@@ -293,19 +294,10 @@ def auth_stamp(user_id) -> int:
 
 
 def user_with_stamp(user_id) -> tuple[Any, int]:
-    """The user and its stamp in one query: checking a session costs no more than loading its user
-    (the user lands in the session's identity map, so FAB's own lookup then costs nothing)."""
-    try:
-        user_id = int(user_id)
-    except (TypeError, ValueError):
-        return None, -1
-    model = _sm().user_model
-    row = db.session.execute(
-        select(model, func.coalesce(AccountSecurity.auth_stamp, 0))
-        .outerjoin(AccountSecurity, AccountSecurity.user_id == model.id)
-        .where(model.id == user_id)
-    ).first()
-    return (row[0], int(row[1])) if row else (None, -1)
+    """The user and its stamp (from `identity`): checking a session costs no more than loading its
+    user (the user lands in the session's identity map, so FAB's own lookup then costs nothing)."""
+    found = identity.identity(user_id)
+    return (found.user, found.stamp) if found is not None else (None, -1)
 
 
 def bump_auth_stamp(user_id: int) -> int:

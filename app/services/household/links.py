@@ -8,11 +8,15 @@ from sqlalchemy import select
 
 from app.models import Child, Household, HouseholdChild, db
 from app.services.errors import NotFound
+from app.services.household import identity
 
 
 def household_for_user(user) -> Household | None:
     if user is None or not getattr(user, "id", None):
         return None
+    known, household = identity.known_household(user)  # read with the request's identity
+    if known and household is not None:
+        return household
     return db.session.execute(select(Household).where(Household.owner_id == user.id)).scalar_one_or_none()
 
 

@@ -39,9 +39,20 @@ def records_of(household_id: int) -> list[QuotientRecord]:
     if household_id not in cache:
         cache[household_id] = list(db.session.execute(
             select(QuotientRecord).where(QuotientRecord.household_id == household_id)
-            .order_by(QuotientRecord.valid_from.desc(), QuotientRecord.id.desc())
+            .order_by(*newest_first())
         ).scalars())
     return cache[household_id]
+
+
+def remember_records(household_id: int, records: list[QuotientRecord]) -> None:
+    """Records the caller read with something else in the same statement (newest first, as
+    `records_of` orders them): this transaction then prices from them without asking again."""
+    db.session.info.setdefault(_CACHE, {})[household_id] = list(records)
+
+
+def newest_first():
+    """`records_of`'s order, for a caller that reads the records in its own statement."""
+    return QuotientRecord.valid_from.desc(), QuotientRecord.id.desc()
 
 
 @event.listens_for(Session, "after_flush")
