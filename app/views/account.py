@@ -13,6 +13,7 @@ password rules, sent no mail and wrote no audit: its route now only leads here.
 from __future__ import annotations
 
 import logging
+import time
 
 from flask import flash, g, jsonify, redirect, request, session, url_for
 from flask_appbuilder import BaseView, expose
@@ -126,6 +127,35 @@ def configure_jwt_manager(jwt_manager) -> None:
     jwt_manager.additional_claims_loader(_stamp_claims)
     jwt_manager.token_in_blocklist_loader(_token_is_stale)
     jwt_manager.revoked_token_loader(_stale_token_response)
+    _remember_verified_tokens(jwt_manager)
+
+
+VERIFIED_TOKENS = 4096
+
+
+def _remember_verified_tokens(jwt_manager, size: int = VERIFIED_TOKENS) -> None:
+    """Verify a token's signature once per process, not on every request (issue 21: PyJWT decodes a
+    header token three times per request, ~10 % of an add). Only a token that passed the full check
+    is kept, with its claims, and only until its `exp`: past it, or for any other shape (CSRF value,
+    expired allowed, no `exp`), flask_jwt_extended's own decode runs. What can change during a
+    token's life is still read on every request: its stamp (a password change ends it) and the
+    user's roles (`_token_is_stale`, the API gate)."""
+    decode = jwt_manager._decode_jwt_from_config  # flask_jwt_extended 4.7's one decode (pinned)
+    verified: dict[str, dict] = {}
+
+    def decode_once(encoded_token: str, csrf_value=None, allow_expired: bool = False) -> dict:
+        plain = csrf_value is None and not allow_expired
+        claims = verified.get(encoded_token) if plain else None
+        if claims is not None and time.time() < claims["exp"]:
+            return dict(claims)
+        claims = decode(encoded_token, csrf_value, allow_expired)
+        if plain and isinstance(claims.get("exp"), (int, float)):
+            if len(verified) >= size:
+                verified.clear()  # a burst of new tokens: start again rather than grow
+            verified[encoded_token] = dict(claims)
+        return claims
+
+    jwt_manager._decode_jwt_from_config = decode_once
 
 
 def _stamp_claims(identity) -> dict:
