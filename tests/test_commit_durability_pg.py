@@ -48,7 +48,7 @@ def test_the_api_add_commits_asynchronously(pg_app, pg_factory):
             assert db.session.execute(text("SHOW synchronous_commit")).scalar() == "off"
             db.session.commit()
             assert db.session.execute(text("SHOW synchronous_commit")).scalar() == "on"
-    assert any("pf_hold_v1(" in statement for statement in statements)
+    assert any("pf_hold_v2(" in statement for statement in statements)
 
 
 def test_a_desk_booking_checkout_and_payment_stay_synchronous(pg_app, pg_factory):

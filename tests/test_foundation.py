@@ -326,7 +326,7 @@ def test_migrations_build_the_schema_from_empty_on_postgresql(pg_admin_url, tmp_
         conn.execute(text(f'CREATE DATABASE "{name}"'))
     try:
         diff, tables = _upgrade_and_compare(f"{pg_admin_url.rsplit('/', 1)[0]}/{name}", tmp_path_factory)
-        assert {"household", "reservation", "payment", "ab_user", "function:pf_hold_v1"} <= tables
+        assert {"household", "reservation", "payment", "ab_user", "function:pf_hold_v2"} <= tables
         assert diff == []
     finally:
         with admin.connect() as conn:

@@ -1,4 +1,4 @@
-"""`pf_hold`: a parent's hold in ONE round trip to PostgreSQL (issue 21).
+"""`pf_hold_v2`: a parent's hold in ONE round trip to PostgreSQL (issue 21).
 
 The lock → count → insert → audit sequence of `booking.basket._add_line`, for the common case of
 the opening rush, as one PL/pgSQL call: the household row locked (the person lock), its active basket
@@ -14,8 +14,9 @@ week against the ORM path. What the function does not model, it hands back (``fa
 list on the week (the free place is offered to it first), a lapsed basket still marked active, a
 household whose status moved since it was read. The ORM path then runs in the same transaction.
 
-Installed by the migration `c7d2e9a4b1f8` on PostgreSQL and by `create_all` (tests, bench) through
-the metadata hook below. SQLite never calls it.
+Installed by the migrations on PostgreSQL (`c7d2e9a4b1f8` v1, `d3f6a1c8e2b5` v2: a changed text is a
+new name and a new migration, the old text kept below for its migration's downgrade) and by
+`create_all` (tests, bench) through the metadata hook below. SQLite never calls it.
 """
 from __future__ import annotations
 
@@ -23,10 +24,8 @@ from sqlalchemy import DDL, event
 
 from . import db
 
-HOLD_FUNCTION = "pf_hold_v1"
-
-CREATE_HOLD_FUNCTION = r"""
-CREATE OR REPLACE FUNCTION pf_hold_v1(
+_TEMPLATE = r"""
+CREATE OR REPLACE FUNCTION @NAME@(
     p_household integer, p_child integer, p_week integer, p_mode varchar, p_circuit integer, p_stop integer,
     p_price integer, p_bus_price integer, p_now timestamptz, p_hold_seconds double precision, p_today date,
     p_household_status varchar, p_actor_id integer, p_actor_label varchar)
@@ -91,7 +90,7 @@ BEGIN
      WHERE r.week_id = p_week AND (r.status = 'confirmed' OR (r.status = 'held' AND r.hold_expires_at > p_now));
     IF p_circuit IS NOT NULL THEN
         SELECT c.seats INTO v_seats FROM circuit c WHERE c.id = p_circuit;
-    END IF;
+@MISSING_BUS@    END IF;
     IF v_starts <= p_today OR v_line_status IS NOT NULL OR v_used + 1 > v_capacity
        OR (p_circuit IS NOT NULL AND v_bus + 1 > v_seats) THEN
         RETURN QUERY SELECT 'refused'::text, v_line_status, v_line_household, v_used, v_bus,
@@ -126,8 +125,31 @@ END
 $$;
 """
 
-DROP_HOLD_FUNCTION = f"DROP FUNCTION IF EXISTS {HOLD_FUNCTION}(integer, integer, integer, varchar, integer, integer, " \
-                     "integer, integer, timestamptz, double precision, date, varchar, integer, varchar)"
+_SIGNATURE = "(integer, integer, integer, varchar, integer, integer, integer, integer, timestamptz, " \
+             "double precision, date, varchar, integer, varchar)"
+
+# v2: a circuit or stop deleted between the snapshot's read and the call (a staff edit in that
+# instant) is handed back to the ORM path, whose « invalid_stop » says so, instead of failing on its foreign key.
+_MISSING_BUS = """        IF v_seats IS NULL
+           OR NOT EXISTS (SELECT 1 FROM stop s WHERE s.id = p_stop AND s.circuit_id = p_circuit) THEN
+            RETURN QUERY SELECT 'fallback'::text, NULL::varchar, NULL::integer, NULL::integer, NULL::integer,
+                                NULL::integer, NULL::integer, NULL::timestamptz, false, NULL::integer;
+            RETURN;
+        END IF;
+"""
+
+
+def _create(name: str, missing_bus: str) -> str:
+    return _TEMPLATE.replace("@NAME@", name).replace("@MISSING_BUS@", missing_bus)
+
+
+# Each version's text stays here as its migration installed it: c7d2e9a4b1f8 (v1), d3f6a1c8e2b5 (v2).
+CREATE_HOLD_FUNCTION_V1 = _create("pf_hold_v1", "")
+DROP_HOLD_FUNCTION_V1 = "DROP FUNCTION IF EXISTS pf_hold_v1" + _SIGNATURE
+
+HOLD_FUNCTION = "pf_hold_v2"
+CREATE_HOLD_FUNCTION = _create(HOLD_FUNCTION, _MISSING_BUS)
+DROP_HOLD_FUNCTION = f"DROP FUNCTION IF EXISTS {HOLD_FUNCTION}" + _SIGNATURE
 
 # create_all (tests, bench) installs it too, after the tables it reads.
 event.listen(db.metadata, "after_create", DDL(CREATE_HOLD_FUNCTION).execute_if(dialect="postgresql"))

@@ -9,7 +9,7 @@ tests and the bench). A change to it is a new function name (pf_hold_v2) and a n
 """
 from alembic import op
 
-from app.models.hold_function import CREATE_HOLD_FUNCTION, DROP_HOLD_FUNCTION
+from app.models.hold_function import CREATE_HOLD_FUNCTION_V1, DROP_HOLD_FUNCTION_V1
 
 # revision identifiers, used by Alembic.
 revision = 'c7d2e9a4b1f8'
@@ -20,9 +20,9 @@ depends_on = None
 
 def upgrade():
     if op.get_bind().dialect.name == "postgresql":
-        op.execute(CREATE_HOLD_FUNCTION)
+        op.execute(CREATE_HOLD_FUNCTION_V1)
 
 
 def downgrade():
     if op.get_bind().dialect.name == "postgresql":
-        op.execute(DROP_HOLD_FUNCTION)
+        op.execute(DROP_HOLD_FUNCTION_V1)
