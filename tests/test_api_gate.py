@@ -3,10 +3,10 @@ and no stale window: a role, permission or membership change applies to the very
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import event
 
 from app.api.common import PortalBaseApi
 from app.services.security_version import permissions_version
+from tests.booking_helpers import count_queries
 from tests.support.clients import jwt_headers
 
 CHILDREN = "/api/v1/portal/children"
@@ -57,17 +57,8 @@ def test_every_parent_api_endpoint_goes_through_the_gate(app):
 
 def test_a_warm_request_reads_no_permission_table(app, parent):
     _family, client, headers = parent
-    from app.models import db
-
-    with app.app_context():
-        engine = db.engine
-    seen: list[str] = []
-    listener = lambda *args: seen.append(args[2])  # noqa: E731
-    event.listen(engine, "before_cursor_execute", listener)
-    try:
+    with count_queries(app) as seen:
         assert client.get(CHILDREN, headers=headers).status_code == 200
-    finally:
-        event.remove(engine, "before_cursor_execute", listener)
     assert seen
     assert not [sql for sql in seen if "ab_permission" in sql or "ab_view_menu" in sql], seen
 
@@ -76,18 +67,9 @@ def test_who_asks_is_read_in_one_statement_per_request(app, parent):
     """The JWT's stamp check, the gate's roles and version and the household's scoping share one read
     (household.identity): a second request reads it again (nothing kept past a request)."""
     _family, client, headers = parent
-    from app.models import db
-
-    with app.app_context():
-        engine = db.engine
-    seen: list[str] = []
-    listener = lambda *args: seen.append(args[2])  # noqa: E731
-    event.listen(engine, "before_cursor_execute", listener)
-    try:
+    with count_queries(app) as seen:
         for _ in range(2):
             assert client.get(CHILDREN, headers=headers).status_code == 200
-    finally:
-        event.remove(engine, "before_cursor_execute", listener)
     users = [sql for sql in seen if "FROM ab_user" in sql]
     assert len(users) == 2, seen
     assert all("auth_stamp" in sql and "security_version" in sql and "ab_user_role" in sql and "household" in sql

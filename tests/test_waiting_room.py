@@ -284,25 +284,17 @@ def test_admitted_on_the_pages_get_in_on_the_api_without_a_second_wait(app, fact
 def test_a_queued_refresh_costs_no_database_and_the_admitted_still_pass_the_gate(app, factory, clock):
     """The queue is answered from the token and Redis alone (no statement), and who is let in then
     goes through the whole gate: a token whose password changed meanwhile is refused, not served."""
-    from sqlalchemy import event
-
     from app.models import db
     from app.services.household.accounts import bump_auth_stamp
+    from tests.booking_helpers import count_queries
 
     factory.catalog()
     first, second = factory.household(), factory.household()
     client_1, client_2 = app.test_client(), app.test_client()
     headers_1, headers_2 = jwt_headers(client_1, first.email), jwt_headers(client_2, second.email)
     assert client_1.get(f"{API}/children/{first.child_ids[0]}/offers", headers=headers_1).status_code == 200
-    with app.app_context():
-        engine = db.engine
-    seen: list[str] = []
-    listener = lambda *args: seen.append(args[2])  # noqa: E731
-    event.listen(engine, "before_cursor_execute", listener)
-    try:
+    with count_queries(app) as seen:
         waiting = client_2.get(f"{API}/children/{second.child_ids[0]}/offers", headers=headers_2)
-    finally:
-        event.remove(engine, "before_cursor_execute", listener)
     assert waiting.status_code == 429 and seen == []
     ticket = waiting.get_json()["details"]["ticket"]
     with app.app_context():

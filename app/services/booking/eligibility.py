@@ -269,6 +269,11 @@ def _check_child_id(child_id) -> None:
 
 def _person_query(household_id: int, child_id: int, *columns):
     _check_child_id(child_id)
+    return _person_select(household_id, child_id, *columns)
+
+
+def _person_select(household_id, child_id, *columns):
+    """The household, the child's link and the child (then `columns`): ids as values or bound parameters."""
     return (select(Household, HouseholdChild, Child, *columns)
             .join(HouseholdChild, HouseholdChild.household_id == Household.id)
             .join(Child, Child.id == HouseholdChild.child_id)
@@ -303,12 +308,9 @@ def _hold_person_statement():
     """Built once (building it costs as much Python as running it); ids are bound at each call."""
     basket_status = select(Basket.status).where(Basket.household_id == Household.id,
                                                 Basket.status.in_(BasketStatus.ACTIVE)).scalar_subquery()
-    return (select(Household, HouseholdChild, Child, catalogue_snapshot.version_column(), basket_status,
-                   QuotientRecord)
-            .join(HouseholdChild, HouseholdChild.household_id == Household.id)
-            .join(Child, Child.id == HouseholdChild.child_id)
+    return (_person_select(bindparam("household_id"), bindparam("child_id"), catalogue_snapshot.version_column(),
+                           basket_status, QuotientRecord)
             .outerjoin(QuotientRecord, QuotientRecord.household_id == Household.id)
-            .where(Household.id == bindparam("household_id"), HouseholdChild.child_id == bindparam("child_id"))
             .order_by(*quotients.newest_first()))
 
 
