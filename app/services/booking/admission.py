@@ -34,7 +34,7 @@ from sqlalchemy.orm import Session
 
 from app.models import Reservation, ReservationStatus, Week, db
 from app.services import tasks
-from app.services.booking.capacity import WEEK_FULL, Shortage, live_condition, week_full_message
+from app.services.booking.capacity import live_condition, week_full_shortage
 from app.services.booking.eligibility import ChildLine, Reason, week_reason
 from app.services.localize import paris_today
 
@@ -81,8 +81,7 @@ def refusal(week, household_id: int, child_id: int, now: datetime) -> Reason | N
         status, _, household = line.decode().partition(":")
         return week_reason(None, week, None, ChildLine(status, int(household)), household_id, today)
     if full is not None:
-        return week_reason(None, week, Shortage(week.id, None, WEEK_FULL, week_full_message()), None,
-                           household_id, today)
+        return week_reason(None, week, week_full_shortage(week.id), None, household_id, today)
     return None
 
 

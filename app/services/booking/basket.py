@@ -183,10 +183,10 @@ def add_line_summary(household_id: int, child_id: int, week_id: int, transport: 
     now = now or utcnow()
     child_id, week_id, mode, stop_id = _parse_add(child_id, week_id, transport)
     described: dict = {}
+    fast = fast_hold.available()  # PostgreSQL: one round trip per hold, and the admission gate's marks
 
     def operation():
-        held = fast_hold.try_add(household_id, child_id, week_id, mode, stop_id, actor, now) \
-            if fast_hold.available() else None
+        held = fast_hold.try_add(household_id, child_id, week_id, mode, stop_id, actor, now) if fast else None
         if held is not None:  # one round trip under the locks (PostgreSQL), the basket's total with it
             line, household, total = held
             return _line_dict(line, household), line.basket_id, line.hold_expires_at, total
@@ -196,7 +196,7 @@ def add_line_summary(household_id: int, child_id: int, week_id: int, transport: 
     try:
         item, basket_id, expires_at, total = _run(operation)
     except Conflict as exc:
-        if exc.code == FULL_ERROR_CODE and not exc.details and fast_hold.available():  # the week, not a bus
+        if exc.code == FULL_ERROR_CODE and not exc.details and fast:  # the week, not a bus
             admission.remember_full(week_id, now)
         raise
     if total is None:

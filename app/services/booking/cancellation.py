@@ -137,12 +137,17 @@ def given_back_cents(reservation_id: int) -> int:
     ).scalar())
 
 
+def amount_due_back(reservation: Reservation) -> int:
+    """What cancelling the week gives back: its total, less what avoirs already gave back."""
+    return max(0, reservation.total_cents - given_back_cents(reservation.id))
+
+
 def quote(reservation: Reservation, now: datetime | None = None) -> Quote:
     """The one rule. Reads only: callers that act on it hold the reservation's lock."""
     now = now or utcnow()
     week = reservation.week
     rules = rules_for(week.period_id)
-    amount = max(0, reservation.total_cents - given_back_cents(reservation.id))
+    amount = amount_due_back(reservation)
     last_free_day = free_until(week.starts_on, rules)
 
     def make(outcome: str, message: str, code: str | None = None, cents: int = amount) -> Quote:

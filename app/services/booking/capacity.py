@@ -94,6 +94,16 @@ class Shortage:
         return Conflict(self.message, code=FULL_ERROR_CODE, **self.details)
 
 
+def week_full_shortage(week_id: int) -> Shortage:
+    """No place left in the week: the one shortage every reader and writer says « complet » with."""
+    return Shortage(week_id, None, WEEK_FULL, week_full_message())
+
+
+def bus_full_shortage(week_id: int, circuit) -> Shortage:
+    """No seat left on `circuit` that week."""
+    return Shortage(week_id, circuit.id, BUS_FULL, bus_full_message(circuit.name), {"bucket": "bus"})
+
+
 @dataclass
 class Usage:
     """Live lines per bucket: places per week, seats per (circuit, week)."""
@@ -212,14 +222,13 @@ class Availability:
             if week is None:
                 continue  # an unknown week is the caller's NotFound, not a shortage
             if self.usage.places.get(week_id, 0) + places_wanted[week_id] > week.capacity:
-                shortages.append(Shortage(week_id, None, WEEK_FULL, week_full_message()))
+                shortages.append(week_full_shortage(week_id))
         for circuit_id, week_id in sorted(seats_wanted, key=lambda pair: (pair[1], pair[0])):
             circuit = db.session.get(Circuit, circuit_id)
             if circuit is None:
                 continue
             if self.usage.seats.get((circuit_id, week_id), 0) + seats_wanted[(circuit_id, week_id)] > circuit.seats:
-                shortages.append(Shortage(week_id, circuit_id, BUS_FULL, bus_full_message(circuit.name),
-                                          {"bucket": "bus"}))
+                shortages.append(bus_full_shortage(week_id, circuit))
         return shortages
 
 

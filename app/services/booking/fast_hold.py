@@ -30,7 +30,7 @@ from app.models import BasketStatus, ReservationStatus, TransportMode, db
 from app.models.hold_function import HOLD_FUNCTION
 from app.services import audit
 from app.services.booking import admission, catalogue_snapshot
-from app.services.booking.capacity import BUS_FULL, WEEK_FULL, Shortage, bus_full_message, week_full_message
+from app.services.booking.capacity import bus_full_shortage, week_full_shortage
 from app.services.booking.eligibility import (
     ChildLine,
     Reason,
@@ -110,13 +110,11 @@ def try_add(household_id: int, child_id: int, week_id: int, mode: str, stop_id: 
 def refusal_reason(week, circuit, facts, household_id: int, today) -> Reason | None:
     """The function's refusal as the rule's reason: `week_reason` over the facts it counted under the
     week lock (the child's own live line, the places taken), then a full bus, as `check_week` does."""
-    full = (Shortage(week.id, None, WEEK_FULL, week_full_message())
-            if facts.used + 1 > week.capacity else None)
+    full = week_full_shortage(week.id) if facts.used + 1 > week.capacity else None
     line = ChildLine(facts.line_status, facts.line_household) if facts.line_status is not None else None
     reason = week_reason(None, week, full, line, household_id, today)
     if reason is None and circuit is not None and facts.bus_used + 1 > circuit.seats:
-        reason = full_reason(Shortage(week.id, circuit.id, BUS_FULL, bus_full_message(circuit.name),
-                                      {"bucket": "bus"}))
+        reason = full_reason(bus_full_shortage(week.id, circuit))
     return reason
 
 

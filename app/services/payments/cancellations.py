@@ -33,7 +33,7 @@ from app.models import (
     utcnow,
 )
 from app.services import audit
-from app.services.booking.cancellation import QuoteOutcome, add_request, given_back_cents, quote
+from app.services.booking.cancellation import QuoteOutcome, add_request, amount_due_back, quote
 from app.services.booking.waitlist_offers import offer_freed_places
 from app.services.errors import Conflict, NotFound, ValidationFailed
 from app.services.localize import euros
@@ -74,16 +74,16 @@ def _basket_payment(basket_id: int) -> Payment | None:
     return _lock(Payment, payment_id) if payment_id else None
 
 
-def _carry_out(line: Reservation, outcome: str, reason: str, *, actor, now: datetime) -> tuple[int, int, list[int]]:
+def _carry_out(line: Reservation, outcome: str, amount: int, reason: str, *, actor,
+               now: datetime) -> tuple[int, int, list[int]]:
     """Inside a block holding the basket and reservation locks: cancel the week, free its place for
-    the waiting list, then credit or refund. Returns (credited, refunded, refund ids to send)."""
+    the waiting list, then credit or refund `amount` (the rule's `amount_due_back`, read under these
+    locks). Returns (credited, refunded, refund ids to send)."""
     before = {"status": line.status}
     line.status = ReservationStatus.CANCELLED
     line.ended_at = now
     line.cancel_reason = reason
     offer_freed_places([line.week_id], now)  # the place and the bus seat go to the list at once
-    # Days already given back as avoirs (justified absences) are not given back a second time.
-    amount = max(0, line.total_cents - given_back_cents(line.id))
     credited = refunded = 0
     refund_ids: list[int] = []
     if outcome == CancellationOutcome.REFUND and amount > 0:
@@ -145,8 +145,8 @@ def cancel_by_parent(household_id: int, reservation_id, *, document_id=None, rea
             return CancelResult(answer.outcome, answer.amount_cents, _(
                 "Votre demande d'annulation est envoyée au Pôle Jeunesse, qui vous répondra par e-mail."),
                 line.id, request_id=request.id)
-        credited, refunded, refund_ids = _carry_out(line, answer.outcome, _("annulée par la famille"),
-                                                    actor=actor, now=now)
+        credited, refunded, refund_ids = _carry_out(line, answer.outcome, answer.amount_cents,
+                                                    _("annulée par la famille"), actor=actor, now=now)
         result = CancelResult(answer.outcome, answer.amount_cents, _done_message(credited, refunded), line.id,
                               credit_cents=credited, refund_cents=refunded)
     _send_refunds(refund_ids)
@@ -204,8 +204,8 @@ def decide_request(request_id, *, accept: bool, note: str | None = None, actor) 
         audit.record("cancellation.accepted", "cancellation_request", request.id, actor=actor,
                      household_id=line.household_id, before=before, after={"status": request.status, "note": note})
         outcome = quote_rule_outcome(line)
-        credited, refunded, refund_ids = _carry_out(line, outcome, note or _("justificatif accepté"),
-                                                    actor=actor, now=now)
+        credited, refunded, refund_ids = _carry_out(line, outcome, amount_due_back(line),
+                                                    note or _("justificatif accepté"), actor=actor, now=now)
         result = CancelResult(outcome, credited + refunded, _done_message(credited, refunded), line.id,
                               request_id=request.id, credit_cents=credited, refund_cents=refunded)
     _send_refunds(refund_ids)
