@@ -80,6 +80,34 @@ def test_admits_in_arrival_order_whatever_order_they_ask_in(app, clock):
     assert [admitted_at[u] for u in users] == list(range(20))  # one a second, in arrival order
 
 
+def test_a_parent_told_to_come_back_in_n_seconds_is_let_in_then_not_before(app, clock, monkeypatch):
+    """Retry-After is the turn's due time (capped at MAX so the position shown stays fresh): coming
+    back when told lets the parent in at the first try once the wait is under MAX, and never too
+    late; one second earlier, the turn has not come. So the queue is asked about once per MAX
+    seconds of wait, not every few seconds."""
+    monkeypatch.setitem(app.config, "WAITING_ROOM_RATE", 4)
+    monkeypatch.setitem(app.config, "WAITING_ROOM_BURST", 4)
+    users = list(range(201, 601))  # 400 at once at 4 a second: the last waits ~100 s
+    with app.test_request_context():
+        tickets = {user: waiting_room.enter(user, None).token for user in users}
+        for user in (users[20], users[150], users[399]):  # each asks again now, then as told
+            decision, asks, start = waiting_room.enter(user, tickets[user]), 1, clock.now
+            while not decision.admitted:
+                refresh = decision.refresh_seconds
+                assert waiting_room.MIN_REFRESH_SECONDS <= refresh <= waiting_room.MAX_REFRESH_SECONDS
+                if waiting_room.MIN_REFRESH_SECONDS <= decision.wait_seconds <= waiting_room.MAX_REFRESH_SECONDS:
+                    assert refresh == decision.wait_seconds
+                    clock.now += refresh - 1  # a second early: not yet
+                    early = waiting_room.enter(user, decision.token)
+                    assert not early.admitted and early.position >= 1
+                    clock.now += 1
+                else:
+                    clock.now += refresh
+                decision, asks = waiting_room.enter(user, decision.token), asks + 1
+            # Let in at the first try after the due time: one ask per MAX seconds of wait, + 2.
+            assert asks <= (clock.now - start) // waiting_room.MAX_REFRESH_SECONDS + 2, (user, asks)
+
+
 def test_position_is_kept_per_parent_without_a_ticket(app, clock):
     """A second tab, or the API after the page, keeps the same place (the queue is per user)."""
     with app.test_request_context():

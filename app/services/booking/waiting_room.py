@@ -58,8 +58,10 @@ _IDLE_TTL_SECONDS = 6 * 3600
 _BUCKET_SECONDS = 10
 # A waiting ticket older than this is stale (a tab left open overnight): the parent queues again.
 _TICKET_MAX_AGE_SECONDS = 12 * 3600
-# How often the queue page refreshes itself, in seconds (closer to the head: sooner).
-MIN_REFRESH_SECONDS, MAX_REFRESH_SECONDS = 5, 30
+# When the queue page asks again, in seconds: when the parent's turn is due (the bucket releases
+# positions at the rate whether or not those ahead come back, so the estimate is exact while the rate
+# holds), at least every MAX so the position shown stays fresh, never sooner than MIN.
+MIN_REFRESH_SECONDS, MAX_REFRESH_SECONDS = 2, 30
 
 # KEYS: 1 state hash, 2 user -> position hash (the waiting), 3 arrival times of the waiting (head
 #       first), 4 this bucket's admissions counter, 5 user -> "admitted at,position" (the admitted).
@@ -270,7 +272,8 @@ class Decision:
 
     @property
     def refresh_seconds(self) -> int:
-        return max(MIN_REFRESH_SECONDS, min(MAX_REFRESH_SECONDS, self.wait_seconds // 2 or MIN_REFRESH_SECONDS))
+        """Come back when the turn is due: a queue polled more often only takes workers from the admitted."""
+        return max(MIN_REFRESH_SECONDS, min(MAX_REFRESH_SECONDS, self.wait_seconds))
 
 
 @dataclass(frozen=True)
