@@ -33,7 +33,7 @@ from app.models import (
     utcnow,
 )
 from app.services import audit
-from app.services.booking.cancellation import QuoteOutcome, add_request, amount_due_back, quote
+from app.services.booking.cancellation import QuoteOutcome, add_request, amount_due_back, pending_request, quote
 from app.services.booking.waitlist_offers import offer_freed_places
 from app.services.errors import Conflict, NotFound, ValidationFailed
 from app.services.localize import euros
@@ -231,13 +231,12 @@ def cancel_for_family(reservation_id, *, outcome: str, reason: str, actor) -> Ca
         line = _locked_line(reservation_id)
         if line.status != ReservationStatus.CONFIRMED:
             raise Conflict(_("Seule une inscription confirmée peut être annulée."), code="not_confirmed")
-        pending = db.session.execute(select(CancellationRequest).where(
-            CancellationRequest.reservation_id == line.id,
-            CancellationRequest.status == CancellationRequestStatus.PENDING)).scalar_one_or_none()
+        pending = pending_request(line.id)
         if pending is not None:  # staff's own cancellation settles the family's request
             pending.status, pending.decided_at = CancellationRequestStatus.ACCEPTED, utcnow()
             pending.decided_by_id, pending.decision_note = getattr(actor, "id", None), reason
-        credited, refunded, refund_ids = _carry_out(line, outcome, reason, actor=actor, now=utcnow())
+        credited, refunded, refund_ids = _carry_out(line, outcome, amount_due_back(line), reason, actor=actor,
+                                                    now=utcnow())
         result = CancelResult(outcome, credited + refunded, _done_message(credited, refunded), line.id,
                               credit_cents=credited, refund_cents=refunded)
     _send_refunds(refund_ids)
