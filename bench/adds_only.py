@@ -17,13 +17,16 @@ from __future__ import annotations
 
 import argparse
 import json
+import multiprocessing
 import os
+import queue as queue_module
 import sys
 import tempfile
 import threading
 import time
 import uuid
 from pathlib import Path
+from typing import Any, Callable
 
 import redis
 from sqlalchemy import create_engine, event
@@ -45,14 +48,16 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--workers", type=int, default=cpus)
     p.add_argument("--threads", type=int, default=1,
                    help="gunicorn threads per worker (default 1: sync workers, as bench.rush)")
+    p.add_argument("--processes", type=int, default=1,
+                   help="load-generator processes sharing the requests in flight (default 1: the issue's shape)")
     p.add_argument("--baseline-seconds", type=float, default=6.0, help="/health ceiling, half before, half after")
     p.add_argument("--password-hash", default="pbkdf2:sha256:1000")
     p.add_argument("--json", dest="json_path", default=None)
     p.add_argument("--keep", action="store_true")
     p.add_argument("--flush-redis", action="store_true")
     args = p.parse_args(argv)
-    if min(args.households, args.places, args.concurrency) < 1:
-        p.error("--households, --places and --concurrency must be positive")
+    if min(args.households, args.places, args.concurrency, args.processes) < 1:
+        p.error("--households, --places, --concurrency and --processes must be positive")
     return args
 
 
@@ -84,6 +89,21 @@ class Tally:
                 self.errors_5xx += 1
                 if len(self.samples) < 5:
                     self.samples.append(f"{status} {text[:200]}")
+
+    def state(self) -> dict:
+        """What a generator process sends back (a Tally's lock does not cross processes)."""
+        return {"ms": self.ms, "statuses": self.statuses, "errors_5xx": self.errors_5xx, "samples": self.samples,
+                "first": self.first, "last": self.last}
+
+    def merge(self, state: dict) -> None:
+        self.ms.extend(state["ms"])
+        for status, count in state["statuses"].items():
+            self.statuses[status] = self.statuses.get(status, 0) + count
+        self.errors_5xx += state["errors_5xx"]
+        self.samples.extend(state["samples"][: max(0, 5 - len(self.samples))])
+        if state["last"]:
+            self.first = min(self.first, state["first"]) if self.first else state["first"]
+            self.last = max(self.last, state["last"])
 
     def summary(self) -> dict:
         span = self.last - self.first
@@ -128,24 +148,66 @@ def fan_out(count: int, concurrency: int, job) -> tuple[float, float]:
     return started, time.perf_counter()
 
 
-def health_ceiling(port: int, concurrency: int, seconds: float) -> float:
-    tally = Tally()
-    deadline = time.perf_counter() + seconds
-    done = [0]
+def in_processes(processes: int, work: Callable[[int], Any]) -> list[Any]:
+    """work(k) for k in range(processes), each in a forked process (closures cross a fork as they are);
+    the answers, in any order. One Python process of 50–200 threads measures its own GIL as much as
+    the server: real parents do not share one."""
+    context = multiprocessing.get_context("fork")
+    out = context.Queue()
+    children = [context.Process(target=lambda k=k: out.put(work(k)), daemon=True) for k in range(processes)]
+    for child in children:
+        child.start()
+    answers: list[Any] = []
+    while len(answers) < len(children):
+        try:
+            answers.append(out.get(timeout=5))
+        except queue_module.Empty:
+            if any(child.exitcode not in (None, 0) for child in children):
+                raise RuntimeError("a load-generator process failed") from None
+    for child in children:
+        child.join()
+    return answers
 
-    def loop() -> None:
-        while time.perf_counter() < deadline:
-            one_shot(port, "GET", "/health", None, tally)
-            with tally.lock:
-                done[0] += 1
 
-    threads = [threading.Thread(target=loop, daemon=True) for _ in range(concurrency)]
-    started = time.perf_counter()
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    return done[0] / (time.perf_counter() - started)
+def fan_out_tally(count: int, concurrency: int, processes: int, request: Callable[[int, Tally], None]) -> Tally:
+    """request(i, tally) for i in range(count), `concurrency` in flight over `processes` generator
+    processes (each takes every processes-th i); one Tally of them all."""
+    def shard(k: int) -> dict:
+        mine = list(range(k, count, processes))
+        tally = Tally()
+        tally.first, tally.last = fan_out(len(mine), max(1, concurrency // processes),
+                                          lambda j: request(mine[j], tally))
+        return tally.state()
+
+    whole = Tally()
+    for state in (in_processes(processes, shard) if processes > 1 else [shard(0)]):
+        whole.merge(state)
+    return whole
+
+
+def health_ceiling(port: int, concurrency: int, seconds: float, processes: int = 1) -> float:
+    """/health answers a second, `concurrency` in flight over `processes` generator processes."""
+    def shard(_k: int) -> tuple[int, float]:
+        tally = Tally()
+        deadline = time.perf_counter() + seconds
+        done = [0]
+
+        def loop() -> None:
+            while time.perf_counter() < deadline:
+                one_shot(port, "GET", "/health", None, tally)
+                with tally.lock:
+                    done[0] += 1
+
+        threads = [threading.Thread(target=loop, daemon=True) for _ in range(max(1, concurrency // processes))]
+        started = time.perf_counter()
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        return done[0], time.perf_counter() - started
+
+    answers = in_processes(processes, shard) if processes > 1 else [shard(0)]
+    return sum(done for done, _ in answers) / max(elapsed for _, elapsed in answers)
 
 
 def login_all(port: int, accounts: list[str], threads: int) -> list[tuple[str, int]]:
@@ -246,20 +308,19 @@ def main(argv: list[str] | None = None) -> int:
         say(f"{args.households} households, {args.places} places in one week; gunicorn {args.workers} × "
             f"{args.threads} on :{port}; {args.concurrency} in flight, a new connection per request")
         logged = login_all(port, seeded.accounts[: args.households], args.workers * args.threads)
-        ceiling_before = health_ceiling(port, args.concurrency, args.baseline_seconds / 2)
+        ceiling_before = health_ceiling(port, args.concurrency, args.baseline_seconds / 2, args.processes)
         say(f"/health ceiling before: {ceiling_before:.0f} req/s")
 
-        offers = Tally()
-        offers.first, offers.last = fan_out(
-            args.households, args.concurrency,
-            lambda i: one_shot(port, "GET", f"/api/v1/portal/children/{logged[i][1]}/offers", logged[i][0], offers))
-        adds = Tally()
+        offers = fan_out_tally(
+            args.households, args.concurrency, args.processes,
+            lambda i, tally: one_shot(port, "GET", f"/api/v1/portal/children/{logged[i][1]}/offers", logged[i][0],
+                                      tally))
         week = seeded.week_ids[0]
-        adds.first, adds.last = fan_out(
-            args.households, args.concurrency,
-            lambda i: one_shot(port, "POST", LINES, logged[i][0], adds,
-                               {"child_id": logged[i][1], "week_id": week, "transport": {"mode": "onsite"}}))
-        ceiling_after = health_ceiling(port, args.concurrency, args.baseline_seconds / 2)
+        adds = fan_out_tally(
+            args.households, args.concurrency, args.processes,
+            lambda i, tally: one_shot(port, "POST", LINES, logged[i][0], tally,
+                                      {"child_id": logged[i][1], "week_id": week, "transport": {"mode": "onsite"}}))
+        ceiling_after = health_ceiling(port, args.concurrency, args.baseline_seconds / 2, args.processes)
         say(f"/health ceiling after: {ceiling_after:.0f} req/s")
         server.stop(gunicorn)
         server.stop(worker)
@@ -277,7 +338,7 @@ def main(argv: list[str] | None = None) -> int:
     add = adds.summary()
     result = {
         "households": args.households, "places": args.places, "concurrency": args.concurrency,
-        "workers": args.workers, "threads": args.threads,
+        "workers": args.workers, "threads": args.threads, "generator_processes": args.processes,
         "overbooked": verdict["overbooked"], "double_booked": verdict["double_booked"],
         "held": verdict["held"], "errors_5xx": add["errors_5xx"] + offers.errors_5xx,
         "add_rps": add["rps"], "add_p50_ms": add["p50_ms"], "add_p95_ms": add["p95_ms"], "add_p99_ms": add["p99_ms"],

@@ -41,7 +41,7 @@ import redis
 from sqlalchemy import create_engine
 
 from . import checks, seed, server
-from .adds_only import Tally, login_all, percentile
+from .adds_only import Tally, in_processes, login_all, percentile
 from .http import Client, TransportError
 
 DEFAULT_DATABASE = "postgresql://postgres@127.0.0.1:5432/test"
@@ -59,15 +59,18 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--places", type=int, default=1500, help="places over the period's weeks (default 1500)")
     p.add_argument("--weeks", type=int, default=5)
     p.add_argument("--concurrency", type=int, default=200, help="requests in flight at most (default 200)")
-    p.add_argument("--workers", type=int, default=cpus)
+    p.add_argument("--workers", type=int, default=2 * cpus,
+                   help="sync gunicorn workers (default two per core: measured best under the room)")
     p.add_argument("--threads", type=int, default=1, help="gunicorn threads per worker (default 1: sync workers)")
+    p.add_argument("--processes", type=int, default=4,
+                   help="load-generator processes sharing the households and the requests in flight (default 4)")
     p.add_argument("--password-hash", default="pbkdf2:sha256:1000")
     p.add_argument("--seed", type=int, default=2026)
     p.add_argument("--json", dest="json_path", default=None)
     p.add_argument("--keep", action="store_true")
     p.add_argument("--flush-redis", action="store_true")
     args = p.parse_args(argv)
-    if min(args.households, args.places, args.concurrency, args.weeks) < 1 or args.rate <= 0:
+    if min(args.households, args.places, args.concurrency, args.weeks, args.processes) < 1 or args.rate <= 0:
         p.error("--households, --places, --weeks, --concurrency and --rate must be positive")
     return args
 
@@ -111,6 +114,7 @@ class Crowd:
         self.lock = threading.Condition()
         self.heap: list[tuple[float, int, str]] = []
         self.households = households
+        self.by_index = {h.index: h for h in households}
         self.pending = len(households)
         self.admitted = Tally()  # requests of parents let in (offers once in, the add)
         self.queued = Tally()  # 429 answers of the room
@@ -156,7 +160,7 @@ class Crowd:
             client.close()
 
     def step(self, index: int, step: str) -> None:
-        household = self.households[index]
+        household = self.by_index[index]
         if step == "offers":
             sent, response = self.request(household, "GET", f"/api/v1/portal/children/{household.child_id}/offers")
         else:
@@ -194,8 +198,9 @@ class Crowd:
                     self.other_statuses[key] = self.other_statuses.get(key, 0) + 1
             self.finish(household)
 
-    def run(self) -> float:
-        self.t0 = time.perf_counter()
+    def run(self, t0: float | None = None) -> float:
+        """Serve the schedule from `t0` (time.perf_counter(), shared by every process on Linux)."""
+        self.t0 = t0 if t0 is not None else time.perf_counter()
         for household in self.households:
             household.arrives_at += self.t0
             self.schedule(household.arrives_at, household.index, "offers")
@@ -214,6 +219,34 @@ class Crowd:
         for t in threads:
             t.join()
         return time.perf_counter() - self.t0
+
+
+def run_crowd(port: int, households: list[Household], week_ids: list[int], concurrency: int, seed_value: int,
+              processes: int) -> tuple[Crowd, float]:
+    """The crowd from `processes` generator processes (households dealt round-robin, concurrency
+    split, one clock: CLOCK_MONOTONIC is the machine's); the answer is one Crowd holding every
+    household and every latency."""
+    whole = Crowd(port, households, week_ids, concurrency, seed_value)
+    if processes <= 1:
+        return whole, whole.run()
+    t0 = time.perf_counter() + 1.0  # every process starts the same clock
+
+    def shard(k: int) -> tuple:
+        crowd = Crowd(port, households[k::processes], week_ids, max(1, concurrency // processes), seed_value + k)
+        duration = crowd.run(t0)
+        return (duration, [vars(h) for h in crowd.households], crowd.admitted.state(), crowd.queued.state(),
+                crowd.other_statuses)
+
+    duration = 0.0
+    for part_duration, states, admitted, queued, other in in_processes(processes, shard):
+        duration = max(duration, part_duration)
+        for state in states:
+            whole.by_index[state["index"]].__dict__.update(state)
+        whole.admitted.merge(admitted)
+        whole.queued.merge(queued)
+        for key, count in other.items():
+            whole.other_statuses[key] = whole.other_statuses.get(key, 0) + count
+    return whole, duration
 
 
 def order_checks(households: list[Household]) -> dict:
@@ -304,8 +337,8 @@ def main(argv: list[str] | None = None) -> int:
                       for i in range(args.households)]
         say(f"rush: arrivals over {args.arrival_seconds:g} s, room at {args.rate:g}/s, "
             f"{args.concurrency} requests in flight at most, a new connection per request")
-        crowd = Crowd(port, households, seeded.week_ids, args.concurrency, args.seed)
-        duration = crowd.run()
+        crowd, duration = run_crowd(port, households, seeded.week_ids, args.concurrency, args.seed,
+                                    args.processes)
         server.stop(gunicorn)
         gunicorn = None
         verdict = checks.audit(engine)
@@ -322,6 +355,7 @@ def main(argv: list[str] | None = None) -> int:
     result = {
         "households": args.households, "arrival_seconds": args.arrival_seconds, "rate": args.rate,
         "workers": args.workers, "threads": args.threads, "concurrency": args.concurrency,
+        "generator_processes": args.processes,
         "admitted": len(waits), "queued_at_least_once": sum(1 for h in households if h.refusals),
         "admitted_p50_ms": admitted["p50_ms"], "admitted_p95_ms": admitted["p95_ms"],
         "admitted_p99_ms": admitted["p99_ms"], "admitted_statuses": admitted["statuses"],
