@@ -117,6 +117,7 @@ class Crowd:
         self.by_index = {h.index: h for h in households}
         self.pending = len(households)
         self.admitted = Tally()  # requests of parents let in (offers once in, the add)
+        self.admitted_offers = Tally()  # the offers pages among them
         self.queued = Tally()  # 429 answers of the room
         self.other_statuses: dict[str, int] = {}
         self.t0 = 0.0
@@ -189,6 +190,8 @@ class Crowd:
             household.admitted_sent, household.admitted_received = sent, received
         self.admitted.add(response.status, response.elapsed_ms,
                           response.text if response.status >= 500 else "")
+        if step == "offers":
+            self.admitted_offers.add(response.status, response.elapsed_ms)
         if step == "offers" and response.status == 200:
             self.schedule(received, index, "add")
         else:
@@ -235,15 +238,16 @@ def run_crowd(port: int, households: list[Household], week_ids: list[int], concu
         crowd = Crowd(port, households[k::processes], week_ids, max(1, concurrency // processes), seed_value + k)
         duration = crowd.run(t0)
         return (duration, [vars(h) for h in crowd.households], crowd.admitted.state(), crowd.queued.state(),
-                crowd.other_statuses)
+                crowd.admitted_offers.state(), crowd.other_statuses)
 
     duration = 0.0
-    for part_duration, states, admitted, queued, other in in_processes(processes, shard):
+    for part_duration, states, admitted, queued, offers, other in in_processes(processes, shard):
         duration = max(duration, part_duration)
         for state in states:
             whole.by_index[state["index"]].__dict__.update(state)
         whole.admitted.merge(admitted)
         whole.queued.merge(queued)
+        whole.admitted_offers.merge(offers)
         for key, count in other.items():
             whole.other_statuses[key] = whole.other_statuses.get(key, 0) + count
     return whole, duration
@@ -359,6 +363,7 @@ def main(argv: list[str] | None = None) -> int:
         "admitted": len(waits), "queued_at_least_once": sum(1 for h in households if h.refusals),
         "admitted_p50_ms": admitted["p50_ms"], "admitted_p95_ms": admitted["p95_ms"],
         "admitted_p99_ms": admitted["p99_ms"], "admitted_statuses": admitted["statuses"],
+        "admitted_offers_p95_ms": crowd.admitted_offers.summary()["p95_ms"],
         "queue_answers": crowd.queued.summary()["requests"], "queue_p95_ms": crowd.queued.summary()["p95_ms"],
         "wait_p50_s": round(percentile(waits, 50), 1), "wait_p95_s": round(percentile(waits, 95), 1),
         "wait_max_s": round(max(waits), 1) if waits else 0.0,
