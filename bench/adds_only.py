@@ -151,7 +151,9 @@ def fan_out(count: int, concurrency: int, job) -> tuple[float, float]:
 def in_processes(processes: int, work: Callable[[int], Any]) -> list[Any]:
     """work(k) for k in range(processes), each in a forked process (closures cross a fork as they are);
     the answers, in any order. One Python process of 50–200 threads measures its own GIL as much as
-    the server: real parents do not share one."""
+    the server: real parents do not share one. One process: work(0) here, no fork."""
+    if processes <= 1:
+        return [work(0)]
     context = multiprocessing.get_context("fork")
     out = context.Queue()
     children = [context.Process(target=lambda k=k: out.put(work(k)), daemon=True) for k in range(processes)]
@@ -180,7 +182,7 @@ def fan_out_tally(count: int, concurrency: int, processes: int, request: Callabl
         return tally.state()
 
     whole = Tally()
-    for state in (in_processes(processes, shard) if processes > 1 else [shard(0)]):
+    for state in in_processes(processes, shard):
         whole.merge(state)
     return whole
 
@@ -206,7 +208,7 @@ def health_ceiling(port: int, concurrency: int, seconds: float, processes: int =
             t.join()
         return done[0], time.perf_counter() - started
 
-    answers = in_processes(processes, shard) if processes > 1 else [shard(0)]
+    answers = in_processes(processes, shard)
     return sum(done for done, _ in answers) / max(elapsed for _, elapsed in answers)
 
 
